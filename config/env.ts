@@ -1,0 +1,56 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(1).max(65535);
+
+/**
+ * Every setting the factory reads from the environment, in one schema, so a typo
+ * or a bad value fails at start with the variable's name rather than deep in a run.
+ */
+export const envSchema = z.object({
+  FACTORY_DATA_DIR: z.string().min(1).default(path.resolve(__dirname, '../../.factory')),
+  FACTORY_SHARED_DIR: z.string().min(1).default(path.resolve(__dirname, '../../../shared')),
+  TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
+  TEMPORAL_UI_PORT: port.default(8233),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_CLI: z.string().optional(),
+  DATABASE_URL: z.string().url().optional(),
+  EMBEDDED_PG_PORT: port.default(54329),
+  S3_ENDPOINT: z.string().url().optional(),
+  S3_PORT: port.default(7070),
+  S3_REGION: z.string().default('us-east-1'),
+  S3_BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid S3 bucket name')
+    .default('ai-factory'),
+  S3_ACCESS_KEY_ID: z.string().min(1).default('factory'),
+  S3_SECRET_ACCESS_KEY: z.string().min(1).default('factory-secret-key'),
+  VERSITYGW: z.string().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type FactoryEnv = z.infer<typeof envSchema>;
+
+export function loadEnv(source: NodeJS.ProcessEnv = process.env): FactoryEnv {
+  const parsed = envSchema.safeParse(source);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`invalid environment:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}
+
+/** Where the embedded services keep their state, under the data dir. */
+export function dataPaths(env: FactoryEnv) {
+  const root = path.resolve(env.FACTORY_DATA_DIR);
+  return {
+    root,
+    tools: path.join(root, 'tools', 'bin'),
+    temporalDb: path.join(root, 'temporal', 'temporal.sqlite'),
+    postgres: path.join(root, 'postgres'),
+    s3: path.join(root, 's3'),
+    logs: path.join(root, 'logs'),
+    batches: path.join(root, 'batches'),
+    work: path.join(root, 'work'),
+  };
+}

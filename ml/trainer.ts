@@ -1,0 +1,31 @@
+import type { ModelSpec, TrainerSpec } from '../specs/model-spec';
+import type { Dataset } from './dataset';
+
+export interface TrainProgress {
+  step: number;
+  total: number;
+  message: string;
+  metrics?: Record<string, number>;
+}
+
+export interface TrainedModel {
+  onnx: Uint8Array;
+  /** The trainer's own predictions, the reference the ONNX export must reproduce. */
+  predict(data: Dataset): Float64Array;
+  metrics: Record<string, number>;
+  summary: Record<string, unknown>;
+}
+
+export interface TrainInput<S extends TrainerSpec = TrainerSpec> {
+  spec: ModelSpec;
+  params: S;
+  train: Dataset;
+  validation: Dataset;
+  onProgress: (p: TrainProgress) => void;
+}
+
+/** Every trainer turns a split dataset into an ONNX model with input "features" [N,F] and output "probability" [N,1]. */
+export type Trainer<S extends TrainerSpec = TrainerSpec> = (input: TrainInput<S>) => TrainedModel;
+
+export const ONNX_INPUT = 'features';
+export const ONNX_OUTPUT = 'probability';

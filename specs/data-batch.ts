@@ -1,0 +1,154 @@
+import { parse } from 'csv-parse/sync';
+import { z } from 'zod';
+import type { FeatureSpec, ModelSpec } from './model-spec';
+
+const NUMBER = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+
+const numeric = z
+  .string()
+  .trim()
+  .refine((s) => s.length > 0, 'is empty')
+  .refine((s) => s.length === 0 || NUMBER.test(s), 'is not a number')
+  .transform(Number);
+
+function featureSchema(f: FeatureSpec): z.ZodType<number, string> {
+  let n = z.number();
+  if (f.type !== 'number') n = n.int('must be an integer');
+  if (f.min !== undefined) n = n.min(f.min, `must be at least ${f.min}`);
+  if (f.max !== undefined) n = n.max(f.max, `must be at most ${f.max}`);
+  const checked = f.values
+    ? n.refine((v) => f.values!.includes(v), `must be one of ${f.values.join(', ')}`)
+    : n;
+  return numeric.pipe(checked);
+}
+
+/** The zod schema of one CSV row of this model: column name → parsed value. */
+export function rowSchema(spec: ModelSpec) {
+  const shape: Record<string, z.ZodType<unknown, string>> = {
+    [spec.idColumn]: z.string().trim().min(1, 'is empty'),
+    [spec.label]: numeric.pipe(z.union([z.literal(0), z.literal(1)], { error: 'must be 0 or 1' })),
+  };
+  for (const f of spec.features) shape[f.name] = featureSchema(f);
+  return z.object(shape);
+}
+
+export const batchRowSchema = z.object({
+  id: z.string(),
+  label: z.union([z.literal(0), z.literal(1)]),
+  features: z.array(z.number()),
+});
+export type BatchRow = z.infer<typeof batchRowSchema>;
+
+export const rowErrorSchema = z.object({
+  /** 1-based line in the file, the header being line 1. */
+  line: z.number().int(),
+  column: z.string(),
+  value: z.string().optional(),
+  message: z.string(),
+});
+export type RowError = z.infer<typeof rowErrorSchema>;
+
+export interface BatchValidation {
+  rows: BatchRow[];
+  errors: RowError[];
+  /** Errors beyond those listed (the report keeps the first MAX_LISTED_ERRORS). */
+  moreErrors: number;
+  rowCount: number;
+}
+
+export const MAX_LISTED_ERRORS = 200;
+
+/**
+ * Validates a whole CSV batch against the model's schema. It never returns a
+ * partial result as good: any error makes the whole batch invalid.
+ */
+export function validateBatch(spec: ModelSpec, csv: string): BatchValidation {
+  const errors: RowError[] = [];
+  let moreErrors = 0;
+  const fail = (e: RowError) => (errors.length < MAX_LISTED_ERRORS ? errors.push(e) : moreErrors++);
+
+  let records: string[][];
+  try {
+    records = parse(csv, { skip_empty_lines: true, relax_column_count: true, bom: true });
+  } catch (err) {
+    const e = err as { lines?: number; message: string };
+    fail({ line: e.lines ?? 0, column: '*', message: `not valid CSV: ${e.message}` });
+    return { rows: [], errors, moreErrors, rowCount: 0 };
+  }
+  if (records.length === 0) {
+    fail({ line: 1, column: '*', message: 'the file is empty: a header row is required' });
+    return { rows: [], errors, moreErrors, rowCount: 0 };
+  }
+  const header = records[0].map((h) => h.trim());
+  const required = [spec.idColumn, spec.label, ...spec.features.map((f) => f.name)];
+  const index = new Map(header.map((h, i) => [h, i]));
+  const missing = required.filter((c) => !index.has(c));
+  for (const c of missing) fail({ line: 1, column: c, message: 'required column is missing from the header' });
+  const seen = new Set<string>();
+  header.forEach((h) => {
+    if (seen.has(h)) fail({ line: 1, column: h, message: 'column appears twice in the header' });
+    seen.add(h);
+  });
+  if (errors.length > 0) return { rows: [], errors, moreErrors, rowCount: records.length - 1 };
+
+  const schema = rowSchema(spec);
+  const rows: BatchRow[] = [];
+  const ids = new Map<string, number>();
+  for (let r = 1; r < records.length; r++) {
+    const line = r + 1;
+    const cells = records[r];
+    if (cells.length !== header.length) {
+      fail({ line, column: '*', message: `has ${cells.length} fields, the header has ${header.length}` });
+      continue;
+    }
+    const raw: Record<string, string> = {};
+    for (const c of required) raw[c] = cells[index.get(c)!];
+    const parsed = schema.safeParse(raw);
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) {
+        const column = String(issue.path[0] ?? '*');
+        fail({ line, column, value: raw[column], message: issue.message });
+      }
+      continue;
+    }
+    const v = parsed.data as Record<string, number | string>;
+    const id = v[spec.idColumn] as string;
+    const first = ids.get(id);
+    if (first !== undefined) {
+      fail({ line, column: spec.idColumn, value: id, message: `duplicate id, first seen on line ${first}` });
+      continue;
+    }
+    ids.set(id, line);
+    rows.push({
+      id,
+      label: v[spec.label] as 0 | 1,
+      features: spec.features.map((f) => v[f.name] as number),
+    });
+  }
+  if (rows.length === 0 && errors.length === 0) fail({ line: 2, column: '*', message: 'the batch has no data rows' });
+  return { rows: errors.length > 0 ? [] : rows, errors, moreErrors, rowCount: records.length - 1 };
+}
+
+/** The canonical CSV of validated rows: the model's column order, so equal data hashes equally. */
+export function toCanonicalCsv(spec: ModelSpec, rows: BatchRow[]): string {
+  const header = [spec.idColumn, ...spec.features.map((f) => f.name), spec.label];
+  const out = [header.join(',')];
+  for (const r of rows) out.push([r.id, ...r.features, r.label].join(','));
+  return out.join('\n') + '\n';
+}
+
+/** Reads a canonical CSV written by toCanonicalCsv (trusted: it was validated before it was stored). */
+export function fromCanonicalCsv(csv: string): BatchRow[] {
+  const lines = csv.split('\n');
+  const rows: BatchRow[] = [];
+  for (let i = 1; i < lines.length; i++) {
+    if (lines[i] === '') continue;
+    const cells = lines[i].split(',');
+    rows.push({
+      id: cells[0],
+      label: Number(cells[cells.length - 1]) as 0 | 1,
+      features: cells.slice(1, -1).map(Number),
+    });
+  }
+  return rows;
+}

@@ -1,0 +1,131 @@
+import { z } from 'zod';
+
+/** A duration Temporal understands ("90s", "15m", "72h", "7d"). */
+export const durationSchema = z
+  .string()
+  .regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration such as "90s", "15m", "72h" or "7d"');
+
+export const featureSchema = z
+  .object({
+    name: z.string().min(1),
+    /** integer/number are scored as they are; category codes are integers with a closed set. */
+    type: z.enum(['integer', 'number', 'category']),
+    min: z.number().optional(),
+    max: z.number().optional(),
+    /** Codes accepted for a category; other codes are a data error. */
+    values: z.array(z.number().int()).optional(),
+    description: z.string().optional(),
+  })
+  .strict()
+  .refine((f) => f.min === undefined || f.max === undefined || f.min <= f.max, {
+    message: 'min must not exceed max',
+  })
+  .refine((f) => f.type !== 'category' || (f.values?.length ?? 0) > 0, {
+    message: 'a category feature needs its allowed values',
+  });
+
+export const logisticRegressionSchema = z
+  .object({
+    kind: z.literal('logistic-regression'),
+    l2: z.number().min(0).default(1),
+    maxIterations: z.number().int().min(1).max(1000).default(50),
+    tolerance: z.number().positive().default(1e-8),
+  })
+  .strict();
+
+/** Trainers are a discriminated union so the next one slots in with its own params. */
+export const trainerSchema = z.discriminatedUnion('kind', [logisticRegressionSchema]);
+
+export const metricNameSchema = z.enum(['auc', 'logLoss', 'accuracy']);
+
+export const policySchema = z
+  .object({
+    /** Decision threshold on the predicted probability for accuracy. */
+    threshold: z.number().gt(0).lt(1).default(0.5),
+    /** Absolute limits a candidate must meet. */
+    floors: z
+      .object({
+        auc: z.number().min(0).max(1).optional(),
+        accuracy: z.number().min(0).max(1).optional(),
+        logLoss: z.number().positive().optional(),
+      })
+      .strict()
+      .prefault({}),
+    /** How much worse than the champion a candidate may be (non-inferiority). */
+    margins: z
+      .object({
+        auc: z.number().min(0).optional(),
+        accuracy: z.number().min(0).optional(),
+        logLoss: z.number().min(0).optional(),
+      })
+      .strict()
+      .prefault({}),
+    /** A candidate that fails a criterion is rejected, or reaches the approval gate flagged. */
+    onFail: z.enum(['reject', 'flag']).default('reject'),
+  })
+  .strict();
+
+export const approvalSchema = z
+  .object({
+    approvers: z.array(z.string().min(1)).min(1, 'at least one approver is required'),
+    timeout: durationSchema.default('72h'),
+    /** reject: an unanswered request is rejected; escalate: escalated once, then rejected. */
+    onTimeout: z.enum(['reject', 'escalate']).default('reject'),
+  })
+  .strict();
+
+export const splitSchema = z
+  .object({
+    seed: z.number().int().default(42),
+    test: z.number().gt(0).lt(0.5).default(0.2),
+    validation: z.number().min(0).lt(0.5).default(0.1),
+  })
+  .strict();
+
+export const modelSpecSchema = z
+  .object({
+    name: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{1,62}$/, 'must be lowercase letters, digits and dashes, starting with a letter'),
+    description: z.string().default(''),
+    task: z.literal('binary-classification'),
+    /** Unique row key; used for reproducible splits and de-duplication. */
+    idColumn: z.string().min(1),
+    label: z.string().min(1),
+    features: z.array(featureSchema).min(1),
+    protectedAttributes: z.array(z.string()).default([]),
+    trainer: trainerSchema,
+    policy: policySchema.prefault({}),
+    approval: approvalSchema,
+    split: splitSchema.prefault({}),
+  })
+  .strict()
+  .superRefine((spec, ctx) => {
+    const names = new Set<string>();
+    spec.features.forEach((f, i) => {
+      if (names.has(f.name)) ctx.addIssue({ code: 'custom', path: ['features', i, 'name'], message: `duplicate feature "${f.name}"` });
+      names.add(f.name);
+    });
+    if (names.has(spec.label)) ctx.addIssue({ code: 'custom', path: ['label'], message: 'the label must not also be a feature' });
+    spec.protectedAttributes.forEach((a, i) => {
+      if (!names.has(a)) ctx.addIssue({ code: 'custom', path: ['protectedAttributes', i], message: `"${a}" is not a feature of this model` });
+    });
+  });
+
+export type ModelSpec = z.infer<typeof modelSpecSchema>;
+export type FeatureSpec = z.infer<typeof featureSchema>;
+export type TrainerSpec = z.infer<typeof trainerSchema>;
+export type Policy = z.infer<typeof policySchema>;
+export type MetricName = z.infer<typeof metricNameSchema>;
+
+/** Formats zod issues as "path: message" lines so a user can find the field at fault. */
+export function describeIssues(error: z.ZodError, where: string): string {
+  const lines = error.issues.map((i) => `  ${[where, ...i.path].join('.')}: ${i.message}`);
+  return lines.join('\n');
+}
+
+export function parseModelSpec(input: unknown, where = 'spec'): ModelSpec {
+  const parsed = modelSpecSchema.safeParse(input);
+  if (!parsed.success) throw new Error(`invalid model spec:\n${describeIssues(parsed.error, where)}`);
+  return parsed.data;
+}

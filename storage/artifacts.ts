@@ -1,0 +1,105 @@
+import { createHash } from 'node:crypto';
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { z } from 'zod';
+import type { FactoryEnv } from '../config/env';
+
+/** What crosses Temporal instead of bytes: where an artifact is and what it must hash to. */
+export const artifactRefSchema = z.object({
+  key: z.string().min(1),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  bytes: z.number().int().nonnegative(),
+});
+export type ArtifactRef = z.infer<typeof artifactRefSchema>;
+
+export const ARTIFACT_KINDS = ['batches', 'quarantine', 'snapshots', 'models', 'reports', 'uploads'] as const;
+export type ArtifactKind = (typeof ARTIFACT_KINDS)[number];
+
+export function sha256(bytes: Uint8Array | string): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+export class IntegrityError extends Error {
+  constructor(key: string, expected: string, actual: string) {
+    super(`artifact ${key} is corrupt: expected sha256 ${expected}, got ${actual}`);
+    this.name = 'IntegrityError';
+  }
+}
+
+/**
+ * Content-addressed artifact store on any S3-compatible server. Keys are
+ * `<kind>/<sha256><ext>`, so writing the same bytes twice is a no-op and a
+ * reader can always verify what it got.
+ */
+export class ArtifactStore {
+  constructor(
+    readonly client: S3Client,
+    readonly bucket: string,
+  ) {}
+
+  static fromEnv(env: FactoryEnv, endpoint = env.S3_ENDPOINT ?? `http://127.0.0.1:${env.S3_PORT}`): ArtifactStore {
+    const client = new S3Client({
+      endpoint,
+      region: env.S3_REGION,
+      forcePathStyle: true,
+      credentials: { accessKeyId: env.S3_ACCESS_KEY_ID, secretAccessKey: env.S3_SECRET_ACCESS_KEY },
+    });
+    return new ArtifactStore(client, env.S3_BUCKET);
+  }
+
+  async ensureBucket(): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+    } catch {
+      await this.client.send(new CreateBucketCommand({ Bucket: this.bucket }));
+    }
+  }
+
+  async put(kind: ArtifactKind, body: Uint8Array | string, ext = '', contentType = 'application/octet-stream'): Promise<ArtifactRef> {
+    const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+    const hash = sha256(bytes);
+    const key = `${kind}/${hash}${ext}`;
+    const ref = { key, sha256: hash, bytes: bytes.byteLength };
+    if (await this.exists(key)) return ref;
+    await this.client.send(
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: key,
+        Body: bytes,
+        ContentType: contentType,
+        Metadata: { sha256: hash },
+      }),
+    );
+    return ref;
+  }
+
+  /** Reads an artifact and refuses it unless its bytes hash to what the reference says. */
+  async get(ref: ArtifactRef): Promise<Buffer> {
+    const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: ref.key }));
+    const bytes = Buffer.from(await out.Body!.transformToByteArray());
+    const actual = sha256(bytes);
+    if (actual !== ref.sha256) throw new IntegrityError(ref.key, ref.sha256, actual);
+    return bytes;
+  }
+
+  async getText(ref: ArtifactRef): Promise<string> {
+    return (await this.get(ref)).toString('utf8');
+  }
+
+  async exists(key: string): Promise<boolean> {
+    try {
+      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      return true;
+    } catch (err) {
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 404) return false;
+      throw err;
+    }
+  }
+}
