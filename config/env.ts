@@ -45,12 +45,22 @@ export function dataPaths(env: FactoryEnv) {
   const root = path.resolve(env.FACTORY_DATA_DIR);
   return {
     root,
-    tools: path.join(root, 'tools', 'bin'),
     temporalDb: path.join(root, 'temporal', 'temporal.sqlite'),
     postgres: path.join(root, 'postgres'),
     s3: path.join(root, 's3'),
     logs: path.join(root, 'logs'),
     batches: path.join(root, 'batches'),
     work: path.join(root, 'work'),
+  };
+}
+
+/** Where each service is reached: the configured one, or the project's embedded default. */
+export function connections(env: FactoryEnv) {
+  return {
+    temporalAddress: env.TEMPORAL_ADDRESS,
+    namespace: env.TEMPORAL_NAMESPACE,
+    temporalUi: `http://${env.TEMPORAL_ADDRESS.split(':')[0]}:${env.TEMPORAL_UI_PORT}`,
+    databaseUrl: env.DATABASE_URL ?? `postgres://postgres:postgres@127.0.0.1:${env.EMBEDDED_PG_PORT}/factory`,
+    s3Endpoint: env.S3_ENDPOINT ?? `http://127.0.0.1:${env.S3_PORT}`,
   };
 }

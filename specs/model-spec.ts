@@ -129,3 +129,12 @@ export function parseModelSpec(input: unknown, where = 'spec'): ModelSpec {
   if (!parsed.success) throw new Error(`invalid model spec:\n${describeIssues(parsed.error, where)}`);
   return parsed.data;
 }
+
+const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** Milliseconds in a duration that durationSchema accepted. Pure: workflows use it for deadlines. */
+export function durationMs(d: string): number {
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(d);
+  if (!m) throw new Error(`not a duration: "${d}"`);
+  return Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
+}

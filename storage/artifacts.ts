@@ -44,6 +44,8 @@ export class ArtifactStore {
   ) {}
 
   static fromEnv(env: FactoryEnv, endpoint = env.S3_ENDPOINT ?? `http://127.0.0.1:${env.S3_PORT}`): ArtifactStore {
+    // The SDK version in the lockfile supports Node 20; its notice about future releases is noise in every CLI call.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     const client = new S3Client({
       endpoint,
       region: env.S3_REGION,

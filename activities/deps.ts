@@ -1,0 +1,10 @@
+import type { Pool } from 'pg';
+import type { ArtifactStore } from '../storage/artifacts';
+
+/** What activities need from the outside world, built once per worker and shared. */
+export interface ActivityDeps {
+  db: Pool;
+  store: ArtifactStore;
+  /** Scratch space for files handed to child processes. */
+  workDir: string;
+}

@@ -1,0 +1,151 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import { audit, findModel, UnknownModelError, type AuditEvent } from '../db/models';
+import { inTransaction } from '../db/pool';
+import type { Verdict } from '../ml/policy';
+import type { ActivityDeps } from './deps';
+import type { Decision, LoadedModel, SnapshotRef, Trigger, TrainingResult } from './types';
+
+type VersionStatus = 'awaiting_approval' | 'rejected' | 'failed_policy' | 'approved';
+
+/** Registry activities (control pool): every write to the registry, lineage and audit trail. */
+export function createRegistryActivities({ db }: ActivityDeps) {
+  return {
+    async loadModel(name: string): Promise<LoadedModel> {
+      const model = await findModel(db, name).catch((err) => {
+        if (err instanceof UnknownModelError) throw ApplicationFailure.nonRetryable(err.message, 'UnknownModel');
+        throw err;
+      });
+      const champion = await db.query<{ version: number; artifact_key: string; artifact_sha256: string; artifact_bytes: string }>(
+        `SELECT v.version, v.artifact_key, v.artifact_sha256, v.artifact_bytes
+           FROM model_aliases a JOIN model_versions v ON v.id = a.version_id
+          WHERE a.model_id = $1 AND a.alias = 'champion'`,
+        [model.id],
+      );
+      const c = champion.rows[0];
+      return {
+        name,
+        spec: model.spec,
+        champion: c && { version: c.version, artifact: { key: c.artifact_key, sha256: c.artifact_sha256, bytes: Number(c.artifact_bytes) } },
+      };
+    },
+
+    /** Records the training run and its candidate version; a retry returns the version already registered. */
+    async registerCandidate(input: {
+      model: string;
+      workflowId: string;
+      trigger: Trigger;
+      snapshot: SnapshotRef;
+      training: TrainingResult;
+    }): Promise<{ version: number }> {
+      return inTransaction(db, async (tx) => {
+        const model = await findModel(tx, input.model);
+        const known = await tx.query<{ version: number }>('SELECT version FROM model_versions WHERE workflow_id = $1', [input.workflowId]);
+        if (known.rowCount) return { version: known.rows[0].version };
+        // Serialises version numbering per model.
+        await tx.query('SELECT id FROM models WHERE id = $1 FOR UPDATE', [model.id]);
+        const t = input.training;
+        const run = await tx.query<{ id: string }>(
+          `INSERT INTO training_runs (model_id, snapshot_id, workflow_id, trigger, trainer, artifact_key, artifact_sha256, artifact_bytes, metrics, wall_ms, cpu_ms)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+          [model.id, input.snapshot.snapshotId, input.workflowId, JSON.stringify(input.trigger), JSON.stringify(model.spec.trainer),
+            t.artifact.key, t.artifact.sha256, t.artifact.bytes, JSON.stringify({ ...t.metrics, peakRssMb: t.peakRssMb }), t.wallMs, t.cpuMs],
+        );
+        const next = await tx.query<{ version: number }>('SELECT COALESCE(MAX(version), 0) + 1 AS version FROM model_versions WHERE model_id = $1', [model.id]);
+        const version = next.rows[0].version;
+        await tx.query(
+          `INSERT INTO model_versions (model_id, version, training_run_id, snapshot_id, artifact_key, artifact_sha256, artifact_bytes, status, workflow_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, 'candidate', $8)`,
+          [model.id, version, run.rows[0].id, input.snapshot.snapshotId, t.artifact.key, t.artifact.sha256, t.artifact.bytes, input.workflowId],
+        );
+        await audit(tx, { actor: input.trigger.requestedBy, action: 'version.register', model: input.model, version, outcome: 'ok', details: { trigger: input.trigger, artifact: t.artifact.sha256 } });
+        return { version };
+      });
+    },
+
+    async recordVerdict(input: { evaluationId: number; verdict: Verdict }): Promise<void> {
+      await db.query('UPDATE evaluations SET verdict = $2, passed = $3 WHERE id = $1', [input.evaluationId, JSON.stringify(input.verdict), input.verdict.passed]);
+    },
+
+    async setVersionStatus(input: { model: string; version: number; status: VersionStatus; reason?: string }): Promise<void> {
+      await db.query(
+        `UPDATE model_versions SET status = $3, status_reason = $4, updated_at = now()
+          WHERE model_id = (SELECT id FROM models WHERE name = $1) AND version = $2`,
+        [input.model, input.version, input.status, input.reason ?? null],
+      );
+    },
+
+    /** Records a human (or timeout) decision with who, when, channel and comment; idempotent per version. */
+    async recordDecision(input: { model: string; version: number; workflowId: string; decision: Decision }): Promise<void> {
+      const d = input.decision;
+      await inTransaction(db, async (tx) => {
+        const v = await tx.query<{ id: string }>(
+          'SELECT v.id FROM model_versions v JOIN models m ON m.id = v.model_id WHERE m.name = $1 AND v.version = $2',
+          [input.model, input.version],
+        );
+        const inserted = await tx.query(
+          `INSERT INTO approvals (model_version_id, decision, decided_by, channel, comment, decided_at, workflow_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (model_version_id) DO NOTHING`,
+          [v.rows[0].id, d.decision, d.approver, d.channel, d.comment ?? null, d.decidedAt, input.workflowId],
+        );
+        if (inserted.rowCount === 0) return;
+        await tx.query("UPDATE model_versions SET status = $2, status_reason = $3, updated_at = now() WHERE id = $1", [
+          v.rows[0].id,
+          d.decision,
+          d.comment ?? null,
+        ]);
+        await audit(tx, {
+          actor: d.approver,
+          action: d.decision === 'approved' ? 'version.approve' : 'version.reject',
+          model: input.model,
+          version: input.version,
+          channel: d.channel,
+          outcome: 'ok',
+          details: { comment: d.comment, decidedAt: d.decidedAt, workflowId: input.workflowId },
+        });
+      });
+    },
+
+    /**
+     * Moves the champion alias to this version in one transaction, keeping the
+     * previous champion for rollback. Re-running it after success changes nothing.
+     */
+    async promote(input: { model: string; version: number; actor: string; workflowId: string }): Promise<{ previousChampion?: number }> {
+      return inTransaction(db, async (tx) => {
+        const model = await findModel(tx, input.model);
+        await tx.query('SELECT id FROM models WHERE id = $1 FOR UPDATE', [model.id]);
+        const target = await tx.query<{ id: string; status: string }>('SELECT id, status FROM model_versions WHERE model_id = $1 AND version = $2', [model.id, input.version]);
+        if (target.rowCount === 0) throw ApplicationFailure.nonRetryable(`${input.model} has no version ${input.version}`, 'UnknownVersion');
+        const versionId = target.rows[0].id;
+        const current = await tx.query<{ version_id: string; version: number }>(
+          `SELECT a.version_id, v.version FROM model_aliases a JOIN model_versions v ON v.id = a.version_id
+            WHERE a.model_id = $1 AND a.alias = 'champion'`,
+          [model.id],
+        );
+        const previous = current.rows[0];
+        if (previous && previous.version_id === versionId) return {};
+        if (!['approved', 'champion', 'retired'].includes(target.rows[0].status)) {
+          throw ApplicationFailure.nonRetryable(`${input.model} v${input.version} is ${target.rows[0].status}, not approved`, 'NotApproved');
+        }
+        await tx.query(
+          `INSERT INTO model_aliases (model_id, alias, version_id, previous_version_id) VALUES ($1, 'champion', $2, $3)
+           ON CONFLICT (model_id, alias) DO UPDATE SET version_id = EXCLUDED.version_id, previous_version_id = EXCLUDED.previous_version_id, updated_at = now()`,
+          [model.id, versionId, previous?.version_id ?? null],
+        );
+        await tx.query("UPDATE model_versions SET status = 'champion', updated_at = now() WHERE id = $1", [versionId]);
+        if (previous) await tx.query("UPDATE model_versions SET status = 'retired', updated_at = now() WHERE id = $1", [previous.version_id]);
+        await tx.query(
+          "INSERT INTO deployments (model_id, version_id, previous_version_id, action, actor, workflow_id) VALUES ($1, $2, $3, 'promote', $4, $5)",
+          [model.id, versionId, previous?.version_id ?? null, input.actor, input.workflowId],
+        );
+        await audit(tx, { actor: input.actor, action: 'version.promote', model: input.model, version: input.version, outcome: 'ok', details: { previousChampion: previous?.version, workflowId: input.workflowId } });
+        return { previousChampion: previous?.version };
+      });
+    },
+
+    async recordAudit(event: AuditEvent): Promise<void> {
+      await audit(db, event);
+    },
+  };
+}
+
+export type RegistryActivities = ReturnType<typeof createRegistryActivities>;

@@ -1,0 +1,77 @@
+import type { Verdict } from '../ml/policy';
+import type { ClassificationMetrics } from '../ml/metrics';
+import type { ModelSpec } from '../specs/model-spec';
+import type { RowError } from '../specs/data-batch';
+import type { ArtifactRef } from '../storage/artifacts';
+
+/**
+ * What crosses Temporal between workflows and activities: references and small
+ * summaries, never data or model bytes. Workflows import these as types only.
+ */
+export type TriggerReason = 'manual' | 'schedule' | 'rows' | 'drift';
+
+export interface Trigger {
+  reason: TriggerReason;
+  requestedBy: string;
+  detail?: string;
+}
+
+export interface ModelVersionRef {
+  version: number;
+  artifact: ArtifactRef;
+}
+
+export interface LoadedModel {
+  name: string;
+  spec: ModelSpec;
+  champion?: ModelVersionRef;
+}
+
+export interface SnapshotRef {
+  snapshotId: number;
+  artifact: ArtifactRef;
+  rows: number;
+  positives: number;
+  split: { train: number; validation: number; test: number };
+}
+
+export interface TrainingResult {
+  artifact: ArtifactRef;
+  metrics: Record<string, number>;
+  summary: Record<string, unknown>;
+  wallMs: number;
+  cpuMs: number;
+  peakRssMb: number;
+}
+
+export interface EvaluationResult {
+  evaluationId: number;
+  candidate: ClassificationMetrics;
+  champion?: ClassificationMetrics & { version: number };
+  report: ArtifactRef;
+}
+
+export interface IngestResult {
+  batchId: number;
+  status: 'accepted' | 'quarantined';
+  duplicate: boolean;
+  rows: number;
+  artifact: ArtifactRef;
+  errors: RowError[];
+  moreErrors: number;
+}
+
+export type DecisionChannel = 'cli' | 'slack' | 'web-ui' | 'timeout' | 'api';
+
+export interface Decision {
+  decision: 'approved' | 'rejected';
+  approver: string;
+  channel: DecisionChannel;
+  comment?: string;
+  decidedAt: string;
+}
+
+export type PipelineOutcome =
+  | { status: 'promoted'; version: number; previousChampion?: number }
+  | { status: 'rejected'; version: number; by: string; reason: string }
+  | { status: 'failed-policy'; version: number; verdict: Verdict };

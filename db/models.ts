@@ -1,0 +1,64 @@
+import type { Pool, PoolClient } from 'pg';
+import { parseModelSpec, type ModelSpec } from '../specs/model-spec';
+import { sha256 } from '../storage/artifacts';
+
+type Db = Pool | PoolClient;
+
+export class UnknownModelError extends Error {
+  constructor(readonly model: string, known: string[]) {
+    super(`unknown model "${model}"${known.length ? `; registered models: ${known.join(', ')}` : '; no models are registered yet'}`);
+    this.name = 'UnknownModelError';
+  }
+}
+
+export interface ModelRow {
+  id: number;
+  name: string;
+  spec: ModelSpec;
+}
+
+export async function findModel(db: Db, name: string): Promise<ModelRow> {
+  const res = await db.query<{ id: string; name: string; spec: unknown }>('SELECT id, name, spec FROM models WHERE name = $1', [name]);
+  if (res.rowCount === 0) {
+    const known = await db.query<{ name: string }>('SELECT name FROM models ORDER BY name');
+    throw new UnknownModelError(name, known.rows.map((r) => r.name));
+  }
+  const row = res.rows[0];
+  return { id: Number(row.id), name: row.name, spec: parseModelSpec(row.spec, name) };
+}
+
+/** Registers a model or updates its spec; the change is audited with the spec's hash. */
+export async function upsertModel(db: Db, spec: ModelSpec, actor: string): Promise<{ id: number; changed: boolean }> {
+  const json = JSON.stringify(spec);
+  const hash = sha256(json);
+  const res = await db.query<{ id: string; changed: boolean }>(
+    `INSERT INTO models (name, spec, spec_sha256) VALUES ($1, $2, $3)
+     ON CONFLICT (name) DO UPDATE SET spec = EXCLUDED.spec, spec_sha256 = EXCLUDED.spec_sha256, updated_at = now()
+       WHERE models.spec_sha256 <> EXCLUDED.spec_sha256
+     RETURNING id, true AS changed`,
+    [spec.name, json, hash],
+  );
+  if (res.rowCount === 0) {
+    const existing = await findModel(db, spec.name);
+    return { id: existing.id, changed: false };
+  }
+  await audit(db, { actor, action: 'model.register', model: spec.name, outcome: 'ok', details: { specSha256: hash } });
+  return { id: Number(res.rows[0].id), changed: true };
+}
+
+export interface AuditEvent {
+  actor: string;
+  action: string;
+  model?: string;
+  version?: number;
+  channel?: string;
+  outcome: 'ok' | 'denied' | 'error';
+  details?: Record<string, unknown>;
+}
+
+export async function audit(db: Db, e: AuditEvent): Promise<void> {
+  await db.query(
+    'INSERT INTO audit_events (actor, action, model, version, channel, outcome, details) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+    [e.actor, e.action, e.model ?? null, e.version ?? null, e.channel ?? null, e.outcome, JSON.stringify(e.details ?? {})],
+  );
+}

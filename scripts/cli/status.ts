@@ -1,0 +1,93 @@
+import { findModel, UnknownModelError, audit } from '../../db/models';
+import { CliError, workflowUrl, type CliContext } from './context';
+
+interface VersionRow {
+  version: number;
+  status: string;
+  status_reason: string | null;
+  artifact_sha256: string;
+  artifact_bytes: string;
+  workflow_id: string;
+  created_at: Date;
+  snapshot_sha256: string;
+  snapshot_rows: number;
+  batch_ids: string[];
+  trainer: { kind: string };
+  trigger: { reason: string; requestedBy: string };
+  train_metrics: Record<string, number>;
+  wall_ms: number;
+  cpu_ms: number;
+  metrics: Record<string, number> | null;
+  passed: boolean | null;
+  decision: string | null;
+  decided_by: string | null;
+  channel: string | null;
+  comment: string | null;
+  decided_at: Date | null;
+}
+
+const fmt = (n: number | undefined) => (n === undefined || n === null ? '–' : Number(n).toFixed(4));
+
+/** A model's champion with its full lineage, its previous champion, versions, data and running pipelines. */
+export async function modelStatus(ctx: CliContext, name: string): Promise<string> {
+  let model;
+  try {
+    model = await findModel(ctx.db, name);
+  } catch (err) {
+    if (!(err instanceof UnknownModelError)) throw err;
+    await audit(ctx.db, { actor: ctx.actor, action: 'model.status', model: name, channel: 'cli', outcome: 'denied', details: { reason: err.message } });
+    throw new CliError(err.message);
+  }
+  const versions = await ctx.db.query<VersionRow>(
+    `SELECT v.version, v.status, v.status_reason, v.artifact_sha256, v.artifact_bytes, v.workflow_id, v.created_at,
+            s.artifact_sha256 AS snapshot_sha256, s.row_count AS snapshot_rows, s.batch_ids,
+            t.trainer, t.trigger, t.metrics AS train_metrics, t.wall_ms, t.cpu_ms,
+            e.metrics, e.passed, a.decision, a.decided_by, a.channel, a.comment, a.decided_at
+       FROM model_versions v
+       JOIN dataset_snapshots s ON s.id = v.snapshot_id
+       JOIN training_runs t ON t.id = v.training_run_id
+       LEFT JOIN LATERAL (SELECT metrics, passed FROM evaluations WHERE model_version_id = v.id ORDER BY id DESC LIMIT 1) e ON true
+       LEFT JOIN approvals a ON a.model_version_id = v.id
+      WHERE v.model_id = $1 ORDER BY v.version`,
+    [model.id],
+  );
+  const alias = await ctx.db.query<{ version: number; previous: number | null; updated_at: Date }>(
+    `SELECT v.version, p.version AS previous, a.updated_at FROM model_aliases a
+       JOIN model_versions v ON v.id = a.version_id LEFT JOIN model_versions p ON p.id = a.previous_version_id
+      WHERE a.model_id = $1 AND a.alias = 'champion'`,
+    [model.id],
+  );
+  const batches = await ctx.db.query<{ status: string; n: string; rows: string }>(
+    'SELECT status, count(*) AS n, COALESCE(sum(row_count), 0) AS rows FROM data_batches WHERE model_id = $1 GROUP BY status',
+    [model.id],
+  );
+  const out = [`${name}: ${model.spec.description}`];
+  const champ = alias.rows[0] && versions.rows.find((v) => v.version === alias.rows[0].version);
+  if (champ) {
+    out.push(
+      `  champion: v${champ.version} since ${alias.rows[0].updated_at.toISOString()}`,
+      `    approved by ${champ.decided_by} via ${champ.channel} at ${champ.decided_at?.toISOString()}${champ.comment ? ` ("${champ.comment}")` : ''}`,
+      `    model    sha256 ${champ.artifact_sha256} (${champ.artifact_bytes} bytes ONNX, ${champ.trainer.kind})`,
+      `    snapshot sha256 ${champ.snapshot_sha256} (${champ.snapshot_rows} rows from batches ${champ.batch_ids.join(', ')})`,
+      `    metrics  auc ${fmt(champ.metrics?.auc)}  log loss ${fmt(champ.metrics?.logLoss)}  accuracy ${fmt(champ.metrics?.accuracy)}  (${champ.metrics?.rows} held-out rows)`,
+      `    trained  ${(champ.wall_ms / 1000).toFixed(1)}s wall, ${(champ.cpu_ms / 1000).toFixed(1)}s CPU; trigger ${champ.trigger.reason} by ${champ.trigger.requestedBy}`,
+      `    pipeline ${workflowUrl(ctx, champ.workflow_id)}`,
+      `  previous champion: ${alias.rows[0].previous ? `v${alias.rows[0].previous} (kept for rollback)` : 'none'}`,
+    );
+  } else out.push('  champion: none yet');
+  out.push('  versions:');
+  for (const v of versions.rows) {
+    const why = v.decision ? ` by ${v.decided_by} via ${v.channel}` : v.status_reason ? `: ${v.status_reason}` : '';
+    out.push(`    v${v.version}  ${v.status.padEnd(17)} auc ${fmt(v.metrics?.auc)}  ${v.created_at.toISOString()}${why}`);
+  }
+  if (versions.rowCount === 0) out.push('    none');
+  const b = Object.fromEntries(batches.rows.map((r) => [r.status, r]));
+  out.push(`  data: ${b.accepted?.n ?? 0} accepted batches (${b.accepted?.rows ?? 0} rows), ${b.quarantined?.n ?? 0} quarantined`);
+  const running: string[] = [];
+  for await (const wf of ctx.client.workflow.list({ query: `FactoryModel = "${name}" AND ExecutionStatus = "Running" AND WorkflowType = "trainingPipeline"` })) {
+    const stage = wf.searchAttributes?.FactoryStage?.[0] ?? '?';
+    running.push(`    ${wf.workflowId}  stage ${stage}  ${workflowUrl(ctx, wf.workflowId)}`);
+  }
+  out.push(running.length ? '  running pipelines:' : '  running pipelines: none', ...running);
+  return out.join('\n');
+}

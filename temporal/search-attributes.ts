@@ -1,0 +1,21 @@
+import { defineSearchAttributeKey } from '@temporalio/common';
+
+/**
+ * The factory's custom search attributes: registered on the dev server at start
+ * (and in the cluster by temporal/cluster-setup.sh), set by the workflows, and
+ * usable as filters in the Web UI, e.g. `FactoryModel="credit-default" AND FactoryStage="awaiting-approval"`.
+ */
+export const SEARCH_ATTRIBUTES = {
+  FactoryModel: defineSearchAttributeKey('FactoryModel', 'KEYWORD'),
+  FactoryStage: defineSearchAttributeKey('FactoryStage', 'KEYWORD'),
+  FactoryTrigger: defineSearchAttributeKey('FactoryTrigger', 'KEYWORD'),
+  FactoryCandidateVersion: defineSearchAttributeKey('FactoryCandidateVersion', 'INT'),
+} as const;
+
+/** The CLI's spelling of each type, for `temporal server start-dev --search-attribute NAME=Type`. */
+export const SEARCH_ATTRIBUTE_CLI_TYPES: Record<keyof typeof SEARCH_ATTRIBUTES, 'Keyword' | 'Int'> = {
+  FactoryModel: 'Keyword',
+  FactoryStage: 'Keyword',
+  FactoryTrigger: 'Keyword',
+  FactoryCandidateVersion: 'Int',
+};

@@ -1,0 +1,6 @@
+import { main } from './run';
+
+main('control').catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

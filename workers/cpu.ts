@@ -1,0 +1,6 @@
+import { main } from './run';
+
+main('cpu').catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

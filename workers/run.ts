@@ -1,0 +1,77 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { DefaultLogger, NativeConnection, Runtime, Worker, makeTelemetryFilterString, type LogLevel, type WorkerOptions } from '@temporalio/worker';
+import { createDataActivities } from '../activities/data';
+import type { ActivityDeps } from '../activities/deps';
+import { createEvaluationActivities } from '../activities/evaluation';
+import { createRegistryActivities } from '../activities/registry';
+import { createTrainingActivities } from '../activities/training';
+import { connections, dataPaths, loadEnv, type FactoryEnv } from '../config/env';
+import { logger } from '../config/logger';
+import { TASK_QUEUES, type Pool } from '../config/task-queues';
+import { createPool } from '../db/pool';
+import { ArtifactStore } from '../storage/artifacts';
+
+export interface PoolWorker {
+  worker: Worker;
+  close(): Promise<void>;
+}
+
+/** What each pool runs: the gpu pool trains, the cpu pool validates and evaluates, the control pool runs workflows and the registry. */
+function poolOptions(pool: Pool, deps: ActivityDeps): Partial<WorkerOptions> {
+  switch (pool) {
+    case 'gpu':
+      // One training at a time per host: it takes the machine.
+      return { activities: createTrainingActivities(deps), maxConcurrentActivityTaskExecutions: 1 };
+    case 'cpu':
+      return { activities: { ...createDataActivities(deps), ...createEvaluationActivities(deps) }, maxConcurrentActivityTaskExecutions: 2 };
+    case 'control':
+      return { activities: createRegistryActivities(deps), workflowsPath: require.resolve('../workflows') };
+  }
+}
+
+let runtimeInstalled = false;
+
+/** Builds one pool's worker against the configured services. The caller runs and shuts it down. */
+export async function createPoolWorker(pool: Pool, env: FactoryEnv = loadEnv(), extra: Partial<WorkerOptions> = {}): Promise<PoolWorker> {
+  if (!runtimeInstalled) {
+    runtimeInstalled = true;
+    // The SDK's own log lines (workflow and activity loggers included) go through pino as structured records.
+    const levels: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' };
+    Runtime.install({
+      logger: new DefaultLogger('INFO', ({ level, message, meta }) => logger[levels[level]]({ ...meta, sdk: 'temporal' }, message)),
+      telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } },
+    });
+  }
+  const c = connections(env);
+  const workDir = path.join(dataPaths(env).work, pool);
+  fs.mkdirSync(workDir, { recursive: true });
+  // The gpu pool gets no database: training hosts only need S3.
+  const db = pool === 'gpu' ? undefined : createPool(c.databaseUrl);
+  const deps = { db: db!, store: ArtifactStore.fromEnv(env, c.s3Endpoint), workDir };
+  const connection = await NativeConnection.connect({ address: c.temporalAddress });
+  const worker = await Worker.create({
+    connection,
+    namespace: c.namespace,
+    taskQueue: TASK_QUEUES[pool],
+    ...poolOptions(pool, deps),
+    ...extra,
+  });
+  return {
+    worker,
+    close: async () => {
+      await connection.close();
+      await db?.end();
+    },
+  };
+}
+
+/** Entry point of a worker process: runs until SIGINT/SIGTERM, then drains. */
+export async function main(pool: Pool): Promise<void> {
+  process.env.FACTORY_SERVICE ??= `worker-${pool}`;
+  const { worker, close } = await createPoolWorker(pool);
+  logger.info({ pool, taskQueue: TASK_QUEUES[pool] }, 'worker started');
+  await worker.run();
+  await close();
+  logger.info({ pool }, 'worker stopped');
+}

@@ -1,0 +1,35 @@
+import { proxyActivities } from '@temporalio/workflow';
+import type { DataActivities } from '../activities/data';
+import type { EvaluationActivities } from '../activities/evaluation';
+import type { RegistryActivities } from '../activities/registry';
+import type { TrainingActivities } from '../activities/training';
+import { TASK_QUEUES } from '../config/task-queues';
+
+/** Each pool's activity options, in one place. */
+export const training = proxyActivities<TrainingActivities>({
+  taskQueue: TASK_QUEUES.gpu,
+  startToCloseTimeout: '4h',
+  // Training heartbeats every iteration; a silent minute means the worker is gone.
+  heartbeatTimeout: '1m',
+  retry: { maximumAttempts: 3, initialInterval: '10s' },
+});
+
+export const data = proxyActivities<DataActivities>({
+  taskQueue: TASK_QUEUES.cpu,
+  startToCloseTimeout: '30m',
+  heartbeatTimeout: '2m',
+  retry: { maximumAttempts: 5 },
+});
+
+export const evaluation = proxyActivities<EvaluationActivities>({
+  taskQueue: TASK_QUEUES.cpu,
+  startToCloseTimeout: '1h',
+  heartbeatTimeout: '2m',
+  retry: { maximumAttempts: 3 },
+});
+
+export const registry = proxyActivities<RegistryActivities>({
+  taskQueue: TASK_QUEUES.control,
+  startToCloseTimeout: '1m',
+  retry: { maximumInterval: '30s' },
+});

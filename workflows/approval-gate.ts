@@ -1,0 +1,67 @@
+import { condition, log, setHandler } from '@temporalio/workflow';
+import type { Decision } from '../activities/types';
+import { durationMs, type ModelSpec } from '../specs/model-spec';
+import { registry } from './activities';
+import { approveSignal, approveUpdate, rejectSignal, rejectUpdate, type ApprovalRequest } from './definitions';
+
+/**
+ * Waits for a human decision on one candidate version. The update handlers
+ * validate synchronously, so the CLI gets a clear "no" for a wrong version,
+ * an approver not on the allowlist, or a decision already taken; the signals
+ * do the same checks and leave a denied attempt in the audit trail. An
+ * unanswered request is rejected at the deadline, or escalated once first.
+ */
+export async function awaitDecision(model: string, version: number, spec: ModelSpec, workflowId: string, onDeadline: (iso: string) => void): Promise<Decision> {
+  let decision: Decision | undefined;
+  const denied: { request: ApprovalRequest; reason: string; action: string }[] = [];
+
+  const problem = (req: ApprovalRequest): string | undefined => {
+    if (decision) return `${model} v${version} was already ${decision.decision} by ${decision.approver}`;
+    if (req.version !== version) return `${model} is awaiting approval of v${version}, not v${req.version}`;
+    if (!spec.approval.approvers.includes(req.approver)) {
+      return `"${req.approver}" is not an approver of ${model} (approvers: ${spec.approval.approvers.join(', ')})`;
+    }
+    return undefined;
+  };
+  const decide = (verdict: Decision['decision'], req: ApprovalRequest, channel: Decision['channel']): Decision => {
+    decision = { decision: verdict, approver: req.approver, channel: req.channel ?? channel, comment: req.comment, decidedAt: new Date().toISOString() };
+    return decision;
+  };
+  const validator = (req: ApprovalRequest) => {
+    const p = problem(req);
+    if (p) throw new Error(p);
+  };
+  setHandler(approveUpdate, (req) => decide('approved', req, 'api'), { validator });
+  setHandler(rejectUpdate, (req) => decide('rejected', req, 'api'), { validator });
+  const signalled = (verdict: Decision['decision']) => (req: ApprovalRequest) => {
+    const p = problem(req);
+    if (p) denied.push({ request: req, reason: p, action: verdict === 'approved' ? 'version.approve' : 'version.reject' });
+    else decide(verdict, req, 'web-ui');
+  };
+  setHandler(approveSignal, signalled('approved'));
+  setHandler(rejectSignal, signalled('rejected'));
+
+  let deadline = Date.now() + durationMs(spec.approval.timeout);
+  let escalated = false;
+  onDeadline(new Date(deadline).toISOString());
+  while (!decision) {
+    const answered = await condition(() => decision !== undefined || denied.length > 0, Math.max(1, deadline - Date.now()));
+    for (const d of denied.splice(0)) {
+      await registry.recordAudit({
+        actor: String(d.request.approver), action: d.action, model, version: d.request.version,
+        channel: d.request.channel ?? 'web-ui', outcome: 'denied', details: { reason: d.reason, workflowId },
+      });
+    }
+    if (decision || answered) continue;
+    if (spec.approval.onTimeout === 'escalate' && !escalated) {
+      escalated = true;
+      deadline = Date.now() + durationMs(spec.approval.timeout);
+      onDeadline(new Date(deadline).toISOString());
+      log.warn('approval request unanswered; escalating', { model, version });
+      await registry.recordAudit({ actor: 'factory', action: 'approval.escalate', model, version, outcome: 'ok', details: { approvers: spec.approval.approvers, newDeadline: new Date(deadline).toISOString(), workflowId } });
+      continue;
+    }
+    decide('rejected', { version, approver: 'factory', comment: `no decision within ${spec.approval.timeout}${escalated ? ' after escalation' : ''}` }, 'timeout');
+  }
+  return decision;
+}

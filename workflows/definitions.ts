@@ -1,0 +1,59 @@
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { Decision, DecisionChannel, PipelineOutcome, Trigger } from '../activities/types';
+import type { Verdict } from '../ml/policy';
+import type { ClassificationMetrics } from '../ml/metrics';
+
+/** The messages the CLI, Slack and the Web UI send to the factory's workflows. */
+export interface ApprovalRequest {
+  version: number;
+  approver: string;
+  comment?: string;
+  channel?: DecisionChannel;
+}
+
+export type Stage =
+  | 'snapshot'
+  | 'training'
+  | 'evaluating'
+  | 'awaiting-approval'
+  | 'promoting'
+  | 'promoted'
+  | 'rejected'
+  | 'failed-policy';
+
+export interface PipelineStatus {
+  model: string;
+  stage: Stage;
+  trigger: Trigger;
+  version?: number;
+  championVersion?: number;
+  snapshotSha256?: string;
+  modelSha256?: string;
+  candidate?: ClassificationMetrics;
+  champion?: ClassificationMetrics;
+  verdict?: Verdict;
+  approvers?: string[];
+  approvalDeadline?: string;
+  decision?: Decision;
+  outcome?: PipelineOutcome;
+}
+
+/** Updates answer the caller (accepted, or why not); signals of the same name let staff decide from the Web UI. */
+export const approveUpdate = defineUpdate<Decision, [ApprovalRequest]>('approve');
+export const rejectUpdate = defineUpdate<Decision, [ApprovalRequest]>('reject');
+export const approveSignal = defineSignal<[ApprovalRequest]>('approve');
+export const rejectSignal = defineSignal<[ApprovalRequest]>('reject');
+export const pipelineStatusQuery = defineQuery<PipelineStatus>('status');
+
+export interface LoopState {
+  model: string;
+  running?: string;
+  pending?: Trigger;
+  coalesced: number;
+  completed: number;
+}
+
+export const requestTrainingSignal = defineSignal<[Trigger]>('requestTraining');
+export const loopStateQuery = defineQuery<LoopState>('state');
+
+export const loopWorkflowId = (model: string) => `factory-loop-${model}`;

@@ -1,0 +1,52 @@
+import { condition, continueAsNew, executeChild, log, setHandler, upsertSearchAttributes, uuid4, workflowInfo } from '@temporalio/workflow';
+import type { Trigger } from '../activities/types';
+import { SEARCH_ATTRIBUTES } from '../temporal/search-attributes';
+import { loopStateQuery, requestTrainingSignal, type LoopState } from './definitions';
+import { trainingPipeline } from './training-pipeline';
+
+/** Pipelines per run before continuing as new, well inside Temporal's history limits. */
+const PIPELINES_PER_RUN = 25;
+
+/**
+ * One per model, running for months: starts a pipeline per training request,
+ * one at a time. Requests that arrive while one runs are coalesced into a single
+ * follow-up, never doubled.
+ */
+export async function factoryLoop(input: { model: string; pending?: Trigger; coalesced?: number; completed?: number }): Promise<void> {
+  const state: LoopState = { model: input.model, pending: input.pending, coalesced: input.coalesced ?? 0, completed: input.completed ?? 0 };
+  let thisRun = 0;
+  setHandler(loopStateQuery, () => state);
+  setHandler(requestTrainingSignal, (trigger) => {
+    if (state.pending || state.running) state.coalesced++;
+    state.pending ??= trigger;
+  });
+  upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.FactoryModel, value: input.model }]);
+
+  for (;;) {
+    await condition(() => state.pending !== undefined || thisRun >= PIPELINES_PER_RUN || workflowInfo().continueAsNewSuggested);
+    if (!state.pending) break;
+    const trigger = state.pending;
+    state.pending = undefined;
+    state.running = `${input.model}-pipeline-${uuid4().slice(0, 8)}`;
+    try {
+      const outcome = await executeChild(trainingPipeline, {
+        workflowId: state.running,
+        args: [{ model: input.model, trigger }],
+        typedSearchAttributes: [
+          { key: SEARCH_ATTRIBUTES.FactoryModel, value: input.model },
+          { key: SEARCH_ATTRIBUTES.FactoryTrigger, value: trigger.reason },
+        ],
+      });
+      log.info('pipeline finished', { pipeline: state.running, outcome });
+    } catch (err) {
+      // A failed pipeline must not stop the loop: it is visible on its own in the Web UI.
+      log.error('pipeline failed', { pipeline: state.running, error: String(err) });
+    }
+    state.running = undefined;
+    state.completed++;
+    thisRun++;
+    if (thisRun >= PIPELINES_PER_RUN || workflowInfo().continueAsNewSuggested) break;
+  }
+  await condition(() => state.running === undefined);
+  await continueAsNew<typeof factoryLoop>({ model: input.model, pending: state.pending, coalesced: state.coalesced, completed: state.completed });
+}

@@ -1,0 +1,3 @@
+export { factoryLoop } from './factory-loop';
+export { ingestBatch } from './ingest';
+export { trainingPipeline } from './training-pipeline';

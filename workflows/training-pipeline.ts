@@ -1,0 +1,67 @@
+import { setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { PipelineOutcome, Trigger } from '../activities/types';
+import { comparePolicy } from '../ml/policy';
+import { SEARCH_ATTRIBUTES } from '../temporal/search-attributes';
+import { data, evaluation, registry, training } from './activities';
+import { awaitDecision } from './approval-gate';
+import { pipelineStatusQuery, type PipelineStatus, type Stage } from './definitions';
+import { describe } from './details';
+
+/** snapshot → train (gpu) → evaluate (cpu) → policy → human decision → promote or reject. */
+export async function trainingPipeline(input: { model: string; trigger: Trigger }): Promise<PipelineOutcome> {
+  const { model, trigger } = input;
+  const { workflowId } = workflowInfo();
+  const status: PipelineStatus = { model, trigger, stage: 'snapshot' };
+  setHandler(pipelineStatusQuery, () => status);
+  const stage = (s: Stage) => {
+    status.stage = s;
+    upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.FactoryStage, value: s }]);
+    setCurrentDetails(describe(status));
+  };
+  upsertSearchAttributes([
+    { key: SEARCH_ATTRIBUTES.FactoryModel, value: model },
+    { key: SEARCH_ATTRIBUTES.FactoryTrigger, value: trigger.reason },
+  ]);
+  stage('snapshot');
+
+  const { spec, champion } = await registry.loadModel(model);
+  status.championVersion = champion?.version;
+  const snapshot = await data.createSnapshot({ model });
+  status.snapshotSha256 = snapshot.artifact.sha256;
+
+  stage('training');
+  const trained = await training.trainCandidate({ spec, snapshot });
+  const { version } = await registry.registerCandidate({ model, workflowId, trigger, snapshot, training: trained });
+  Object.assign(status, { version, modelSha256: trained.artifact.sha256 });
+  upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.FactoryCandidateVersion, value: version }]);
+
+  stage('evaluating');
+  const evaluated = await evaluation.evaluateCandidate({ model, snapshot, candidate: { version, artifact: trained.artifact }, champion });
+  const verdict = comparePolicy(spec.policy, evaluated.candidate, evaluated.champion);
+  Object.assign(status, { candidate: evaluated.candidate, champion: evaluated.champion, verdict });
+  await registry.recordVerdict({ evaluationId: evaluated.evaluationId, verdict });
+  if (!verdict.passed && spec.policy.onFail === 'reject') {
+    await registry.setVersionStatus({ model, version, status: 'failed_policy', reason: verdict.failures.join('; ') });
+    stage('failed-policy');
+    return (status.outcome = { status: 'failed-policy', version, verdict });
+  }
+
+  await registry.setVersionStatus({ model, version, status: 'awaiting_approval' });
+  status.approvers = spec.approval.approvers;
+  stage('awaiting-approval');
+  const decision = await awaitDecision(model, version, spec, workflowId, (iso) => {
+    status.approvalDeadline = iso;
+    setCurrentDetails(describe(status));
+  });
+  status.decision = decision;
+  await registry.recordDecision({ model, version, workflowId, decision });
+  if (decision.decision === 'rejected') {
+    stage('rejected');
+    return (status.outcome = { status: 'rejected', version, by: decision.approver, reason: decision.comment ?? '' });
+  }
+
+  stage('promoting');
+  const { previousChampion } = await registry.promote({ model, version, actor: decision.approver, workflowId });
+  stage('promoted');
+  return (status.outcome = { status: 'promoted', version, previousChampion });
+}
