@@ -1,9 +1,10 @@
 import { z } from 'zod';
+import { DURATION } from './duration';
 
 /** A duration Temporal understands ("90s", "15m", "72h", "7d"). */
 export const durationSchema = z
   .string()
-  .regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration such as "90s", "15m", "72h" or "7d"');
+  .regex(DURATION, 'must be a duration such as "90s", "15m", "72h" or "7d"');
 
 export const featureSchema = z
   .object({
@@ -128,13 +129,4 @@ export function parseModelSpec(input: unknown, where = 'spec'): ModelSpec {
   const parsed = modelSpecSchema.safeParse(input);
   if (!parsed.success) throw new Error(`invalid model spec:\n${describeIssues(parsed.error, where)}`);
   return parsed.data;
-}
-
-const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-
-/** Milliseconds in a duration that durationSchema accepted. Pure: workflows use it for deadlines. */
-export function durationMs(d: string): number {
-  const m = /^(\d+)(ms|s|m|h|d)$/.exec(d);
-  if (!m) throw new Error(`not a duration: "${d}"`);
-  return Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
 }

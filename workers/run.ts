@@ -39,7 +39,11 @@ export async function createPoolWorker(pool: Pool, env: FactoryEnv = loadEnv(), 
     // The SDK's own log lines (workflow and activity loggers included) go through pino as structured records.
     const levels: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' };
     Runtime.install({
-      logger: new DefaultLogger('INFO', ({ level, message, meta }) => logger[levels[level]]({ ...meta, sdk: 'temporal' }, message)),
+      logger: new DefaultLogger('INFO', ({ level, message, meta }) => {
+        // pino serialises errors (message, stack, cause) only under "err".
+        const { error, ...rest } = meta ?? {};
+        logger[levels[level]]({ ...rest, ...(error !== undefined && { err: error }), sdk: 'temporal' }, message);
+      }),
       telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } },
     });
   }

@@ -1,6 +1,7 @@
 import { condition, log, setHandler } from '@temporalio/workflow';
 import type { Decision } from '../activities/types';
-import { durationMs, type ModelSpec } from '../specs/model-spec';
+import { durationMs } from '../specs/duration';
+import type { ModelSpec } from '../specs/model-spec';
 import { registry } from './activities';
 import { approveSignal, approveUpdate, rejectSignal, rejectUpdate, type ApprovalRequest } from './definitions';
 

@@ -37,9 +37,19 @@ export async function waitForStage(
   const loop = ctx.client.workflow.getHandle(loopWorkflowId(model));
   const deadline = Date.now() + timeoutMs;
   let last = '';
+  let watched: string | undefined;
   while (Date.now() < deadline) {
     const state = await loop.query(loopStateQuery).catch(() => undefined);
+    if (watched && state && state.running !== watched) {
+      // The pipeline ended without reaching the stage: say how, rather than wait out the timeout.
+      const failure = await ctx.client.workflow.getHandle(watched).result().then(
+        (outcome) => `ended ${JSON.stringify(outcome)}`,
+        (err) => `failed: ${err.cause?.cause?.message ?? err.cause?.message ?? err.message}`,
+      );
+      throw new CliError(`pipeline ${watched} ${failure}`);
+    }
     if (state?.running) {
+      watched = state.running;
       const status = await ctx.client.workflow.getHandle(state.running).query(pipelineStatusQuery).catch(() => undefined);
       if (status) {
         if (status.stage !== last) onProgress(status);

@@ -1,0 +1,88 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { spawn } from 'node:child_process';
+import { loadEnv, type FactoryEnv } from '../../config/env';
+import type { Pool } from '../../config/task-queues';
+import { upsertModel } from '../../db/models';
+import { replayBatches } from '../../data/replay';
+import { parseModelSpec, type ModelSpec } from '../../specs/model-spec';
+import { withContext, type CliContext } from '../../scripts/cli/context';
+import { stopProcess } from '../../stack/process';
+
+export const ROOT = path.resolve(__dirname, '../../..');
+
+export function testEnv(overrides: Partial<Record<keyof FactoryEnv, string>> = {}): FactoryEnv {
+  return loadEnv({ ...process.env, ...overrides });
+}
+
+/**
+ * The three pools as real worker processes (dist/workers/*.js), as deployed:
+ * nothing of them runs inside Jest's sandbox.
+ */
+export async function startWorkers(envOverrides: Record<string, string> = {}, pools: Pool[] = ['control', 'cpu', 'gpu']) {
+  const logs = path.join(testEnv().FACTORY_DATA_DIR, 'logs');
+  fs.mkdirSync(logs, { recursive: true });
+  const children = pools.map((pool) => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'dist/workers', `${pool}.js`)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...envOverrides, LOG_LEVEL: 'info', FACTORY_SERVICE: `worker-${pool}` },
+    });
+    const log = fs.createWriteStream(path.join(logs, `worker-${pool}-${process.pid}.log`), { flags: 'a' });
+    child.stdout.pipe(log);
+    child.stderr.pipe(log);
+    const ready = new Promise<void>((resolve, reject) => {
+      let seen = '';
+      child.stderr.on('data', (chunk: Buffer) => {
+        seen += chunk.toString();
+        if (seen.includes('"msg":"worker started"')) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`worker ${pool} exited (${code}) before it started:\n${seen.slice(-2000)}`)));
+    });
+    return { child, ready };
+  });
+  await Promise.all(children.map((c) => c.ready));
+  return {
+    async stop() {
+      await Promise.all(children.map((c) => stopProcess(c.child, 20_000)));
+    },
+  };
+}
+
+/** The shipped credit-default spec under a unique name, with test-sized changes. */
+export function creditSpec(name: string, change: (raw: Record<string, any>) => void = () => undefined): ModelSpec {
+  const raw = parse(fs.readFileSync(path.join(ROOT, 'models/credit-default.yaml'), 'utf8'));
+  raw.name = name;
+  change(raw);
+  return parseModelSpec(raw);
+}
+
+let counter = 0;
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${process.pid}-${Date.now().toString(36)}-${counter++}`;
+}
+
+/** Monthly batches of the shipped data, made once per test file. */
+export function monthlyBatches(): string[] {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'factory-batches-'));
+  return replayBatches(path.join(testEnv().FACTORY_SHARED_DIR, 'data/credit-default/UCI_Credit_Card.csv'), dir, 6);
+}
+
+export function ctx<T>(fn: (c: CliContext) => Promise<T>, env = testEnv()): Promise<T> {
+  return withContext(fn, env);
+}
+
+export async function registerSpec(spec: ModelSpec): Promise<void> {
+  await ctx((c) => upsertModel(c.db, spec, 'test'));
+}
+
+export async function waitUntil<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const v = await probe().catch(() => undefined);
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}

@@ -1,0 +1,116 @@
+import { createHash } from 'node:crypto';
+import type { PipelineOutcome } from '../../activities/types';
+import { decide } from '../../scripts/cli/approval';
+import { ingest } from '../../scripts/cli/ingest';
+import { modelStatus } from '../../scripts/cli/status';
+import { requestTraining, waitForStage } from '../../scripts/cli/train';
+import { approveSignal } from '../../workflows/definitions';
+import { creditSpec, ctx, monthlyBatches, registerSpec, startWorkers, uniqueName, waitUntil } from './helpers';
+
+describe('the factory loop on the real stack', () => {
+  let workers: Awaited<ReturnType<typeof startWorkers>>;
+  let batches: string[];
+  beforeAll(async () => {
+    workers = await startWorkers();
+    batches = monthlyBatches();
+  });
+  afterAll(() => workers?.stop());
+
+  const name = uniqueName('credit');
+
+  test('ingest, train, evaluate, approve through the update: the candidate becomes champion with its lineage', async () => {
+    await registerSpec(creditSpec(name));
+    await ctx(async (c) => {
+      for (const f of batches.slice(0, 2)) expect((await ingest(c, name, f)).status).toBe('accepted');
+      await requestTraining(c, name, { reason: 'manual', requestedBy: 'test' });
+      const { status } = await waitForStage(c, name, ['awaiting-approval', 'failed-policy'], 120_000);
+      expect(status.stage).toBe('awaiting-approval');
+      expect(status.version).toBe(1);
+      expect(status.verdict?.passed).toBe(true);
+      expect(status.candidate!.auc).toBeGreaterThan(0.68);
+      expect(status.champion).toBeUndefined();
+
+      await expect(decide(c, 'approve', name, '1', 'mallory')).rejects.toThrow(`"mallory" is not an approver of ${name} (approvers: alice, bob)`);
+      await expect(decide(c, 'approve', name, '2', 'alice')).rejects.toThrow(`${name} has no version 2; versions: v1 (awaiting_approval)`);
+      await expect(decide(c, 'approve', 'no-such-model', '1', 'alice')).rejects.toThrow('unknown model "no-such-model"');
+
+      const result = await decide(c, 'approve', name, 'v1', 'alice', 'ship it');
+      expect(result.decision).toMatchObject({ decision: 'approved', approver: 'alice', channel: 'cli', comment: 'ship it' });
+      expect(result.outcome).toEqual<PipelineOutcome>({ status: 'promoted', version: 1 });
+      await expect(decide(c, 'approve', name, '1', 'bob')).rejects.toThrow(`${name} v1 is not awaiting approval: it is champion`);
+
+      const text = await modelStatus(c, name);
+      const v = await c.db.query(
+        `SELECT v.artifact_key, v.artifact_sha256, v.artifact_bytes, s.artifact_sha256 AS snapshot_sha256, s.row_count
+           FROM model_versions v JOIN dataset_snapshots s ON s.id = v.snapshot_id JOIN models m ON m.id = v.model_id
+          WHERE m.name = $1 AND v.version = 1`,
+        [name],
+      );
+      const row = v.rows[0];
+      expect(row.row_count).toBe(10_000);
+      expect(text).toContain('champion: v1');
+      expect(text).toContain('approved by alice via cli');
+      expect(text).toContain(`model    sha256 ${row.artifact_sha256}`);
+      expect(text).toContain(`snapshot sha256 ${row.snapshot_sha256} (10000 rows from batches`);
+      // The stored model is the bytes the registry says it is.
+      const bytes = await c.store.get({ key: row.artifact_key, sha256: row.artifact_sha256, bytes: Number(row.artifact_bytes) });
+      expect(createHash('sha256').update(bytes).digest('hex')).toBe(row.artifact_sha256);
+
+      const audit = await c.db.query('SELECT actor, action, outcome, details FROM audit_events WHERE model = $1 ORDER BY id', [name]);
+      const trail = audit.rows.map((r) => `${r.actor} ${r.action} ${r.outcome}`);
+      expect(trail).toEqual(
+        expect.arrayContaining(['mallory version.approve denied', 'alice version.approve denied', 'alice version.approve ok', 'alice version.promote ok', 'bob version.approve denied']),
+      );
+      const unknown = await c.db.query("SELECT 1 FROM audit_events WHERE model = 'no-such-model' AND outcome = 'denied'");
+      expect(unknown.rowCount).toBeGreaterThan(0);
+    });
+  });
+
+  test('the next candidate is evaluated against the champion; a rejection keeps the champion', async () => {
+    await ctx(async (c) => {
+      expect((await ingest(c, name, batches[2])).status).toBe('accepted');
+      await requestTraining(c, name, { reason: 'manual', requestedBy: 'test' });
+      const { status } = await waitForStage(c, name, ['awaiting-approval'], 120_000);
+      expect(status.version).toBe(2);
+      expect(status.championVersion).toBe(1);
+      expect(status.champion?.rows).toBe(status.candidate?.rows);
+      expect(status.verdict?.criteria.some((k) => k.kind === 'non-inferiority')).toBe(true);
+
+      const result = await decide(c, 'reject', name, '2', 'bob', 'not convinced');
+      expect(result.outcome).toMatchObject({ status: 'rejected', version: 2, by: 'bob' });
+      const champion = await c.db.query(
+        "SELECT v.version FROM model_aliases a JOIN model_versions v ON v.id = a.version_id JOIN models m ON m.id = a.model_id WHERE m.name = $1 AND a.alias = 'champion'",
+        [name],
+      );
+      expect(champion.rows[0].version).toBe(1);
+      const approval = await c.db.query(
+        'SELECT a.decision, a.decided_by, a.channel, a.comment, v.status FROM approvals a JOIN model_versions v ON v.id = a.model_version_id JOIN models m ON m.id = v.model_id WHERE m.name = $1 AND v.version = 2',
+        [name],
+      );
+      expect(approval.rows[0]).toEqual({ decision: 'rejected', decided_by: 'bob', channel: 'cli', comment: 'not convinced', status: 'rejected' });
+    });
+  });
+
+  test('staff can decide with a signal from the Web UI; a refused signal is audited', async () => {
+    const other = uniqueName('credit-ui');
+    await registerSpec(creditSpec(other));
+    await ctx(async (c) => {
+      expect((await ingest(c, other, batches[0])).status).toBe('accepted');
+      await requestTraining(c, other, { reason: 'manual', requestedBy: 'test' });
+      const { workflowId } = await waitForStage(c, other, ['awaiting-approval'], 120_000);
+      const handle = c.client.workflow.getHandle(workflowId);
+      await handle.signal(approveSignal, { version: 1, approver: 'eve' });
+      await waitUntil('the refused signal in the audit trail', async () => {
+        const r = await c.db.query("SELECT details FROM audit_events WHERE model = $1 AND actor = 'eve' AND outcome = 'denied'", [other]);
+        return r.rowCount ? r.rows[0].details : undefined;
+      });
+      await handle.signal(approveSignal, { version: 1, approver: 'bob', comment: 'from the UI' });
+      expect(await handle.result()).toEqual({ status: 'promoted', version: 1 });
+      const a = await c.db.query(
+        'SELECT a.channel, a.decided_by FROM approvals a JOIN model_versions v ON v.id = a.model_version_id JOIN models m ON m.id = v.model_id WHERE m.name = $1',
+        [other],
+      );
+      expect(a.rows[0]).toEqual({ channel: 'web-ui', decided_by: 'bob' });
+    });
+  });
+});
