@@ -1,0 +1,37 @@
+import { decide } from '../../scripts/cli/approval';
+import { ingest } from '../../scripts/cli/ingest';
+import { requestTraining, waitForStage } from '../../scripts/cli/train';
+import { loopStateQuery, loopWorkflowId } from '../../workflows/definitions';
+import { creditSpec, ctx, monthlyBatches, registerSpec, startWorkers, uniqueName } from './helpers';
+
+describe('the per-model factory loop', () => {
+  let workers: Awaited<ReturnType<typeof startWorkers>>;
+  beforeAll(async () => {
+    workers = await startWorkers();
+  });
+  afterAll(() => workers?.stop());
+
+  test('requests during a running pipeline are coalesced into one follow-up, not doubled', async () => {
+    const name = uniqueName('credit-loop');
+    await registerSpec(creditSpec(name));
+    await ctx(async (c) => {
+      expect((await ingest(c, name, monthlyBatches()[0])).status).toBe('accepted');
+      await requestTraining(c, name, { reason: 'manual', requestedBy: 'first' });
+      const first = await waitForStage(c, name, ['awaiting-approval'], 60_000);
+      for (const who of ['second', 'third', 'fourth']) await requestTraining(c, name, { reason: 'manual', requestedBy: who });
+      const state = await c.client.workflow.getHandle(loopWorkflowId(name)).query(loopStateQuery);
+      expect(state).toMatchObject({ running: first.workflowId, pending: { requestedBy: 'second' }, coalesced: 3 });
+
+      await decide(c, 'reject', name, '1', 'alice', 'make way for the follow-up');
+      const second = await waitForStage(c, name, ['awaiting-approval'], 60_000);
+      expect(second.workflowId).not.toBe(first.workflowId);
+      expect(second.status.trigger.requestedBy).toBe('second');
+      const after = await c.client.workflow.getHandle(loopWorkflowId(name)).query(loopStateQuery);
+      expect(after.pending).toBeUndefined();
+
+      let pipelines = 0;
+      for await (const _ of c.client.workflow.list({ query: `FactoryModel = "${name}" AND WorkflowType = "trainingPipeline"` })) pipelines++;
+      expect(pipelines).toBe(2);
+    });
+  });
+});
