@@ -1,5 +1,5 @@
 /** Tests run from the compiled output (npm run build), the same JavaScript the workers run. */
-const common = { testEnvironment: 'node', rootDir: __dirname };
+const common = { testEnvironment: '<rootDir>/jest.environment.js', rootDir: __dirname };
 module.exports = {
   testTimeout: 180_000,
   projects: [

@@ -9,6 +9,7 @@ import { createTrainingActivities } from '../activities/training';
 import { connections, dataPaths, loadEnv, type FactoryEnv } from '../config/env';
 import { logger } from '../config/logger';
 import { TASK_QUEUES, type Pool } from '../config/task-queues';
+import { migrate } from '../db/migrate';
 import { createPool } from '../db/pool';
 import { ArtifactStore } from '../storage/artifacts';
 
@@ -52,6 +53,8 @@ export async function createPoolWorker(pool: Pool, env: FactoryEnv = loadEnv(), 
   fs.mkdirSync(workDir, { recursive: true });
   // The gpu pool gets no database: training hosts only need S3.
   const db = pool === 'gpu' ? undefined : createPool(c.databaseUrl);
+  // Workers bring the schema up to date themselves, so a fresh deployment needs no separate step.
+  if (db) await migrate(db);
   const deps = { db: db!, store: ArtifactStore.fromEnv(env, c.s3Endpoint), workDir };
   const connection = await NativeConnection.connect({ address: c.temporalAddress });
   const worker = await Worker.create({

@@ -1,0 +1,53 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { envSchema } from '../../config/env';
+import { SEARCH_ATTRIBUTE_CLI_TYPES } from '../../temporal/search-attributes';
+
+const ROOT = path.resolve(__dirname, '../../..');
+const compose = parse(fs.readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true });
+const services: Record<string, any> = compose.services;
+
+/** No Docker engine runs here, so the deployment's structure is checked instead of started. */
+describe('docker-compose.yml', () => {
+  test('has the Temporal cluster on PostgreSQL with its UI, the registry database, S3 and one service per pool', () => {
+    expect(Object.keys(services).sort()).toEqual(
+      ['factory-db', 's3', 'temporal', 'temporal-db', 'temporal-setup', 'temporal-ui', 'worker-control', 'worker-cpu', 'worker-gpu'].sort(),
+    );
+    expect(services.temporal.environment.DB).toBe('postgres12');
+    expect(services.temporal.environment.POSTGRES_SEEDS).toBe('temporal-db');
+    expect(services['temporal-ui'].environment.TEMPORAL_ADDRESS).toBe('temporal:7233');
+  });
+
+  test.each(['control', 'cpu', 'gpu'])('worker-%s runs its pool entry point with valid settings', (pool) => {
+    const svc = services[`worker-${pool}`];
+    expect(svc.command).toEqual(['node', `dist/workers/${pool}.js`]);
+    expect(fs.existsSync(path.join(ROOT, 'workers', `${pool}.ts`))).toBe(true);
+    const known = Object.keys(envSchema.shape);
+    for (const name of Object.keys(svc.environment)) expect(known).toContain(name);
+    expect(svc.environment.TEMPORAL_ADDRESS).toBe('temporal:7233');
+    expect(svc.environment.S3_ENDPOINT).toBe('http://s3:7070');
+    if (pool === 'gpu') {
+      expect(svc.environment.DATABASE_URL).toBeUndefined();
+      expect(svc.deploy.resources.reservations.devices[0].capabilities).toEqual(['gpu']);
+    } else expect(svc.environment.DATABASE_URL).toMatch(/@factory-db:5432\/factory$/);
+  });
+
+  test('every dependency names a service, and every mounted file exists', () => {
+    for (const [name, svc] of Object.entries(services)) {
+      const deps = Array.isArray(svc.depends_on) ? svc.depends_on : Object.keys(svc.depends_on ?? {});
+      for (const d of deps) expect({ name, dep: d, exists: d in services }).toEqual({ name, dep: d, exists: true });
+      for (const v of svc.volumes ?? []) {
+        const source = String(v).split(':')[0];
+        if (source.startsWith('./')) expect(fs.existsSync(path.join(ROOT, source))).toBe(true);
+        else expect(Object.keys(compose.volumes)).toContain(source);
+      }
+    }
+    expect(fs.existsSync(path.join(ROOT, 'Dockerfile'))).toBe(true);
+  });
+
+  test('the cluster setup registers the same search attributes as the dev server', () => {
+    const script = fs.readFileSync(path.join(ROOT, 'temporal/cluster-setup.sh'), 'utf8');
+    for (const [name, type] of Object.entries(SEARCH_ATTRIBUTE_CLI_TYPES)) expect(script).toContain(`${name}=${type}`);
+  });
+});

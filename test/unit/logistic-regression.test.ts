@@ -1,0 +1,71 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { toDataset } from '../../ml/dataset';
+import { fitLogistic, logisticToOnnx, predictLogistic } from '../../ml/logistic-regression';
+import { auc } from '../../ml/metrics';
+import { OnnxScorer } from '../../ml/scoring';
+import { splitRows } from '../../ml/split';
+import { runTrainer } from '../../ml/trainers';
+import { validateBatch } from '../../specs/data-batch';
+import { parseModelSpec } from '../../specs/model-spec';
+
+const ROOT = path.resolve(__dirname, '../../..');
+const spec = parseModelSpec(parse(fs.readFileSync(path.join(ROOT, 'models/credit-default.yaml'), 'utf8')));
+const csv = fs.readFileSync(path.join(ROOT, '../shared/data/credit-default/UCI_Credit_Card.csv'), 'utf8');
+
+describe('logistic regression trainer', () => {
+  const { rows, errors } = validateBatch(spec, csv);
+  const parts = splitRows(rows, spec.split);
+  const f = spec.features.length;
+  const train = toDataset(parts.train, f);
+  const held = toDataset(parts.test, f);
+
+  test('the shipped data validates cleanly', () => {
+    expect(errors).toEqual([]);
+    expect(rows).toHaveLength(30_000);
+  });
+
+  test('ONNX Runtime reproduces the TypeScript model on every test row within 1e-5', async () => {
+    const model = runTrainer({ spec, params: spec.trainer, train, validation: toDataset(parts.validation, f), onProgress: () => undefined });
+    const reference = model.predict(held);
+    const scorer = await OnnxScorer.load(model.onnx, f);
+    const onnx = await scorer.scoreDataset(held);
+    await scorer.release();
+    let worst = 0;
+    for (let i = 0; i < held.rows; i++) worst = Math.max(worst, Math.abs(onnx[i] - reference[i]));
+    expect(held.rows).toBeGreaterThan(5_000);
+    expect(worst).toBeLessThan(1e-5);
+    // The published range for logistic regression on this data is about 0.72-0.76.
+    expect(auc(held.y, onnx)).toBeGreaterThan(0.7);
+    expect(model.metrics.validationLogLoss).toBeLessThan(0.5);
+  });
+
+  test('is deterministic and converges: the same data gives the same weights', () => {
+    const a = fitLogistic(train, spec.trainer);
+    const b = fitLogistic(train, spec.trainer);
+    expect(Array.from(a.model.weights)).toEqual(Array.from(b.model.weights));
+    expect(a.iterations).toBeLessThan(spec.trainer.maxIterations);
+  });
+
+  test('stronger L2 shrinks the weights', () => {
+    const loose = fitLogistic(train, { ...spec.trainer, l2: 0 });
+    const tight = fitLogistic(train, { ...spec.trainer, l2: 10_000 });
+    const norm = (w: Float32Array) => Math.hypot(...w);
+    expect(norm(tight.model.weights)).toBeLessThan(norm(loose.model.weights));
+  });
+
+  test('a separable toy problem scores the right side in both implementations', async () => {
+    const x = [[0, 1], [1, 0.5], [2, 0], [10, 1], [11, 0.5], [12, 0]];
+    const d = toDataset(x.map((features, i) => ({ id: String(i), features, label: i < 3 ? 0 : 1 })), 2);
+    const { model } = fitLogistic(d, { kind: 'logistic-regression', l2: 1, maxIterations: 50, tolerance: 1e-10 });
+    const ts = predictLogistic(model, d);
+    const scorer = await OnnxScorer.load(logisticToOnnx(model, ['a', 'b'], 'toy'), 2);
+    const onnx = await scorer.score(Float32Array.from(d.x), d.rows);
+    await scorer.release();
+    for (let i = 0; i < 6; i++) {
+      expect(ts[i] > 0.5).toBe(i >= 3);
+      expect(Math.abs(onnx[i] - ts[i])).toBeLessThan(1e-6);
+    }
+  });
+});
