@@ -32,6 +32,8 @@ export async function factoryLoop(input: { model: string; pending?: Trigger; coa
       const outcome = await executeChild(trainingPipeline, {
         workflowId: state.running,
         args: [{ model: input.model, trigger }],
+        staticSummary: `${input.model}: ${trigger.reason} training by ${trigger.requestedBy}`,
+        staticDetails: trigger.detail,
         typedSearchAttributes: [
           { key: SEARCH_ATTRIBUTES.FactoryModel, value: input.model },
           { key: SEARCH_ATTRIBUTES.FactoryTrigger, value: trigger.reason },

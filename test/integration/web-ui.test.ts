@@ -1,0 +1,55 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { connections } from '../../config/env';
+import { ingest } from '../../scripts/cli/ingest';
+import { requestTraining, waitForStage } from '../../scripts/cli/train';
+import { creditSpec, ctx, monthlyBatches, registerSpec, ROOT, startWorkers, testEnv, uniqueName, waitUntil } from './helpers';
+
+/** What MLOps staff see: the pipeline in the Temporal Web UI, at its approval gate, with how to decide. */
+describe('Temporal Web UI', () => {
+  test('shows the pipeline awaiting approval, with its stage and the approval instructions', async () => {
+    const workers = await startWorkers();
+    const browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    try {
+      const name = uniqueName('credit-web');
+      await registerSpec(creditSpec(name));
+      const { workflowId, status } = await ctx(async (c) => {
+        expect((await ingest(c, name, monthlyBatches()[0])).status).toBe('accepted');
+        await requestTraining(c, name, { reason: 'manual', requestedBy: 'test' });
+        return waitForStage(c, name, ['awaiting-approval'], 60_000);
+      });
+      const ui = connections(testEnv()).temporalUi;
+      const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+
+      // The list, filtered by the factory's search attributes as staff would.
+      const query = encodeURIComponent(`FactoryModel="${name}" AND FactoryStage="awaiting-approval"`);
+      await page.goto(`${ui}/namespaces/default/workflows?query=${query}`);
+      await page.getByText(workflowId).first().waitFor({ timeout: 30_000 });
+
+      await page.goto(`${ui}/namespaces/default/workflows/${workflowId}`);
+      await page.getByText('trainingPipeline').first().waitFor({ timeout: 30_000 });
+      const shots = path.join(ROOT, '.factory/test-artifacts');
+      fs.mkdirSync(shots, { recursive: true });
+      await page.screenshot({ path: path.join(shots, 'web-ui-pipeline.png'), fullPage: true });
+      expect(await page.content()).toContain('Running');
+      // The pipeline's current details: stage, metrics and how to decide.
+      await page.getByRole('link', { name: 'User Metadata' }).or(page.getByText('User Metadata')).first().click();
+      // The UI renders each piece of workflow markdown in its own sandboxed frame.
+      const details = await waitUntil('the current details frame', async () =>
+        page.frames().find((f) => decodeURIComponent(f.url()).includes('stage **awaiting-approval**')),
+      );
+      await details.getByText(`factory approve ${name} ${status.version} --as`).first().waitFor({ timeout: 10_000 });
+      await details.getByText('Policy:').first().waitFor({ timeout: 5_000 });
+      const summary = await waitUntil('the summary frame', async () => page.frames().find((f) => decodeURIComponent(f.url()).includes(`${name}: manual training by test`)));
+      expect(summary).toBeDefined();
+      await page.screenshot({ path: path.join(shots, 'web-ui-pipeline-details.png'), fullPage: true });
+    } finally {
+      await browser.close();
+      await workers.stop();
+    }
+  });
+});
