@@ -1,4 +1,5 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import { metrics } from '../config/metrics';
 import { audit, findModel } from '../db/models';
 import { inTransaction } from '../db/pool';
 import { splitRows } from '../ml/split';
@@ -75,9 +76,12 @@ export function createDataActivities({ db, store }: ActivityDeps) {
         });
         return Number(row.rows[0].id);
       });
+      const outcome = accepted ? 'accepted' : 'quarantined';
+      metrics.batches.inc({ model: input.model, status: outcome });
+      metrics.batchRows.inc({ model: input.model, status: outcome }, result.rowCount);
       return {
         batchId,
-        status: accepted ? 'accepted' : 'quarantined',
+        status: outcome,
         duplicate: false,
         rows: result.rowCount,
         artifact,

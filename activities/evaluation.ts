@@ -1,4 +1,5 @@
 import { Context } from '@temporalio/activity';
+import { metrics } from '../config/metrics';
 import { findModel } from '../db/models';
 import { toDataset, type Dataset } from '../ml/dataset';
 import { classificationMetrics, type ClassificationMetrics } from '../ml/metrics';
@@ -54,6 +55,7 @@ export function createEvaluationActivities({ db, store }: ActivityDeps) {
          RETURNING id`,
         [idOf(input.candidate.version), input.snapshot.snapshotId, idOf(input.champion?.version), JSON.stringify(candidate), champion ? JSON.stringify(champion) : null, report.key, report.sha256],
       );
+      for (const m of ['auc', 'logLoss', 'accuracy'] as const) metrics.candidateMetric.set({ model: input.model, metric: m }, candidate[m]);
       return { evaluationId: Number(res.rows[0].id), candidate, champion, report };
     },
   };

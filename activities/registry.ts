@@ -1,11 +1,12 @@
 import { ApplicationFailure } from '@temporalio/activity';
+import { metrics } from '../config/metrics';
 import { audit, findModel, UnknownModelError, type AuditEvent } from '../db/models';
 import { inTransaction } from '../db/pool';
 import type { Verdict } from '../ml/policy';
 import type { ActivityDeps } from './deps';
 import type { Decision, LoadedModel, SnapshotRef, Trigger, TrainingResult } from './types';
 
-type VersionStatus = 'awaiting_approval' | 'rejected' | 'failed_policy' | 'approved';
+type VersionStatus = 'awaiting_approval' | 'rejected' | 'failed_policy' | 'failed' | 'approved';
 
 /** Registry activities (control pool): every write to the registry, lineage and audit trail. */
 export function createRegistryActivities({ db }: ActivityDeps) {
@@ -88,6 +89,7 @@ export function createRegistryActivities({ db }: ActivityDeps) {
           [v.rows[0].id, d.decision, d.approver, d.channel, d.comment ?? null, d.decidedAt, input.workflowId],
         );
         if (inserted.rowCount === 0) return;
+        metrics.decisions.inc({ model: input.model, decision: d.decision, channel: d.channel });
         await tx.query("UPDATE model_versions SET status = $2, status_reason = $3, updated_at = now() WHERE id = $1", [
           v.rows[0].id,
           d.decision,
@@ -137,6 +139,7 @@ export function createRegistryActivities({ db }: ActivityDeps) {
           "INSERT INTO deployments (model_id, version_id, previous_version_id, action, actor, workflow_id) VALUES ($1, $2, $3, 'promote', $4, $5)",
           [model.id, versionId, previous?.version_id ?? null, input.actor, input.workflowId],
         );
+        metrics.promotions.inc({ model: input.model });
         await audit(tx, { actor: input.actor, action: 'version.promote', model: input.model, version: input.version, outcome: 'ok', details: { previousChampion: previous?.version, workflowId: input.workflowId } });
         return { previousChampion: previous?.version };
       });

@@ -2,6 +2,7 @@ import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import { metrics } from '../config/metrics';
 import type { ChildJob, ChildMessage } from '../ml/train-child';
 import type { ModelSpec } from '../specs/model-spec';
 import type { ArtifactStore } from '../storage/artifacts';
@@ -17,6 +18,8 @@ export function createTrainingActivities({ store, workDir }: { store: ArtifactSt
       const ctx = Context.current();
       const dir = fs.mkdtempSync(path.join(workDir, `train-${input.spec.name}-`));
       const started = Date.now();
+      const timer = metrics.trainingSeconds.startTimer({ model: input.spec.name, trainer: input.spec.trainer.kind });
+      let outcome = 'failed';
       try {
         const snapshotPath = path.join(dir, 'snapshot.csv');
         fs.writeFileSync(snapshotPath, await store.get(input.snapshot.artifact));
@@ -40,6 +43,7 @@ export function createTrainingActivities({ store, workDir }: { store: ArtifactSt
           child.send({ snapshotPath, spec: input.spec, outPath } satisfies ChildJob);
         }).finally(() => ctx.cancellationSignal.removeEventListener('abort', abort));
         const artifact = await store.put('models', fs.readFileSync(outPath), '.onnx');
+        outcome = 'succeeded';
         return {
           artifact,
           metrics: done.metrics,
@@ -49,6 +53,7 @@ export function createTrainingActivities({ store, workDir }: { store: ArtifactSt
           peakRssMb: done.peakRssMb,
         };
       } finally {
+        timer({ outcome });
         fs.rmSync(dir, { recursive: true, force: true });
       }
     },

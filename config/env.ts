@@ -26,6 +26,8 @@ export const envSchema = z.object({
   S3_ACCESS_KEY_ID: z.string().min(1).default('factory'),
   S3_SECRET_ACCESS_KEY: z.string().min(1).default('factory-secret-key'),
   VERSITYGW: z.string().optional(),
+  /** Where a worker serves Prometheus metrics (/metrics); off when unset. */
+  METRICS_PORT: port.optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

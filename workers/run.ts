@@ -8,6 +8,7 @@ import { createRegistryActivities } from '../activities/registry';
 import { createTrainingActivities } from '../activities/training';
 import { connections, dataPaths, loadEnv, type FactoryEnv } from '../config/env';
 import { logger } from '../config/logger';
+import { serveMetrics } from '../config/metrics';
 import { TASK_QUEUES, type Pool } from '../config/task-queues';
 import { migrate } from '../db/migrate';
 import { createPool } from '../db/pool';
@@ -76,9 +77,12 @@ export async function createPoolWorker(pool: Pool, env: FactoryEnv = loadEnv(), 
 /** Entry point of a worker process: runs until SIGINT/SIGTERM, then drains. */
 export async function main(pool: Pool): Promise<void> {
   process.env.FACTORY_SERVICE ??= `worker-${pool}`;
-  const { worker, close } = await createPoolWorker(pool);
-  logger.info({ pool, taskQueue: TASK_QUEUES[pool] }, 'worker started');
+  const env = loadEnv();
+  const { worker, close } = await createPoolWorker(pool, env);
+  const metricsServer = env.METRICS_PORT ? serveMetrics(env.METRICS_PORT) : undefined;
+  logger.info({ pool, taskQueue: TASK_QUEUES[pool], metricsPort: env.METRICS_PORT }, 'worker started');
   await worker.run();
+  metricsServer?.close();
   await close();
   logger.info({ pool }, 'worker stopped');
 }

@@ -1,4 +1,4 @@
-import { setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, isCancellation, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { PipelineOutcome, Trigger } from '../activities/types';
 import { comparePolicy } from '../ml/policy';
 import { SEARCH_ATTRIBUTES } from '../temporal/search-attributes';
@@ -23,7 +23,6 @@ export async function trainingPipeline(input: { model: string; trigger: Trigger 
     { key: SEARCH_ATTRIBUTES.FactoryTrigger, value: trigger.reason },
   ]);
   stage('snapshot');
-
   const { spec, champion } = await registry.loadModel(model);
   status.championVersion = champion?.version;
   const snapshot = await data.createSnapshot({ model });
@@ -35,33 +34,46 @@ export async function trainingPipeline(input: { model: string; trigger: Trigger 
   Object.assign(status, { version, modelSha256: trained.artifact.sha256 });
   upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.FactoryCandidateVersion, value: version }]);
 
-  stage('evaluating');
-  const evaluated = await evaluation.evaluateCandidate({ model, snapshot, candidate: { version, artifact: trained.artifact }, champion });
-  const verdict = comparePolicy(spec.policy, evaluated.candidate, evaluated.champion);
-  Object.assign(status, { candidate: evaluated.candidate, champion: evaluated.champion, verdict });
-  await registry.recordVerdict({ evaluationId: evaluated.evaluationId, verdict });
-  if (!verdict.passed && spec.policy.onFail === 'reject') {
-    await registry.setVersionStatus({ model, version, status: 'failed_policy', reason: verdict.failures.join('; ') });
-    stage('failed-policy');
-    return (status.outcome = { status: 'failed-policy', version, verdict });
-  }
+  return markFailedOnError(model, version, async () => {
+    stage('evaluating');
+    const evaluated = await evaluation.evaluateCandidate({ model, snapshot, candidate: { version, artifact: trained.artifact }, champion });
+    const verdict = comparePolicy(spec.policy, evaluated.candidate, evaluated.champion);
+    Object.assign(status, { candidate: evaluated.candidate, champion: evaluated.champion, verdict });
+    await registry.recordVerdict({ evaluationId: evaluated.evaluationId, verdict });
+    if (!verdict.passed && spec.policy.onFail === 'reject') {
+      await registry.setVersionStatus({ model, version, status: 'failed_policy', reason: verdict.failures.join('; ') });
+      stage('failed-policy');
+      return (status.outcome = { status: 'failed-policy', version, verdict });
+    }
 
-  await registry.setVersionStatus({ model, version, status: 'awaiting_approval' });
-  status.approvers = spec.approval.approvers;
-  stage('awaiting-approval');
-  const decision = await awaitDecision(model, version, spec, workflowId, (iso) => {
-    status.approvalDeadline = iso;
-    setCurrentDetails(describe(status));
+    await registry.setVersionStatus({ model, version, status: 'awaiting_approval' });
+    status.approvers = spec.approval.approvers;
+    stage('awaiting-approval');
+    status.decision = await awaitDecision(model, version, spec, workflowId, (deadline) => {
+      status.approvalDeadline = deadline;
+      setCurrentDetails(describe(status));
+    });
+    await registry.recordDecision({ model, version, workflowId, decision: status.decision });
+    if (status.decision.decision === 'rejected') {
+      stage('rejected');
+      return (status.outcome = { status: 'rejected', version, by: status.decision.approver, reason: status.decision.comment ?? '' });
+    }
+
+    stage('promoting');
+    const { previousChampion } = await registry.promote({ model, version, actor: status.decision.approver, workflowId });
+    stage('promoted');
+    return (status.outcome = { status: 'promoted', version, previousChampion });
   });
-  status.decision = decision;
-  await registry.recordDecision({ model, version, workflowId, decision });
-  if (decision.decision === 'rejected') {
-    stage('rejected');
-    return (status.outcome = { status: 'rejected', version, by: decision.approver, reason: decision.comment ?? '' });
-  }
+}
 
-  stage('promoting');
-  const { previousChampion } = await registry.promote({ model, version, actor: decision.approver, workflowId });
-  stage('promoted');
-  return (status.outcome = { status: 'promoted', version, previousChampion });
+/** A registered version whose pipeline fails or is cancelled is marked failed, with why, instead of staying a candidate forever. */
+async function markFailedOnError<T>(model: string, version: number, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    const cause = err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err);
+    const reason = isCancellation(err) ? 'pipeline cancelled' : `pipeline failed: ${cause}`;
+    await CancellationScope.nonCancellable(() => registry.setVersionStatus({ model, version, status: 'failed', reason }));
+    throw err;
+  }
 }

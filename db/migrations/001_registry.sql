@@ -67,7 +67,7 @@ CREATE TABLE model_versions (
   artifact_sha256 text NOT NULL,
   artifact_bytes  bigint NOT NULL,
   status          text NOT NULL CHECK (status IN (
-                    'candidate', 'awaiting_approval', 'rejected', 'failed_policy',
+                    'candidate', 'awaiting_approval', 'rejected', 'failed_policy', 'failed',
                     'approved', 'champion', 'retired')),
   status_reason   text,
   workflow_id     text NOT NULL,

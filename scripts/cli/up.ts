@@ -21,12 +21,15 @@ const DEMO_MODEL = 'credit-default';
 const FIRST_BATCHES = 3;
 const MONTHS = 6;
 
+/** Each pool's worker serves Prometheus metrics on its own port. */
+const METRICS_PORTS: Record<Pool, number> = { control: 9464, cpu: 9465, gpu: 9466 };
+
 function startWorker(pool: Pool, env: FactoryEnv): ChildProcess {
   const log = path.join(dataPaths(env).logs, `worker-${pool}.log`);
   const out = fs.openSync(log, 'a');
   const child = spawn(process.execPath, [path.join(ROOT, 'dist/workers', `${pool}.js`)], {
     stdio: ['ignore', out, out],
-    env: { ...process.env, FACTORY_SERVICE: `worker-${pool}` },
+    env: { ...process.env, METRICS_PORT: String(METRICS_PORTS[pool]), FACTORY_SERVICE: `worker-${pool}` },
   });
   fs.closeSync(out);
   child.on('exit', (code, signal) => {
@@ -91,6 +94,7 @@ export async function up(env: FactoryEnv, opts: { demo: boolean }, print: (s: st
       `  Temporal         ${stack.temporal.address}${stack.temporal.owned ? '' : ' (already running)'}`,
       `  PostgreSQL       ${stack.postgres.address}${stack.postgres.owned ? '' : ' (already running)'}`,
       `  S3               ${stack.s3.endpoint} bucket ${env.S3_BUCKET}${stack.s3.owned ? '' : ' (already running)'}`,
+      `  metrics          ${Object.entries(METRICS_PORTS).map(([p, port]) => `${p} http://127.0.0.1:${port}/metrics`).join(', ')}`,
       `  logs             ${dataPaths(env).logs}`,
     ].join('\n'),
   );

@@ -9,7 +9,7 @@ import { upsertModel } from '../../db/models';
 import { replayBatches } from '../../data/replay';
 import { parseModelSpec, type ModelSpec } from '../../specs/model-spec';
 import { withContext, type CliContext } from '../../scripts/cli/context';
-import { stopProcess } from '../../stack/process';
+import { freePort, stopProcess } from '../../stack/process';
 
 export const ROOT = path.resolve(__dirname, '../../..');
 
@@ -24,10 +24,11 @@ export function testEnv(overrides: Partial<Record<keyof FactoryEnv, string>> = {
 export async function startWorkers(envOverrides: Record<string, string> = {}, pools: Pool[] = ['control', 'cpu', 'gpu']) {
   const logs = path.join(testEnv().FACTORY_DATA_DIR, 'logs');
   fs.mkdirSync(logs, { recursive: true });
+  const metricsPorts = Object.fromEntries(await Promise.all(pools.map(async (p) => [p, await freePort()]))) as Record<Pool, number>;
   const children = pools.map((pool) => {
     const child = spawn(process.execPath, [path.join(ROOT, 'dist/workers', `${pool}.js`)], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...envOverrides, LOG_LEVEL: 'info', FACTORY_SERVICE: `worker-${pool}` },
+      env: { ...process.env, ...envOverrides, LOG_LEVEL: 'info', FACTORY_SERVICE: `worker-${pool}`, METRICS_PORT: String(metricsPorts[pool]) },
     });
     const log = fs.createWriteStream(path.join(logs, `worker-${pool}-${process.pid}.log`), { flags: 'a' });
     child.stdout.pipe(log);
@@ -44,6 +45,10 @@ export async function startWorkers(envOverrides: Record<string, string> = {}, po
   });
   await Promise.all(children.map((c) => c.ready));
   return {
+    /** The pool's Prometheus exposition. */
+    async metrics(pool: Pool): Promise<string> {
+      return (await fetch(`http://127.0.0.1:${metricsPorts[pool]}/metrics`)).text();
+    },
     async stop() {
       await Promise.all(children.map((c) => stopProcess(c.child, 20_000)));
     },

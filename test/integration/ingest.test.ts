@@ -56,7 +56,10 @@ describe('data batches', () => {
 
       await requestTraining(c, name, { reason: 'manual', requestedBy: 'test' });
       const { status } = await waitForStage(c, name, ['awaiting-approval'], 60_000);
-      const snap = await c.db.query('SELECT row_count, batch_ids FROM dataset_snapshots WHERE artifact_sha256 = $1', [status.snapshotSha256]);
+      const snap = await c.db.query(
+        'SELECT s.row_count, s.batch_ids FROM dataset_snapshots s JOIN models m ON m.id = s.model_id WHERE m.name = $1 AND s.artifact_sha256 = $2',
+        [name, status.snapshotSha256],
+      );
       expect(snap.rows[0]).toEqual({ row_count: 5000, batch_ids: [String(good.batchId)] });
       const stored = await c.db.query("SELECT b.status, b.report FROM data_batches b JOIN models m ON m.id = b.model_id WHERE m.name = $1 AND b.status = 'quarantined'", [name]);
       expect(stored.rows[0].report.errors).toHaveLength(2);

@@ -63,6 +63,10 @@ describe('the factory loop on the real stack', () => {
       );
       const unknown = await c.db.query("SELECT 1 FROM audit_events WHERE model = 'no-such-model' AND outcome = 'denied'");
       expect(unknown.rowCount).toBeGreaterThan(0);
+
+      expect(await workers.metrics('control')).toContain(`factory_promotions_total{model="${name}"} 1`);
+      expect(await workers.metrics('cpu')).toContain(`factory_batches_total{model="${name}",status="accepted"} 2`);
+      expect(await workers.metrics('gpu')).toMatch(new RegExp(`factory_training_seconds_count\\{model="${name}",trainer="logistic-regression",outcome="succeeded"\\} 1`));
     });
   });
 
