@@ -1,6 +1,24 @@
 import type { TrainerSpec } from '../specs/model-spec';
+import { gbdtToOnnx } from './gbdt/onnx';
+import { fitGbdt, predictGbdt, type GbdtParams } from './gbdt/train';
 import { trainLogisticRegression } from './logistic-regression';
-import type { TrainInput, TrainedModel } from './trainer';
+import type { TrainInput, TrainedModel, Trainer } from './trainer';
+
+const trainGbdt: Trainer<GbdtParams> = ({ spec, params, train, validation, onProgress }) => {
+  const model = fitGbdt(train, validation, params, onProgress);
+  const nodes = model.trees.reduce((n, t) => n + t.feature.length, 0);
+  return {
+    onnx: gbdtToOnnx(model.trees, model.baseScore, spec.features.map((f) => f.name), spec.name),
+    predict: (d) => predictGbdt(model, d),
+    metrics: {
+      trees: model.trees.length,
+      bestIteration: model.bestIteration,
+      validationLogLoss: model.validationLoss[model.bestIteration - 1] ?? Number.NaN,
+      nodes,
+    },
+    summary: { trees: model.trees.length, nodes, baseScore: model.baseScore },
+  };
+};
 
 /** The one place a trainer kind maps to its implementation. */
 export function runTrainer(input: TrainInput): TrainedModel {
@@ -8,5 +26,7 @@ export function runTrainer(input: TrainInput): TrainedModel {
   switch (params.kind) {
     case 'logistic-regression':
       return trainLogisticRegression({ ...input, params });
+    case 'gbdt':
+      return trainGbdt({ ...input, params });
   }
 }

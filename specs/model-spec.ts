@@ -34,8 +34,28 @@ export const logisticRegressionSchema = z
   })
   .strict();
 
+export const gbdtSchema = z
+  .object({
+    kind: z.literal('gbdt'),
+    trees: z.number().int().min(1).max(10_000).default(200),
+    learningRate: z.number().gt(0).max(1).default(0.1),
+    maxDepth: z.number().int().min(1).max(16).default(6),
+    /** Leaf-limited growth; defaults to 2^maxDepth (depth-limited). */
+    maxLeaves: z.number().int().min(2).max(65_536).optional(),
+    maxBins: z.number().int().min(2).max(255).default(255),
+    lambda: z.number().min(0).default(1),
+    minChildWeight: z.number().min(0).default(1),
+    minSplitGain: z.number().min(0).default(0),
+    subsample: z.number().gt(0).max(1).default(1),
+    colsample: z.number().gt(0).max(1).default(1),
+    /** Stop when validation log loss has not improved for this many trees; 0 disables. */
+    earlyStoppingRounds: z.number().int().min(0).default(20),
+    seed: z.number().int().default(7),
+  })
+  .strict();
+
 /** Trainers are a discriminated union so the next one slots in with its own params. */
-export const trainerSchema = z.discriminatedUnion('kind', [logisticRegressionSchema]);
+export const trainerSchema = z.discriminatedUnion('kind', [logisticRegressionSchema, gbdtSchema]);
 
 export const metricNameSchema = z.enum(['auc', 'logLoss', 'accuracy']);
 

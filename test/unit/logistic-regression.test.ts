@@ -8,10 +8,11 @@ import { OnnxScorer } from '../../ml/scoring';
 import { splitRows } from '../../ml/split';
 import { runTrainer } from '../../ml/trainers';
 import { validateBatch } from '../../specs/data-batch';
-import { parseModelSpec } from '../../specs/model-spec';
+import { logisticRegressionSchema, parseModelSpec } from '../../specs/model-spec';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const spec = parseModelSpec(parse(fs.readFileSync(path.join(ROOT, 'models/credit-default.yaml'), 'utf8')));
+const lr = logisticRegressionSchema.parse({ kind: 'logistic-regression' });
 const csv = fs.readFileSync(path.join(ROOT, '../shared/data/credit-default/UCI_Credit_Card.csv'), 'utf8');
 
 describe('logistic regression trainer', () => {
@@ -27,7 +28,7 @@ describe('logistic regression trainer', () => {
   });
 
   test('ONNX Runtime reproduces the TypeScript model on every test row within 1e-5', async () => {
-    const model = runTrainer({ spec, params: spec.trainer, train, validation: toDataset(parts.validation, f), onProgress: () => undefined });
+    const model = runTrainer({ spec, params: lr, train, validation: toDataset(parts.validation, f), onProgress: () => undefined });
     const reference = model.predict(held);
     const scorer = await OnnxScorer.load(model.onnx, f);
     const onnx = await scorer.scoreDataset(held);
@@ -42,15 +43,15 @@ describe('logistic regression trainer', () => {
   });
 
   test('is deterministic and converges: the same data gives the same weights', () => {
-    const a = fitLogistic(train, spec.trainer);
-    const b = fitLogistic(train, spec.trainer);
+    const a = fitLogistic(train, lr);
+    const b = fitLogistic(train, lr);
     expect(Array.from(a.model.weights)).toEqual(Array.from(b.model.weights));
-    expect(a.iterations).toBeLessThan(spec.trainer.maxIterations);
+    expect(a.iterations).toBeLessThan(lr.maxIterations);
   });
 
   test('stronger L2 shrinks the weights', () => {
-    const loose = fitLogistic(train, { ...spec.trainer, l2: 0 });
-    const tight = fitLogistic(train, { ...spec.trainer, l2: 10_000 });
+    const loose = fitLogistic(train, { ...lr, l2: 0 });
+    const tight = fitLogistic(train, { ...lr, l2: 10_000 });
     const norm = (w: Float32Array) => Math.hypot(...w);
     expect(norm(tight.model.weights)).toBeLessThan(norm(loose.model.weights));
   });

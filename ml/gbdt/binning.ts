@@ -1,0 +1,82 @@
+import type { Dataset } from '../dataset';
+
+/**
+ * Feature binning for histogram-based trees. Bin 0 holds missing values (NaN);
+ * bins 1..k hold values up to each float32 edge. Comparisons are made in float32
+ * so the ONNX model (float32 inputs and thresholds) takes exactly the branches
+ * the trainer took.
+ */
+export interface Bins {
+  /** Per feature, ascending float32 upper edges; a value v falls in bin b (1-based) when edges[b-2] < v <= edges[b-1]. */
+  edges: Float32Array[];
+  /** Row-major bin indices, rows × features. */
+  codes: Uint8Array;
+  rows: number;
+  features: number;
+}
+
+export const MAX_BINS = 255;
+
+/** Up to maxBins - 1 value bins per feature, cut at quantiles of the distinct training values. */
+export function fitEdges(d: Dataset, maxBins = MAX_BINS): Float32Array[] {
+  const edges: Float32Array[] = [];
+  const values = new Float32Array(d.rows);
+  for (let f = 0; f < d.features; f++) {
+    let n = 0;
+    for (let r = 0; r < d.rows; r++) {
+      const v = d.x[r * d.features + f];
+      if (!Number.isNaN(v)) values[n++] = v;
+    }
+    const sorted = values.subarray(0, n).slice().sort();
+    const distinct: number[] = [];
+    const counts: number[] = [];
+    for (let i = 0; i < n; i++) {
+      if (i === 0 || sorted[i] !== sorted[i - 1]) {
+        distinct.push(sorted[i]);
+        counts.push(1);
+      } else counts[counts.length - 1]++;
+    }
+    const capacity = maxBins - 1;
+    const cut: number[] = [];
+    if (distinct.length <= capacity) {
+      cut.push(...distinct);
+    } else {
+      // Equal-frequency cuts over the distinct values, each at a distinct value.
+      let seen = 0;
+      let next = n / capacity;
+      for (let i = 0; i < distinct.length; i++) {
+        seen += counts[i];
+        if (seen >= next || i === distinct.length - 1) {
+          cut.push(distinct[i]);
+          while (next <= seen) next += n / capacity;
+        }
+      }
+    }
+    // The last edge is +Infinity so unseen large values still land in a bin.
+    cut[cut.length - 1] = Number.POSITIVE_INFINITY;
+    edges.push(Float32Array.from(cut.length ? cut : [Number.POSITIVE_INFINITY]));
+  }
+  return edges;
+}
+
+/** The bin of one value: 0 for missing, else 1 + the first edge >= value (float32 compare). */
+export function binOf(edges: Float32Array, value: number): number {
+  if (Number.isNaN(value)) return 0;
+  const v = Math.fround(value);
+  let lo = 0;
+  let hi = edges.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (v <= edges[mid]) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo + 1;
+}
+
+export function applyBins(d: Dataset, edges: Float32Array[]): Bins {
+  const codes = new Uint8Array(d.rows * d.features);
+  for (let r = 0; r < d.rows; r++) {
+    for (let f = 0; f < d.features; f++) codes[r * d.features + f] = binOf(edges[f], d.x[r * d.features + f]);
+  }
+  return { edges, codes, rows: d.rows, features: d.features };
+}

@@ -1,0 +1,197 @@
+import type { Bins } from './binning';
+import type { Tree } from './tree';
+
+export interface GrowParams {
+  maxDepth: number;
+  maxLeaves: number;
+  lambda: number;
+  minChildWeight: number;
+  minSplitGain: number;
+  learningRate: number;
+}
+
+interface Split {
+  gain: number;
+  feature: number;
+  bin: number;
+  missingLeft: boolean;
+}
+
+interface Node {
+  id: number;
+  start: number;
+  end: number;
+  depth: number;
+  g: number;
+  h: number;
+  hist: Float64Array;
+  split?: Split;
+}
+
+const BINS = 256;
+
+/**
+ * Grows one tree best-first (largest gain next) under both a depth and a leaf
+ * limit, from gradient histograms; the larger child's histogram is the parent's
+ * minus the smaller's.
+ */
+export class TreeGrower {
+  private readonly order: Uint32Array;
+  private readonly scratch: Uint32Array;
+  private readonly pool: Float64Array[] = [];
+
+  constructor(
+    private readonly bins: Bins,
+    private readonly p: GrowParams,
+  ) {
+    this.order = new Uint32Array(bins.rows);
+    this.scratch = new Uint32Array(bins.rows);
+  }
+
+  private histogram(): Float64Array {
+    const h = this.pool.pop();
+    if (h) {
+      h.fill(0);
+      return h;
+    }
+    return new Float64Array(this.bins.features * BINS * 2);
+  }
+
+  private build(hist: Float64Array, start: number, end: number, grad: Float64Array, hess: Float64Array, features: Int32Array): void {
+    const { codes, features: F } = this.bins;
+    const order = this.order;
+    for (let k = start; k < end; k++) {
+      const r = order[k];
+      const g = grad[r];
+      const h = hess[r];
+      const base = r * F;
+      for (let j = 0; j < features.length; j++) {
+        const f = features[j];
+        const o = (f * BINS + codes[base + f]) << 1;
+        hist[o] += g;
+        hist[o + 1] += h;
+      }
+    }
+  }
+
+  private bestSplit(node: Node, features: Int32Array): Split | undefined {
+    const { lambda, minChildWeight } = this.p;
+    const parent = (node.g * node.g) / (node.h + lambda);
+    let best: Split | undefined;
+    const hist = node.hist;
+    for (let j = 0; j < features.length; j++) {
+      const f = features[j];
+      const nBins = this.bins.edges[f].length;
+      const off = f * BINS * 2;
+      const gm = hist[off];
+      const hm = hist[off + 1];
+      let gl = 0;
+      let hl = 0;
+      // The last bin cannot be a split point: nothing would go right.
+      for (let b = 1; b < nBins; b++) {
+        gl += hist[off + 2 * b];
+        hl += hist[off + 2 * b + 1];
+        for (let m = 0; m < 2; m++) {
+          const missingLeft = m === 0;
+          if (!missingLeft && hm === 0) continue;
+          const GL = missingLeft ? gl + gm : gl;
+          const HL = missingLeft ? hl + hm : hl;
+          const GR = node.g - GL;
+          const HR = node.h - HL;
+          if (HL < minChildWeight || HR < minChildWeight) continue;
+          const gain = 0.5 * ((GL * GL) / (HL + lambda) + (GR * GR) / (HR + lambda) - parent);
+          if (gain > (best?.gain ?? this.p.minSplitGain)) best = { gain, feature: f, bin: b, missingLeft };
+        }
+      }
+    }
+    return best;
+  }
+
+  grow(rows: Uint32Array, grad: Float64Array, hess: Float64Array, features: Int32Array): Tree {
+    const { codes, features: F } = this.bins;
+    this.order.set(rows);
+    const capacity = 2 * this.p.maxLeaves - 1;
+    const tree: Tree = {
+      feature: new Int32Array(capacity).fill(-1),
+      threshold: new Float32Array(capacity),
+      bin: new Uint8Array(capacity),
+      missingLeft: new Uint8Array(capacity),
+      left: new Int32Array(capacity).fill(-1),
+      right: new Int32Array(capacity).fill(-1),
+      value: new Float32Array(capacity),
+    };
+    let g = 0;
+    let h = 0;
+    for (let k = 0; k < rows.length; k++) {
+      g += grad[rows[k]];
+      h += hess[rows[k]];
+    }
+    let nodes = 1;
+    const root: Node = { id: 0, start: 0, end: rows.length, depth: 0, g, h, hist: this.histogram() };
+    this.build(root.hist, 0, rows.length, grad, hess, features);
+    const open: Node[] = [];
+    const consider = (n: Node) => {
+      n.split = n.depth < this.p.maxDepth ? this.bestSplit(n, features) : undefined;
+      if (n.split) open.push(n);
+      else this.pool.push(n.hist);
+      tree.value[n.id] = Math.fround((-n.g / (n.h + this.p.lambda)) * this.p.learningRate);
+    };
+    consider(root);
+    let leaves = 1;
+    while (open.length > 0 && leaves < this.p.maxLeaves) {
+      let pick = 0;
+      for (let i = 1; i < open.length; i++) if (open[i].split!.gain > open[pick].split!.gain) pick = i;
+      const node = open.splice(pick, 1)[0];
+      const s = node.split!;
+      // Stable partition of the node's rows: left first.
+      let l = node.start;
+      let r = 0;
+      for (let k = node.start; k < node.end; k++) {
+        const row = this.order[k];
+        const b = codes[row * F + s.feature];
+        if (b === 0 ? s.missingLeft : b <= s.bin) this.order[l++] = row;
+        else this.scratch[r++] = row;
+      }
+      this.order.set(this.scratch.subarray(0, r), l);
+      const leftId = nodes++;
+      const rightId = nodes++;
+      tree.feature[node.id] = s.feature;
+      tree.bin[node.id] = s.bin;
+      tree.threshold[node.id] = this.bins.edges[s.feature][s.bin - 1];
+      tree.missingLeft[node.id] = s.missingLeft ? 1 : 0;
+      tree.left[node.id] = leftId;
+      tree.right[node.id] = rightId;
+      let gl = 0;
+      let hl = 0;
+      for (let k = node.start; k < l; k++) {
+        gl += grad[this.order[k]];
+        hl += hess[this.order[k]];
+      }
+      const left: Node = { id: leftId, start: node.start, end: l, depth: node.depth + 1, g: gl, h: hl, hist: this.histogram() };
+      const right: Node = { id: rightId, start: l, end: node.end, depth: node.depth + 1, g: node.g - gl, h: node.h - hl, hist: this.histogram() };
+      const [small, large] = left.end - left.start <= right.end - right.start ? [left, right] : [right, left];
+      this.build(small.hist, small.start, small.end, grad, hess, features);
+      const ph = node.hist;
+      const sh = small.hist;
+      const lh = large.hist;
+      for (let j = 0; j < features.length; j++) {
+        const o = features[j] * BINS * 2;
+        for (let k = o; k < o + BINS * 2; k++) lh[k] = ph[k] - sh[k];
+      }
+      this.pool.push(ph);
+      leaves++;
+      consider(left);
+      consider(right);
+    }
+    for (const n of open) this.pool.push(n.hist);
+    return {
+      feature: tree.feature.slice(0, nodes),
+      threshold: tree.threshold.slice(0, nodes),
+      bin: tree.bin.slice(0, nodes),
+      missingLeft: tree.missingLeft.slice(0, nodes),
+      left: tree.left.slice(0, nodes),
+      right: tree.right.slice(0, nodes),
+      value: tree.value.slice(0, nodes),
+    };
+  }
+}

@@ -1,0 +1,75 @@
+import { encodeModel, type OnnxNode } from '../onnx/model';
+import { ONNX_INPUT, ONNX_OUTPUT } from '../trainer';
+import type { Tree } from './tree';
+
+/**
+ * ai.onnx.ml TreeEnsembleRegressor (opset 3) summing the trees onto one base
+ * value, then Sigmoid. Thresholds and leaf values are float32 already, so ONNX
+ * Runtime takes the branches the trainer took.
+ */
+export function gbdtToOnnx(trees: Tree[], baseScore: number, featureNames: string[], modelName: string): Uint8Array {
+  const nodeTree: number[] = [];
+  const nodeId: number[] = [];
+  const nodeFeature: number[] = [];
+  const nodeMode: string[] = [];
+  const nodeValue: number[] = [];
+  const nodeTrue: number[] = [];
+  const nodeFalse: number[] = [];
+  const nodeMissingTrue: number[] = [];
+  const targetTree: number[] = [];
+  const targetNode: number[] = [];
+  const targetWeight: number[] = [];
+  trees.forEach((t, ti) => {
+    for (let n = 0; n < t.feature.length; n++) {
+      const leaf = t.feature[n] < 0;
+      nodeTree.push(ti);
+      nodeId.push(n);
+      nodeFeature.push(leaf ? 0 : t.feature[n]);
+      nodeMode.push(leaf ? 'LEAF' : 'BRANCH_LEQ');
+      nodeValue.push(leaf ? 0 : t.threshold[n]);
+      nodeTrue.push(leaf ? 0 : t.left[n]);
+      nodeFalse.push(leaf ? 0 : t.right[n]);
+      nodeMissingTrue.push(leaf ? 0 : t.missingLeft[n]);
+      if (leaf) {
+        targetTree.push(ti);
+        targetNode.push(n);
+        targetWeight.push(t.value[n]);
+      }
+    }
+  });
+  const ensemble: OnnxNode = {
+    opType: 'TreeEnsembleRegressor',
+    domain: 'ai.onnx.ml',
+    name: 'trees',
+    inputs: [ONNX_INPUT],
+    outputs: ['logit'],
+    attributes: [
+      { name: 'n_targets', kind: 'int', value: 1 },
+      { name: 'aggregate_function', kind: 'string', value: 'SUM' },
+      { name: 'post_transform', kind: 'string', value: 'NONE' },
+      { name: 'base_values', kind: 'floats', value: [Math.fround(baseScore)] },
+      { name: 'nodes_treeids', kind: 'ints', value: nodeTree },
+      { name: 'nodes_nodeids', kind: 'ints', value: nodeId },
+      { name: 'nodes_featureids', kind: 'ints', value: nodeFeature },
+      { name: 'nodes_modes', kind: 'strings', value: nodeMode },
+      { name: 'nodes_values', kind: 'floats', value: nodeValue },
+      { name: 'nodes_truenodeids', kind: 'ints', value: nodeTrue },
+      { name: 'nodes_falsenodeids', kind: 'ints', value: nodeFalse },
+      { name: 'nodes_missing_value_tracks_true', kind: 'ints', value: nodeMissingTrue },
+      { name: 'target_treeids', kind: 'ints', value: targetTree },
+      { name: 'target_nodeids', kind: 'ints', value: targetNode },
+      { name: 'target_ids', kind: 'ints', value: targetTree.map(() => 0) },
+      { name: 'target_weights', kind: 'floats', value: targetWeight },
+    ],
+  };
+  return encodeModel({
+    name: `${modelName}-gbdt`,
+    opsets: { '': 13, 'ai.onnx.ml': 3 },
+    docString: `Gradient-boosted trees (${trees.length}), sigmoid.`,
+    metadata: { features: featureNames.join(','), trainer: 'gbdt', trees: String(trees.length) },
+    inputs: [{ name: ONNX_INPUT, dims: ['N', featureNames.length] }],
+    outputs: [{ name: ONNX_OUTPUT, dims: ['N', 1] }],
+    initializers: [],
+    nodes: [ensemble, { opType: 'Sigmoid', name: 'sigmoid', inputs: ['logit'], outputs: [ONNX_OUTPUT] }],
+  });
+}
