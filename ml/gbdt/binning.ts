@@ -9,15 +9,17 @@ import type { Dataset } from '../dataset';
 export interface Bins {
   /** Per feature, ascending float32 upper edges; a value v falls in bin b (1-based) when edges[b-2] < v <= edges[b-1]. */
   edges: Float32Array[];
-  /** Row-major bin indices, rows × features. */
+  /** Row-major bin indices, rows × features: histograms read a row's features together. */
   codes: Uint8Array;
+  /** The same, feature-major: partitioning a node reads one feature of many rows. */
+  columns: Uint8Array;
   rows: number;
   features: number;
 }
 
 export const MAX_BINS = 255;
 
-/** Up to maxBins - 1 value bins per feature, cut at quantiles of the distinct training values. */
+/** Up to maxBins value bins per feature (bin 0 is for missing values), cut at quantiles of the distinct training values. */
 export function fitEdges(d: Dataset, maxBins = MAX_BINS): Float32Array[] {
   const edges: Float32Array[] = [];
   const values = new Float32Array(d.rows);
@@ -36,7 +38,7 @@ export function fitEdges(d: Dataset, maxBins = MAX_BINS): Float32Array[] {
         counts.push(1);
       } else counts[counts.length - 1]++;
     }
-    const capacity = maxBins - 1;
+    const capacity = maxBins;
     const cut: number[] = [];
     if (distinct.length <= capacity) {
       cut.push(...distinct);
@@ -75,8 +77,13 @@ export function binOf(edges: Float32Array, value: number): number {
 
 export function applyBins(d: Dataset, edges: Float32Array[]): Bins {
   const codes = new Uint8Array(d.rows * d.features);
+  const columns = new Uint8Array(d.rows * d.features);
   for (let r = 0; r < d.rows; r++) {
-    for (let f = 0; f < d.features; f++) codes[r * d.features + f] = binOf(edges[f], d.x[r * d.features + f]);
+    for (let f = 0; f < d.features; f++) {
+      const b = binOf(edges[f], d.x[r * d.features + f]);
+      codes[r * d.features + f] = b;
+      columns[f * d.rows + r] = b;
+    }
   }
-  return { edges, codes, rows: d.rows, features: d.features };
+  return { edges, codes, columns, rows: d.rows, features: d.features };
 }

@@ -15,6 +15,9 @@ interface Split {
   feature: number;
   bin: number;
   missingLeft: boolean;
+  /** Gradient and hessian sums of the left child. */
+  gl: number;
+  hl: number;
 }
 
 interface Node {
@@ -29,6 +32,7 @@ interface Node {
 }
 
 const BINS = 256;
+const EMPTY = new Float64Array(0);
 
 /**
  * Grows one tree best-first (largest gain next) under both a depth and a leaf
@@ -48,18 +52,33 @@ export class TreeGrower {
     this.scratch = new Uint32Array(bins.rows);
   }
 
+  /** A histogram buffer; only the bins each feature has are ever read, and build or subtraction writes all of them first. */
   private histogram(): Float64Array {
-    const h = this.pool.pop();
-    if (h) {
-      h.fill(0);
-      return h;
-    }
-    return new Float64Array(this.bins.features * BINS * 2);
+    return this.pool.pop() ?? new Float64Array(this.bins.features * BINS * 2);
   }
 
   private build(hist: Float64Array, start: number, end: number, grad: Float64Array, hess: Float64Array, features: Int32Array): void {
     const { codes, features: F } = this.bins;
+    for (let j = 0; j < features.length; j++) {
+      const o = features[j] * BINS * 2;
+      hist.fill(0, o, o + (this.bins.edges[features[j]].length + 1) * 2);
+    }
     const order = this.order;
+    if (features.length === F) {
+      // The common case, without the feature indirection: this loop is most of the training time.
+      for (let k = start; k < end; k++) {
+        const r = order[k];
+        const g = grad[r];
+        const h = hess[r];
+        const base = r * F;
+        for (let f = 0, o = 0; f < F; f++, o += 2 * BINS) {
+          const i = o + (codes[base + f] << 1);
+          hist[i] += g;
+          hist[i + 1] += h;
+        }
+      }
+      return;
+    }
     for (let k = start; k < end; k++) {
       const r = order[k];
       const g = grad[r];
@@ -78,6 +97,7 @@ export class TreeGrower {
     const { lambda, minChildWeight } = this.p;
     const parent = (node.g * node.g) / (node.h + lambda);
     let best: Split | undefined;
+    let bestGain = this.p.minSplitGain;
     const hist = node.hist;
     for (let j = 0; j < features.length; j++) {
       const f = features[j];
@@ -88,27 +108,35 @@ export class TreeGrower {
       let gl = 0;
       let hl = 0;
       // The last bin cannot be a split point: nothing would go right.
+      // Without missing values in this node there is one direction to try, not two.
+      const directions = hm === 0 ? 1 : 2;
       for (let b = 1; b < nBins; b++) {
         gl += hist[off + 2 * b];
         hl += hist[off + 2 * b + 1];
-        for (let m = 0; m < 2; m++) {
+        for (let m = 0; m < directions; m++) {
           const missingLeft = m === 0;
-          if (!missingLeft && hm === 0) continue;
           const GL = missingLeft ? gl + gm : gl;
           const HL = missingLeft ? hl + hm : hl;
           const GR = node.g - GL;
           const HR = node.h - HL;
           if (HL < minChildWeight || HR < minChildWeight) continue;
           const gain = 0.5 * ((GL * GL) / (HL + lambda) + (GR * GR) / (HR + lambda) - parent);
-          if (gain > (best?.gain ?? this.p.minSplitGain)) best = { gain, feature: f, bin: b, missingLeft };
+          if (gain > bestGain) {
+            bestGain = gain;
+            best = { gain, feature: f, bin: b, missingLeft, gl: GL, hl: HL };
+          }
         }
       }
     }
     return best;
   }
 
-  grow(rows: Uint32Array, grad: Float64Array, hess: Float64Array, features: Int32Array): Tree {
-    const { codes, features: F } = this.bins;
+  /**
+   * Grows a tree on the given rows. onLeaf is called with each leaf's value and
+   * its rows, so the caller can update their scores without walking the tree.
+   */
+  grow(rows: Uint32Array, grad: Float64Array, hess: Float64Array, features: Int32Array, onLeaf?: (value: number, rows: Uint32Array) => void): Tree {
+    const { columns, rows: N } = this.bins;
     this.order.set(rows);
     const capacity = 2 * this.p.maxLeaves - 1;
     const tree: Tree = {
@@ -130,10 +158,14 @@ export class TreeGrower {
     const root: Node = { id: 0, start: 0, end: rows.length, depth: 0, g, h, hist: this.histogram() };
     this.build(root.hist, 0, rows.length, grad, hess, features);
     const open: Node[] = [];
+    const leafRows: [number, number, number][] = [];
     const consider = (n: Node) => {
       n.split = n.depth < this.p.maxDepth ? this.bestSplit(n, features) : undefined;
       if (n.split) open.push(n);
-      else this.pool.push(n.hist);
+      else {
+        if (n.hist !== EMPTY) this.pool.push(n.hist);
+        leafRows.push([n.id, n.start, n.end]);
+      }
       tree.value[n.id] = Math.fround((-n.g / (n.h + this.p.lambda)) * this.p.learningRate);
     };
     consider(root);
@@ -146,9 +178,10 @@ export class TreeGrower {
       // Stable partition of the node's rows: left first.
       let l = node.start;
       let r = 0;
+      const column = columns.subarray(s.feature * N, (s.feature + 1) * N);
       for (let k = node.start; k < node.end; k++) {
         const row = this.order[k];
-        const b = codes[row * F + s.feature];
+        const b = column[row];
         if (b === 0 ? s.missingLeft : b <= s.bin) this.order[l++] = row;
         else this.scratch[r++] = row;
       }
@@ -161,29 +194,35 @@ export class TreeGrower {
       tree.missingLeft[node.id] = s.missingLeft ? 1 : 0;
       tree.left[node.id] = leftId;
       tree.right[node.id] = rightId;
-      let gl = 0;
-      let hl = 0;
-      for (let k = node.start; k < l; k++) {
-        gl += grad[this.order[k]];
-        hl += hess[this.order[k]];
+      const depth = node.depth + 1;
+      // Children at the depth limit become leaves: they need no histograms.
+      const splittable = depth < this.p.maxDepth;
+      const histogram = () => (splittable ? this.histogram() : EMPTY);
+      const left: Node = { id: leftId, start: node.start, end: l, depth, g: s.gl, h: s.hl, hist: histogram() };
+      const right: Node = { id: rightId, start: l, end: node.end, depth, g: node.g - s.gl, h: node.h - s.hl, hist: histogram() };
+      if (splittable) {
+        const [small, large] = left.end - left.start <= right.end - right.start ? [left, right] : [right, left];
+        this.build(small.hist, small.start, small.end, grad, hess, features);
+        const ph = node.hist;
+        const sh = small.hist;
+        const lh = large.hist;
+        for (let j = 0; j < features.length; j++) {
+          const f = features[j];
+          const o = f * BINS * 2;
+          const end = o + (this.bins.edges[f].length + 1) * 2;
+          for (let k = o; k < end; k++) lh[k] = ph[k] - sh[k];
+        }
       }
-      const left: Node = { id: leftId, start: node.start, end: l, depth: node.depth + 1, g: gl, h: hl, hist: this.histogram() };
-      const right: Node = { id: rightId, start: l, end: node.end, depth: node.depth + 1, g: node.g - gl, h: node.h - hl, hist: this.histogram() };
-      const [small, large] = left.end - left.start <= right.end - right.start ? [left, right] : [right, left];
-      this.build(small.hist, small.start, small.end, grad, hess, features);
-      const ph = node.hist;
-      const sh = small.hist;
-      const lh = large.hist;
-      for (let j = 0; j < features.length; j++) {
-        const o = features[j] * BINS * 2;
-        for (let k = o; k < o + BINS * 2; k++) lh[k] = ph[k] - sh[k];
-      }
-      this.pool.push(ph);
+      this.pool.push(node.hist);
       leaves++;
       consider(left);
       consider(right);
     }
-    for (const n of open) this.pool.push(n.hist);
+    for (const n of open) {
+      if (n.hist !== EMPTY) this.pool.push(n.hist);
+      leafRows.push([n.id, n.start, n.end]);
+    }
+    if (onLeaf) for (const [id, start, end] of leafRows) onLeaf(tree.value[id], this.order.subarray(start, end));
     return {
       feature: tree.feature.slice(0, nodes),
       threshold: tree.threshold.slice(0, nodes),

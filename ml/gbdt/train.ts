@@ -88,9 +88,16 @@ export function fitGbdt(train: Dataset, validation: Dataset, p: GbdtParams, onPr
       }
       features = Int32Array.from(shuffled.slice(0, keep).sort((a, b) => a - b));
     }
-    const tree = grower.grow(rows, grad, hess, features);
+    const tree = grower.grow(rows, grad, hess, features, (value, leafRows) => {
+      for (let k = 0; k < leafRows.length; k++) raw[leafRows[k]] += value;
+    });
     trees.push(tree);
-    for (let i = 0; i < train.rows; i++) raw[i] += scoreBinnedRow(tree, bins.codes, i * F);
+    if (rows !== allRows) {
+      // Rows left out of this tree's sample still need its output.
+      const sampled = new Uint8Array(train.rows);
+      for (let k = 0; k < rows.length; k++) sampled[rows[k]] = 1;
+      for (let i = 0; i < train.rows; i++) if (!sampled[i]) raw[i] += scoreBinnedRow(tree, bins.codes, i * F);
+    }
     if (validation.rows > 0) {
       for (let i = 0; i < validation.rows; i++) vraw[i] += scoreBinnedRow(tree, vbins.codes, i * F);
       const loss = logLossOf(validation.y, vraw);

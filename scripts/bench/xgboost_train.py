@@ -1,0 +1,41 @@
+"""XGBoost side of scripts/bench/gbdt.ts: trains on the given split and writes test scores.
+
+Only the xgb.train call is timed (it includes XGBoost's own histogram binning).
+"""
+import json
+import resource
+import sys
+import time
+
+import numpy as np
+import xgboost as xgb
+
+train_path, test_path, out_path, params_json = sys.argv[1:5]
+p = json.loads(params_json)
+train = np.loadtxt(train_path, delimiter=",", dtype=np.float32)
+test = np.loadtxt(test_path, delimiter=",", dtype=np.float32)
+dtrain = xgb.DMatrix(train[:, 1:], label=train[:, 0], nthread=1)
+dtest = xgb.DMatrix(test[:, 1:], nthread=1)
+params = {
+    "objective": "binary:logistic",
+    "tree_method": "hist",
+    "max_depth": p["maxDepth"],
+    "eta": p["learningRate"],
+    "lambda": p["lambda"],
+    "min_child_weight": p["minChildWeight"],
+    "max_bin": p["maxBins"],
+    "nthread": 1,
+    "seed": 7,
+}
+cpu0 = time.process_time()
+wall0 = time.perf_counter()
+booster = xgb.train(params, dtrain, num_boost_round=p["trees"])
+wall = time.perf_counter() - wall0
+cpu = time.process_time() - cpu0
+np.savetxt(out_path, booster.predict(dtest), fmt="%.9g")
+print(json.dumps({
+    "version": xgb.__version__,
+    "trainSeconds": wall,
+    "cpuSeconds": cpu,
+    "peakRssMb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+}))
