@@ -66,7 +66,7 @@ describe('the factory loop on the real stack', () => {
 
       expect(await workers.metrics('control')).toContain(`factory_promotions_total{model="${name}"} 1`);
       expect(await workers.metrics('cpu')).toContain(`factory_batches_total{model="${name}",status="accepted"} 2`);
-      expect(await workers.metrics('gpu')).toMatch(new RegExp(`factory_training_seconds_count\\{model="${name}",trainer="logistic-regression",outcome="succeeded"\\} 1`));
+      expect(await workers.metrics('gpu')).toMatch(new RegExp(`factory_training_seconds_count\\{model="${name}",trainer="gbdt",outcome="succeeded"\\} 1`));
     });
   });
 
