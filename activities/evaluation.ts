@@ -1,51 +1,90 @@
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { Context } from '@temporalio/activity';
-import { metrics } from '../config/metrics';
+import { metrics as prom } from '../config/metrics';
 import { findModel } from '../db/models';
 import { toDataset, type Dataset } from '../ml/dataset';
-import { classificationMetrics, type ClassificationMetrics } from '../ml/metrics';
+import { profileInference } from '../ml/inference-bench';
+import { comparePolicy, type Metrics } from '../ml/policy';
+import { curves, fairness, quality, worstFairness } from '../ml/quality';
 import { OnnxScorer } from '../ml/scoring';
 import { splitRows } from '../ml/split';
+import { renderReport, type VersionReport } from '../reports/html';
 import { fromCanonicalCsv } from '../specs/data-batch';
+import type { ModelSpec } from '../specs/model-spec';
 import type { ActivityDeps } from './deps';
-import type { EvaluationResult, ModelVersionRef, SnapshotRef } from './types';
+import type { EvaluationResult, ModelVersionRef, SnapshotRef, VersionEvaluation } from './types';
 
-/** Evaluation activities (cpu pool): candidate and champion scored by ONNX Runtime on the same held-out rows. */
+/** Pre-signed report links stay valid for S3's maximum of seven days. */
+const REPORT_LINK_SECONDS = 7 * 24 * 3600;
+
+/**
+ * Evaluation activities (cpu pool): candidate and champion measured the same way
+ * on the same held-out rows — accuracy and calibration, latency and throughput
+ * in a fresh ONNX Runtime session, group fairness, resource use, infra checks —
+ * and an HTML report with both side by side, stored in S3.
+ */
 export function createEvaluationActivities({ db, store }: ActivityDeps) {
-  async function score(ref: ModelVersionRef, test: Dataset, threshold: number): Promise<ClassificationMetrics> {
-    const scorer = await OnnxScorer.load(await store.get(ref.artifact), test.features);
-    try {
-      return classificationMetrics(test.y, await scorer.scoreDataset(test), threshold);
-    } finally {
-      await scorer.release();
-    }
+  async function training(modelId: number, version: number) {
+    const r = await db.query<{ wall_ms: number; cpu_ms: number; metrics: { peakRssMb?: number } }>(
+      'SELECT t.wall_ms, t.cpu_ms, t.metrics FROM model_versions v JOIN training_runs t ON t.id = v.training_run_id WHERE v.model_id = $1 AND v.version = $2',
+      [modelId, version],
+    );
+    return r.rows[0];
+  }
+
+  async function evaluate(spec: ModelSpec, modelId: number, ref: ModelVersionRef, test: Dataset, label: string) {
+    const bytes = await store.get(ref.artifact);
+    const scorer = await OnnxScorer.load(bytes, test.features);
+    const scores = await scorer.scoreDataset(test).finally(() => scorer.release());
+    Context.current().heartbeat({ stage: `profiling ${label}` });
+    const profile = await profileInference(bytes, test);
+    const q = quality(test.y, scores, spec.policy.threshold);
+    const groups = fairness(test, scores, spec.features, spec.protectedAttributes, spec.policy.threshold, spec.fairness.minGroupSize);
+    const t = await training(modelId, ref.version);
+    const metrics: Metrics = {
+      ...q,
+      ...worstFairness(groups),
+      latencyP50Ms: profile.latencyP50Ms,
+      latencyP99Ms: profile.latencyP99Ms,
+      throughputRowsPerS: profile.throughputRowsPerS,
+      inferenceCpuMsPer1k: profile.inferenceCpuMsPer1k,
+      modelBytes: bytes.byteLength,
+      trainSeconds: t ? t.wall_ms / 1000 : Number.NaN,
+      trainCpuSeconds: t ? t.cpu_ms / 1000 : Number.NaN,
+      trainPeakRssMb: t?.metrics.peakRssMb ?? Number.NaN,
+    };
+    const evaluation: VersionEvaluation = { version: ref.version, metrics, quality: q, fairness: groups, infra: profile.infra };
+    const report: VersionReport = { name: `${label} v${ref.version}`, version: ref.version, metrics, modelSha256: ref.artifact.sha256, infra: profile.infra, curves: curves(test.y, scores), fairness: groups };
+    return { evaluation, report };
   }
 
   return {
-    async evaluateCandidate(input: {
-      model: string;
-      snapshot: SnapshotRef;
-      candidate: ModelVersionRef;
-      champion?: ModelVersionRef;
-    }): Promise<EvaluationResult> {
+    async evaluateCandidate(input: { model: string; snapshot: SnapshotRef; candidate: ModelVersionRef; champion?: ModelVersionRef }): Promise<EvaluationResult> {
       const { id: modelId, spec } = await findModel(db, input.model);
       const rows = fromCanonicalCsv(await store.getText(input.snapshot.artifact));
       const test = toDataset(splitRows(rows, spec.split).test, spec.features.length);
-      Context.current().heartbeat({ stage: 'scoring candidate', rows: test.rows });
-      const candidate = await score(input.candidate, test, spec.policy.threshold);
-      Context.current().heartbeat({ stage: 'scoring champion' });
-      const champion = input.champion
-        ? { version: input.champion.version, ...(await score(input.champion, test, spec.policy.threshold)) }
-        : undefined;
-      const report = await store.put(
-        'reports',
-        JSON.stringify({ model: input.model, snapshot: input.snapshot, candidate: { version: input.candidate.version, metrics: candidate }, champion }, null, 2),
-        '.json',
-        'application/json',
-      );
-      const ids = await db.query<{ id: string; version: number }>(
-        'SELECT id, version FROM model_versions WHERE model_id = $1 AND version = ANY($2)',
-        [modelId, [input.candidate.version, input.champion?.version ?? -1]],
-      );
+      Context.current().heartbeat({ stage: 'evaluating candidate', rows: test.rows });
+      const candidate = await evaluate(spec, modelId, input.candidate, test, 'candidate');
+      const champion = input.champion ? await evaluate(spec, modelId, input.champion, test, 'champion') : undefined;
+      // The same pure comparison the pipeline makes, so the report shows the verdict the pipeline acts on.
+      const verdict = comparePolicy(spec.policy, candidate.evaluation.metrics, champion?.evaluation.metrics, candidate.evaluation.infra);
+      const html = await renderReport({
+        model: input.model,
+        snapshotSha256: input.snapshot.artifact.sha256,
+        testRows: test.rows,
+        threshold: spec.policy.threshold,
+        candidate: candidate.report,
+        champion: champion?.report,
+        verdict,
+        generatedAt: new Date().toISOString(),
+      });
+      const report = await store.put('reports', html, '.html', 'text/html; charset=utf-8');
+      const reportUrl = await getSignedUrl(store.client, new GetObjectCommand({ Bucket: store.bucket, Key: report.key }), { expiresIn: REPORT_LINK_SECONDS });
+      const ids = await db.query<{ id: string; version: number }>('SELECT id, version FROM model_versions WHERE model_id = $1 AND version = ANY($2)', [
+        modelId,
+        [input.candidate.version, input.champion?.version ?? -1],
+      ]);
       const idOf = (v?: number) => ids.rows.find((r) => r.version === v)?.id ?? null;
       const res = await db.query<{ id: string }>(
         `INSERT INTO evaluations (model_version_id, snapshot_id, champion_version_id, metrics, champion_metrics, report_key, report_sha256)
@@ -53,10 +92,10 @@ export function createEvaluationActivities({ db, store }: ActivityDeps) {
          ON CONFLICT (model_version_id, snapshot_id) DO UPDATE SET metrics = EXCLUDED.metrics, champion_metrics = EXCLUDED.champion_metrics,
            report_key = EXCLUDED.report_key, report_sha256 = EXCLUDED.report_sha256
          RETURNING id`,
-        [idOf(input.candidate.version), input.snapshot.snapshotId, idOf(input.champion?.version), JSON.stringify(candidate), champion ? JSON.stringify(champion) : null, report.key, report.sha256],
+        [idOf(input.candidate.version), input.snapshot.snapshotId, idOf(input.champion?.version), JSON.stringify(candidate.evaluation), champion ? JSON.stringify(champion.evaluation) : null, report.key, report.sha256],
       );
-      for (const m of ['auc', 'logLoss', 'accuracy'] as const) metrics.candidateMetric.set({ model: input.model, metric: m }, candidate[m]);
-      return { evaluationId: Number(res.rows[0].id), candidate, champion, report };
+      for (const m of ['auc', 'logLoss', 'accuracy', 'latencyP99Ms'] as const) prom.candidateMetric.set({ model: input.model, metric: m }, candidate.evaluation.metrics[m] ?? Number.NaN);
+      return { evaluationId: Number(res.rows[0].id), candidate: candidate.evaluation, champion: champion?.evaluation, report, reportUrl };
     },
   };
 }

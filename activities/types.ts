@@ -1,5 +1,5 @@
-import type { Verdict } from '../ml/policy';
-import type { ClassificationMetrics } from '../ml/metrics';
+import type { Metrics, Verdict } from '../ml/policy';
+import type { FairnessReport, Quality } from '../ml/quality';
 import type { ModelSpec } from '../specs/model-spec';
 import type { RowError } from '../specs/data-batch';
 import type { ArtifactRef } from '../storage/artifacts';
@@ -44,11 +44,22 @@ export interface TrainingResult {
   peakRssMb: number;
 }
 
+/** One version measured on the held-out rows: every policy metric, and the detail behind the bias ones. */
+export interface VersionEvaluation {
+  version: number;
+  metrics: Metrics;
+  quality: Quality;
+  fairness: FairnessReport[];
+  infra: { passed: boolean; reason: string };
+}
+
 export interface EvaluationResult {
   evaluationId: number;
-  candidate: ClassificationMetrics;
-  champion?: ClassificationMetrics & { version: number };
+  candidate: VersionEvaluation;
+  champion?: VersionEvaluation;
+  /** The HTML report in S3, and a pre-signed link to it. */
   report: ArtifactRef;
+  reportUrl: string;
 }
 
 export interface IngestResult {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CRITERION_NAMES } from '../ml/criteria';
 import { DURATION } from './duration';
 
 /** A duration Temporal understands ("90s", "15m", "72h", "7d"). */
@@ -57,32 +58,39 @@ export const gbdtSchema = z
 /** Trainers are a discriminated union so the next one slots in with its own params. */
 export const trainerSchema = z.discriminatedUnion('kind', [logisticRegressionSchema, gbdtSchema]);
 
-export const metricNameSchema = z.enum(['auc', 'logLoss', 'accuracy']);
+export const metricNameSchema = z.enum(CRITERION_NAMES);
 
 export const policySchema = z
   .object({
-    /** Decision threshold on the predicted probability for accuracy. */
+    /** Decision threshold on the predicted probability (precision, recall, F1, fairness rates). */
     threshold: z.number().gt(0).lt(1).default(0.5),
-    /** Absolute limits a candidate must meet. */
-    floors: z
-      .object({
-        auc: z.number().min(0).max(1).optional(),
-        accuracy: z.number().min(0).max(1).optional(),
-        logLoss: z.number().positive().optional(),
-      })
-      .strict()
-      .prefault({}),
-    /** How much worse than the champion a candidate may be (non-inferiority). */
-    margins: z
-      .object({
-        auc: z.number().min(0).optional(),
-        accuracy: z.number().min(0).optional(),
-        logLoss: z.number().min(0).optional(),
-      })
-      .strict()
-      .prefault({}),
-    /** A candidate that fails a criterion is rejected, or reaches the approval gate flagged. */
+    /** Absolute limits: a minimum where higher is better, a maximum where lower is better. */
+    floors: z.partialRecord(metricNameSchema, z.number()).prefault({}),
+    /** How much worse than the champion a candidate may be (non-inferiority), in the metric's units. */
+    margins: z.partialRecord(metricNameSchema, z.number().min(0)).prefault({}),
+    /** Criteria on these metrics only warn: a failure is shown, but does not block. */
+    advisory: z.array(metricNameSchema).default([]),
+    /** A candidate that fails a hard criterion is rejected, or reaches the approval gate flagged. */
     onFail: z.enum(['reject', 'flag']).default('reject'),
+  })
+  .strict();
+
+/** A protected attribute: a category feature's codes are its groups; a numeric one needs bands. */
+export const protectedAttributeSchema = z.union([
+  z.string().min(1).transform((feature) => ({ feature, bands: undefined as number[] | undefined })),
+  z
+    .object({
+      feature: z.string().min(1),
+      /** Ascending cut points: [30, 40] gives the groups <30, 30-39 and >=40. */
+      bands: z.array(z.number()).min(1).refine((b) => b.every((v, i) => i === 0 || v > b[i - 1]), 'bands must ascend'),
+    })
+    .strict(),
+]);
+
+export const fairnessSchema = z
+  .object({
+    /** Groups with fewer held-out rows than this are reported as too small to measure, not scored. */
+    minGroupSize: z.number().int().min(1).default(100),
   })
   .strict();
 
@@ -114,7 +122,8 @@ export const modelSpecSchema = z
     idColumn: z.string().min(1),
     label: z.string().min(1),
     features: z.array(featureSchema).min(1),
-    protectedAttributes: z.array(z.string()).default([]),
+    protectedAttributes: z.array(protectedAttributeSchema).default([]),
+    fairness: fairnessSchema.prefault({}),
     trainer: trainerSchema,
     policy: policySchema.prefault({}),
     approval: approvalSchema,
@@ -129,7 +138,11 @@ export const modelSpecSchema = z
     });
     if (names.has(spec.label)) ctx.addIssue({ code: 'custom', path: ['label'], message: 'the label must not also be a feature' });
     spec.protectedAttributes.forEach((a, i) => {
-      if (!names.has(a)) ctx.addIssue({ code: 'custom', path: ['protectedAttributes', i], message: `"${a}" is not a feature of this model` });
+      const feature = spec.features.find((f) => f.name === a.feature);
+      if (!feature) ctx.addIssue({ code: 'custom', path: ['protectedAttributes', i], message: `"${a.feature}" is not a feature of this model` });
+      else if (feature.type !== 'category' && !a.bands) {
+        ctx.addIssue({ code: 'custom', path: ['protectedAttributes', i], message: `"${a.feature}" is numeric: give its bands, e.g. { feature: ${a.feature}, bands: [30, 40, 50] }` });
+      }
     });
   });
 
@@ -138,6 +151,7 @@ export type FeatureSpec = z.infer<typeof featureSchema>;
 export type TrainerSpec = z.infer<typeof trainerSchema>;
 export type Policy = z.infer<typeof policySchema>;
 export type MetricName = z.infer<typeof metricNameSchema>;
+export type ProtectedAttribute = z.infer<typeof protectedAttributeSchema>;
 
 /** Formats zod issues as "path: message" lines so a user can find the field at fault. */
 export function describeIssues(error: z.ZodError, where: string): string {

@@ -1,7 +1,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { Decision, DecisionChannel, PipelineOutcome, Trigger } from '../activities/types';
 import type { Verdict } from '../ml/policy';
-import type { ClassificationMetrics } from '../ml/metrics';
+import type { VersionEvaluation } from '../activities/types';
 
 /** The messages the CLI, Slack and the Web UI send to the factory's workflows. */
 export interface ApprovalRequest {
@@ -29,9 +29,10 @@ export interface PipelineStatus {
   championVersion?: number;
   snapshotSha256?: string;
   modelSha256?: string;
-  candidate?: ClassificationMetrics;
-  champion?: ClassificationMetrics;
+  candidate?: VersionEvaluation;
+  champion?: VersionEvaluation;
   verdict?: Verdict;
+  reportUrl?: string;
   approvers?: string[];
   approvalDeadline?: string;
   decision?: Decision;

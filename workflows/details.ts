@@ -8,11 +8,15 @@ export function describe(s: PipelineStatus): string {
   if (s.version !== undefined) lines.push(`candidate v${s.version} (model sha256 ${s.modelSha256?.slice(0, 12)}, snapshot ${s.snapshotSha256?.slice(0, 12)})`);
   if (s.candidate) {
     lines.push('', '| metric | candidate | champion |', '|---|---|---|');
-    for (const m of ['auc', 'logLoss', 'accuracy'] as const) lines.push(`| ${m} | ${f(s.candidate[m])} | ${f(s.champion?.[m])} |`);
+    for (const m of ['auc', 'logLoss', 'ece', 'latencyP99Ms', 'disparateImpactRatio'] as const) {
+      lines.push(`| ${m} | ${f(s.candidate.metrics[m])} | ${f(s.champion?.metrics[m])} |`);
+    }
   }
   if (s.verdict) {
     lines.push('', s.verdict.passed ? 'Policy: **passed**' : `Policy: **failed**: ${s.verdict.failures.join('; ')}`);
+    if (s.verdict.warnings.length) lines.push(`Advisory: ${s.verdict.warnings.join('; ')}`);
   }
+  if (s.reportUrl) lines.push('', `[Evaluation report](${s.reportUrl})`);
   if (s.stage === 'awaiting-approval' && s.version !== undefined) {
     lines.push(
       '',

@@ -1,3 +1,5 @@
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { findModel, UnknownModelError, audit } from '../../db/models';
 import { CliError, workflowUrl, type CliContext } from './context';
 
@@ -18,12 +20,17 @@ interface VersionRow {
   wall_ms: number;
   cpu_ms: number;
   metrics: Record<string, number> | null;
+  report_key: string | null;
   passed: boolean | null;
   decision: string | null;
   decided_by: string | null;
   channel: string | null;
   comment: string | null;
   decided_at: Date | null;
+}
+
+async function reportLink(ctx: CliContext, key: string): Promise<string> {
+  return getSignedUrl(ctx.store.client, new GetObjectCommand({ Bucket: ctx.store.bucket, Key: key }), { expiresIn: 24 * 3600 });
 }
 
 const fmt = (n: number | undefined) => (n === undefined || n === null ? '–' : Number(n).toFixed(4));
@@ -42,7 +49,7 @@ export async function modelStatus(ctx: CliContext, name: string): Promise<string
     `SELECT v.version, v.status, v.status_reason, v.artifact_sha256, v.artifact_bytes, v.workflow_id, v.created_at,
             s.artifact_sha256 AS snapshot_sha256, s.row_count AS snapshot_rows, s.batch_ids,
             t.trainer, t.trigger, t.metrics AS train_metrics, t.wall_ms, t.cpu_ms,
-            e.metrics, e.passed, a.decision, a.decided_by, a.channel, a.comment, a.decided_at
+            e.metrics->'quality' AS metrics, e.report_key, e.passed, a.decision, a.decided_by, a.channel, a.comment, a.decided_at
        FROM model_versions v
        JOIN dataset_snapshots s ON s.id = v.snapshot_id
        JOIN training_runs t ON t.id = v.training_run_id
@@ -72,6 +79,7 @@ export async function modelStatus(ctx: CliContext, name: string): Promise<string
       `    metrics  auc ${fmt(champ.metrics?.auc)}  log loss ${fmt(champ.metrics?.logLoss)}  accuracy ${fmt(champ.metrics?.accuracy)}  (${champ.metrics?.rows} held-out rows)`,
       `    trained  ${(champ.wall_ms / 1000).toFixed(1)}s wall, ${(champ.cpu_ms / 1000).toFixed(1)}s CPU; trigger ${champ.trigger.reason} by ${champ.trigger.requestedBy}`,
       `    pipeline ${workflowUrl(ctx, champ.workflow_id)}`,
+      ...(champ.report_key ? [`    report   ${await reportLink(ctx, champ.report_key)}`] : []),
       `  previous champion: ${alias.rows[0].previous ? `v${alias.rows[0].previous} (kept for rollback)` : 'none'}`,
     );
   } else out.push('  champion: none yet');

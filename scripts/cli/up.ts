@@ -58,10 +58,12 @@ async function demo(ctx: CliContext, print: (s: string) => void): Promise<void> 
   );
   print(`\nPipeline: ${workflowUrl(ctx, workflowId)}`);
   if (status.stage !== 'awaiting-approval') return;
-  const c = status.candidate!;
+  const c = status.candidate!.quality;
   print(
     [
       `${DEMO_MODEL} v${status.version} is awaiting approval: AUC ${c.auc.toFixed(4)}, log loss ${c.logLoss.toFixed(4)}, accuracy ${c.accuracy.toFixed(4)} on ${c.rows} held-out rows; policy ${status.verdict?.passed ? 'passed' : 'FAILED (flagged)'}.`,
+      ...(status.verdict?.warnings.length ? [`  advisory: ${status.verdict.warnings.join('; ')}`] : []),
+      `  report:   ${status.reportUrl}`,
       `  approve:  ./factory approve ${DEMO_MODEL} ${status.version} --as ${status.approvers?.[0]} --comment "looks good"`,
       `  reject:   ./factory reject ${DEMO_MODEL} ${status.version} --as ${status.approvers?.[0]} --comment "why"`,
       `  or in the Web UI: Send Signal "approve" with {"version": ${status.version}, "approver": "${status.approvers?.[0]}"}`,

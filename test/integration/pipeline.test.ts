@@ -27,7 +27,14 @@ describe('the factory loop on the real stack', () => {
       expect(status.stage).toBe('awaiting-approval');
       expect(status.version).toBe(1);
       expect(status.verdict?.passed).toBe(true);
-      expect(status.candidate!.auc).toBeGreaterThan(0.68);
+      expect(status.candidate!.quality.auc).toBeGreaterThan(0.74);
+      expect(status.candidate!.infra.passed).toBe(true);
+      expect(status.candidate!.metrics.latencyP99Ms).toBeGreaterThan(0);
+      expect(status.candidate!.fairness.map((f) => f.attribute)).toEqual(['SEX', 'AGE bands']);
+      // The approval request links the report: a pre-signed S3 URL that serves the HTML.
+      const page = await fetch(status.reportUrl!);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('<svg');
       expect(status.champion).toBeUndefined();
 
       await expect(decide(c, 'approve', name, '1', 'mallory')).rejects.toThrow(`"mallory" is not an approver of ${name} (approvers: alice, bob)`);
@@ -77,7 +84,7 @@ describe('the factory loop on the real stack', () => {
       const { status } = await waitForStage(c, name, ['awaiting-approval'], 120_000);
       expect(status.version).toBe(2);
       expect(status.championVersion).toBe(1);
-      expect(status.champion?.rows).toBe(status.candidate?.rows);
+      expect(status.champion?.quality.rows).toBe(status.candidate?.quality.rows);
       expect(status.verdict?.criteria.some((k) => k.kind === 'non-inferiority')).toBe(true);
 
       const result = await decide(c, 'reject', name, '2', 'bob', 'not convinced');

@@ -20,14 +20,19 @@ const base = {
 describe('model spec', () => {
   test('fills defaults for policy, split and trainer parameters', () => {
     const spec = parseModelSpec(base);
-    expect(spec.policy).toEqual({ threshold: 0.5, floors: {}, margins: {}, onFail: 'reject' });
+    expect(spec.policy).toEqual({ threshold: 0.5, floors: {}, margins: {}, advisory: [], onFail: 'reject' });
+    expect(spec.protectedAttributes).toEqual([{ feature: 'sex', bands: undefined }]);
+    expect(spec.fairness).toEqual({ minGroupSize: 100 });
     expect(spec.split).toEqual({ seed: 42, test: 0.2, validation: 0.1 });
     expect(spec.trainer).toEqual({ kind: 'logistic-regression', l2: 1, maxIterations: 50, tolerance: 1e-8 });
     expect(spec.approval).toEqual({ approvers: ['alice'], timeout: '72h', onTimeout: 'reject' });
   });
 
   test.each([
-    [{ policy: { floors: { aucc: 0.7 } } }, 'spec.policy.floors'],
+    [{ policy: { floors: { aucc: 0.7 } } }, 'spec.policy.floors: Unrecognized key: "aucc"'],
+    [{ policy: { advisory: ['latency'] } }, 'spec.policy.advisory.0'],
+    [{ protectedAttributes: ['age'] }, '"age" is numeric: give its bands'],
+    [{ protectedAttributes: [{ feature: 'age', bands: [40, 30] }] }, 'bands must ascend'],
     [{ approval: { approvers: [] } }, 'spec.approval.approvers: at least one approver is required'],
     [{ approval: { approvers: ['a'], timeout: 'three days' } }, 'spec.approval.timeout: must be a duration'],
     [{ protectedAttributes: ['race'] }, 'spec.protectedAttributes.0: "race" is not a feature of this model'],

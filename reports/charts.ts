@@ -1,0 +1,117 @@
+import type { FairnessReport, Curves } from '../ml/quality';
+
+/** Vega-Lite specs for the evaluation report, rendered to SVG on the server by Vega. */
+type Spec = Record<string, unknown>;
+
+export interface Series {
+  name: string;
+  curves: Curves;
+  fairness: FairnessReport[];
+}
+
+const size = { width: 320, height: 260 };
+const diagonal = { data: { values: [{ x: 0, y: 0 }, { x: 1, y: 1 }] }, mark: { type: 'line', strokeDash: [4, 4], color: '#999' }, encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' } } };
+
+export function rocChart(series: Series[]): Spec {
+  return {
+    ...size,
+    title: 'ROC curve',
+    layer: [
+      diagonal,
+      {
+        data: { values: series.flatMap((s) => s.curves.roc.map((p) => ({ ...p, version: s.name }))) },
+        mark: { type: 'line', interpolate: 'step-after' },
+        encoding: {
+          x: { field: 'fpr', type: 'quantitative', title: 'false positive rate', scale: { domain: [0, 1] } },
+          y: { field: 'tpr', type: 'quantitative', title: 'true positive rate', scale: { domain: [0, 1] } },
+          color: { field: 'version', type: 'nominal', title: null },
+        },
+      },
+    ],
+  };
+}
+
+export function prChart(series: Series[]): Spec {
+  return {
+    ...size,
+    title: 'Precision–recall curve',
+    data: { values: series.flatMap((s) => s.curves.pr.map((p) => ({ ...p, version: s.name }))) },
+    mark: 'line',
+    encoding: {
+      x: { field: 'recall', type: 'quantitative', scale: { domain: [0, 1] } },
+      y: { field: 'precision', type: 'quantitative', scale: { domain: [0, 1] } },
+      color: { field: 'version', type: 'nominal', title: null },
+    },
+  };
+}
+
+export function calibrationChart(series: Series[]): Spec {
+  return {
+    ...size,
+    title: 'Calibration (10 bins)',
+    layer: [
+      diagonal,
+      {
+        data: { values: series.flatMap((s) => s.curves.calibration.map((b) => ({ ...b, version: s.name }))) },
+        mark: { type: 'line', point: true },
+        encoding: {
+          x: { field: 'meanScore', type: 'quantitative', title: 'mean predicted probability', scale: { domain: [0, 1] } },
+          y: { field: 'observedRate', type: 'quantitative', title: 'observed default rate', scale: { domain: [0, 1] } },
+          color: { field: 'version', type: 'nominal', title: null },
+          tooltip: [{ field: 'rows', type: 'quantitative' }],
+        },
+      },
+    ],
+  };
+}
+
+export function histogramChart(series: Series[]): Spec {
+  return {
+    title: 'Score distribution by true label',
+    data: { values: series.flatMap((s) => s.curves.histogram.map((h) => ({ ...h, version: s.name, label: h.label === 1 ? 'default' : 'no default' }))) },
+    mark: 'bar',
+    encoding: {
+      column: { field: 'version', type: 'nominal', title: null },
+      x: { field: 'from', type: 'quantitative', bin: { binned: true, step: 0.05 }, title: 'predicted probability' },
+      x2: { field: 'to' },
+      y: { field: 'rows', type: 'quantitative', stack: true },
+      color: { field: 'label', type: 'nominal', title: null },
+    },
+    width: 260,
+    height: 200,
+  };
+}
+
+export function fairnessChart(series: Series[], attribute: string): Spec {
+  const values = series.flatMap((s) =>
+    (s.fairness.find((f) => f.attribute === attribute)?.groups ?? []).flatMap((g) =>
+      (['positiveRate', 'tpr', 'fpr'] as const).map((rate) => ({ version: s.name, group: `${g.group} (n=${g.rows})`, rate, value: Number.isFinite(g[rate]) ? g[rate] : 0 })),
+    ),
+  );
+  return {
+    title: `Group rates: ${attribute}`,
+    data: { values },
+    mark: 'bar',
+    encoding: {
+      column: { field: 'rate', type: 'nominal', title: null },
+      x: { field: 'group', type: 'nominal', title: null, axis: { labelAngle: -30 } },
+      xOffset: { field: 'version' },
+      y: { field: 'value', type: 'quantitative', scale: { domain: [0, 1] } },
+      color: { field: 'version', type: 'nominal', title: null },
+    },
+    width: 200,
+    height: 180,
+  };
+}
+
+/** Vega and Vega-Lite are ES modules; this CommonJS project loads them on first use. */
+export async function toSvg(spec: Spec): Promise<string> {
+  const [vega, vl] = await Promise.all([import('vega'), import('vega-lite')]);
+  const compiled = vl.compile({ $schema: 'https://vega.github.io/schema/vega-lite/v6.json', ...spec } as never).spec;
+  const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}

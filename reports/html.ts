@@ -1,0 +1,75 @@
+import { CRITERIA, CRITERION_NAMES } from '../ml/criteria';
+import type { Metrics, Verdict } from '../ml/policy';
+import type { FairnessReport } from '../ml/quality';
+import { calibrationChart, fairnessChart, histogramChart, prChart, rocChart, toSvg, type Series } from './charts';
+
+export interface VersionReport extends Series {
+  version: number;
+  metrics: Metrics;
+  modelSha256: string;
+  infra: { passed: boolean; reason: string };
+}
+
+export interface ReportInput {
+  model: string;
+  snapshotSha256: string;
+  testRows: number;
+  threshold: number;
+  candidate: VersionReport;
+  champion?: VersionReport;
+  verdict: Verdict;
+  generatedAt: string;
+}
+
+const esc = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const num = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '–' : Math.abs(v) >= 1000 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(4));
+
+function fairnessTable(f: FairnessReport, version: string): string {
+  const rows = f.groups
+    .map((g) => `<tr><td>${esc(g.group)}</td><td>${g.rows}</td><td>${num(g.positiveRate)}</td><td>${num(g.tpr)}</td><td>${num(g.fpr)}</td><td>${g.measurable ? 'measured' : esc(g.note)}</td></tr>`)
+    .join('');
+  return `<table><caption>${esc(version)}: ${esc(f.attribute)} — demographic parity difference ${num(f.demographicParityDiff)}, equal opportunity difference ${num(f.equalOpportunityDiff)}, disparate impact ratio ${num(f.disparateImpactRatio)} (four-fifths rule ${f.fourFifthsRule ? 'met' : 'NOT met'})</caption>
+<thead><tr><th>group</th><th>rows</th><th>positive rate</th><th>TPR</th><th>FPR</th><th>status</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+/** A self-contained HTML page (inline SVG charts, no scripts) comparing a candidate with the champion. */
+export async function renderReport(r: ReportInput): Promise<string> {
+  const series: Series[] = [r.candidate, ...(r.champion ? [r.champion] : [])];
+  const attributes = r.candidate.fairness.map((f) => f.attribute);
+  const charts = await Promise.all([rocChart(series), prChart(series), calibrationChart(series), histogramChart(series), ...attributes.map((a) => fairnessChart(series, a))].map(toSvg));
+  const verdictRows = r.verdict.criteria
+    .map((c) => `<tr class="${c.passed ? 'pass' : c.hard ? 'fail' : 'warn'}"><td>${esc(c.group)}</td><td>${esc(c.name)}</td><td>${num(c.value)}</td><td>${num(c.limit)}</td><td>${c.passed ? 'pass' : c.hard ? 'FAIL' : 'warn'}</td><td>${esc(c.reason)}</td></tr>`)
+    .join('');
+  const metricRows = CRITERION_NAMES.map(
+    (m) => `<tr><td>${esc(CRITERIA[m].group)}</td><td>${esc(CRITERIA[m].label)}</td><td>${num(r.candidate.metrics[m])}</td><td>${r.champion ? num(r.champion.metrics[m]) : '–'}</td></tr>`,
+  ).join('');
+  const title = `${r.model}: candidate ${r.candidate.name}${r.champion ? ` vs champion ${r.champion.name}` : ''}`;
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:2rem;color:#222;max-width:1200px}
+table{border-collapse:collapse;margin:1rem 0;font-size:14px}
+td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}
+caption{text-align:left;font-weight:600;padding:4px 0}
+tr.pass td:nth-child(5){color:#16794c} tr.fail td{background:#fde8e8} tr.warn td{background:#fff6db}
+.charts{display:flex;flex-wrap:wrap;gap:1.5rem}
+.verdict{font-size:1.2rem;font-weight:700} .verdict.ok{color:#16794c} .verdict.bad{color:#b42318}
+code{background:#f4f4f4;padding:1px 4px}
+</style></head><body>
+<h1>${esc(title)}</h1>
+<p>Held-out test split of snapshot <code>${esc(r.snapshotSha256)}</code> (${r.testRows} rows); decision threshold ${r.threshold}. Candidate model <code>${esc(r.candidate.modelSha256)}</code>${r.champion ? `, champion model <code>${esc(r.champion.modelSha256)}</code>` : ''}. Generated ${esc(r.generatedAt)}.</p>
+<p class="verdict ${r.verdict.passed ? 'ok' : 'bad'}">Verdict: ${r.verdict.passed ? 'passes the policy' : 'fails the policy'}</p>
+${r.verdict.failures.length ? `<ul>${r.verdict.failures.map((f) => `<li>${esc(f)}</li>`).join('')}</ul>` : ''}
+${r.verdict.warnings.length ? `<p>Advisory warnings:</p><ul>${r.verdict.warnings.map((f) => `<li>${esc(f)}</li>`).join('')}</ul>` : ''}
+<h2>Criteria</h2>
+<table><thead><tr><th>group</th><th>criterion</th><th>value</th><th>limit</th><th>result</th><th>why</th></tr></thead><tbody>${verdictRows}</tbody></table>
+<h2>Candidate vs champion</h2>
+<table><thead><tr><th>group</th><th>metric</th><th>${esc(r.candidate.name)}</th><th>${r.champion ? esc(r.champion.name) : 'champion'}</th></tr></thead><tbody>${metricRows}</tbody></table>
+<p>Infra validation: ${esc(r.candidate.name)} — ${esc(r.candidate.infra.reason)}</p>
+<h2>Accuracy and calibration</h2>
+<div class="charts">${charts.slice(0, 4).join('\n')}</div>
+<h2>Bias</h2>
+<div class="charts">${charts.slice(4).join('\n')}</div>
+${series.flatMap((s) => s.fairness.map((f) => fairnessTable(f, s.name))).join('\n')}
+</body></html>`;
+}
