@@ -43,9 +43,10 @@ export async function renderReport(r: ReportInput): Promise<string> {
   const metricRows = CRITERION_NAMES.map(
     (m) => `<tr><td>${esc(CRITERIA[m].group)}</td><td>${esc(CRITERIA[m].label)}</td><td>${num(r.candidate.metrics[m])}</td><td>${r.champion ? num(r.champion.metrics[m]) : '–'}</td></tr>`,
   ).join('');
-  const title = `${r.model}: candidate ${r.candidate.name}${r.champion ? ` vs champion ${r.champion.name}` : ''}`;
+  const title = `${r.model}: ${r.candidate.name}${r.champion ? ` vs ${r.champion.name}` : ''}`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
+<link rel="icon" href="data:,">
 <style>
 body{font-family:system-ui,sans-serif;margin:2rem;color:#222;max-width:1200px}
 table{border-collapse:collapse;margin:1rem 0;font-size:14px}

@@ -81,8 +81,8 @@ export const protectedAttributeSchema = z.union([
   z
     .object({
       feature: z.string().min(1),
-      /** Ascending cut points: [30, 40] gives the groups <30, 30-39 and >=40. */
-      bands: z.array(z.number()).min(1).refine((b) => b.every((v, i) => i === 0 || v > b[i - 1]), 'bands must ascend'),
+      /** Ascending cut points: [30, 40] gives the groups <30, 30-39 and >=40. Category features need none. */
+      bands: z.array(z.number()).min(1).refine((b) => b.every((v, i) => i === 0 || v > b[i - 1]), 'bands must ascend').optional(),
     })
     .strict(),
 ]);

@@ -53,7 +53,7 @@ export async function modelStatus(ctx: CliContext, name: string): Promise<string
        FROM model_versions v
        JOIN dataset_snapshots s ON s.id = v.snapshot_id
        JOIN training_runs t ON t.id = v.training_run_id
-       LEFT JOIN LATERAL (SELECT metrics, passed FROM evaluations WHERE model_version_id = v.id ORDER BY id DESC LIMIT 1) e ON true
+       LEFT JOIN LATERAL (SELECT metrics, passed, report_key FROM evaluations WHERE model_version_id = v.id ORDER BY id DESC LIMIT 1) e ON true
        LEFT JOIN approvals a ON a.model_version_id = v.id
       WHERE v.model_id = $1 ORDER BY v.version`,
     [model.id],

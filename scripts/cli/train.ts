@@ -1,4 +1,4 @@
-import type { Trigger } from '../../activities/types';
+import type { PipelineOutcome, Trigger } from '../../activities/types';
 import { TASK_QUEUES } from '../../config/task-queues';
 import { findModel, UnknownModelError, audit } from '../../db/models';
 import { SEARCH_ATTRIBUTES } from '../../temporal/search-attributes';
@@ -43,7 +43,7 @@ export async function waitForStage(
     if (watched && state && state.running !== watched) {
       // The pipeline ended without reaching the stage: say how, rather than wait out the timeout.
       const failure = await ctx.client.workflow.getHandle(watched).result().then(
-        (outcome) => `ended ${JSON.stringify(outcome)}`,
+        (o: PipelineOutcome) => `ended ${o.status} v${o.version}${o.status === 'failed-policy' ? `: ${o.verdict.failures.join('; ')}` : ''}`,
         (err) => `failed: ${err.cause?.cause?.message ?? err.cause?.message ?? err.message}`,
       );
       throw new CliError(`pipeline ${watched} ${failure}`);

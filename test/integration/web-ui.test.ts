@@ -47,6 +47,22 @@ describe('Temporal Web UI', () => {
       const summary = await waitUntil('the summary frame', async () => page.frames().find((f) => decodeURIComponent(f.url()).includes(`${name}: manual training by test`)));
       expect(summary).toBeDefined();
       await page.screenshot({ path: path.join(shots, 'web-ui-pipeline-details.png'), fullPage: true });
+
+      // The evaluation report the approval request links to renders cleanly, charts and all.
+      const report = await browser.newPage({ viewport: { width: 1300, height: 1000 } });
+      const problems: string[] = [];
+      report.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
+      report.on('pageerror', (e) => problems.push(e.message));
+      const response = await report.goto(status.reportUrl!);
+      expect(response?.status()).toBe(200);
+      await report.getByText('Verdict: passes the policy').waitFor({ timeout: 10_000 });
+      expect(await report.locator('svg').count()).toBeGreaterThanOrEqual(6);
+      for (const title of ['ROC curve', 'Precision–recall curve', 'Calibration (10 bins)', 'Score distribution by true label', 'Group rates: SEX', 'Group rates: AGE bands']) {
+        await report.locator('svg').getByText(title).first().waitFor({ timeout: 5_000 });
+      }
+      await report.getByText('too small to measure').first().waitFor({ timeout: 5_000 }).catch(() => undefined);
+      await report.screenshot({ path: path.join(shots, 'evaluation-report.png'), fullPage: true });
+      expect(problems).toEqual([]);
     } finally {
       await browser.close();
       await workers.stop();

@@ -18,6 +18,11 @@ const base = {
 };
 
 describe('model spec', () => {
+  test('a parsed spec parses again to itself (the registry stores the parsed form)', () => {
+    const spec = parseModelSpec({ ...base, features: [...base.features], protectedAttributes: ['sex', { feature: 'age', bands: [30, 60] }] });
+    expect(parseModelSpec(JSON.parse(JSON.stringify(spec)))).toEqual(JSON.parse(JSON.stringify(spec)));
+  });
+
   test('fills defaults for policy, split and trainer parameters', () => {
     const spec = parseModelSpec(base);
     expect(spec.policy).toEqual({ threshold: 0.5, floors: {}, margins: {}, advisory: [], onFail: 'reject' });
