@@ -5,33 +5,68 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { metrics } from '../config/metrics';
 import type { ChildJob, ChildMessage } from '../ml/train-child';
 import type { ModelSpec } from '../specs/model-spec';
-import type { ArtifactStore } from '../storage/artifacts';
+import { artifactRefSchema, type ArtifactRef, type ArtifactStore } from '../storage/artifacts';
 import type { SnapshotRef, TrainingResult } from './types';
 
 const CHILD = path.resolve(__dirname, '../ml/train-child.js');
+/** The parent heartbeats on its own clock too, so a long step in the child never looks like a dead worker. */
+const LIVENESS_MS = 5_000;
+
+/** What each heartbeat carries: progress for the Web UI, and the latest checkpoint for a retry to resume from. */
+interface TrainingHeartbeat {
+  step?: number;
+  total?: number;
+  message?: string;
+  metrics?: Record<string, number>;
+  checkpoint?: ArtifactRef;
+}
 
 /** Training activities (gpu pool). They need only S3: training hosts get no database credentials. */
 export function createTrainingActivities({ store, workDir }: { store: ArtifactStore; workDir: string }) {
   return {
-    /** Trains a candidate in a child process, heartbeating its progress, and stores the ONNX model in S3. */
+    /**
+     * Trains a candidate in a child process, heartbeating its progress and
+     * checkpointing to S3; a retry after a lost worker resumes from the last
+     * checkpoint. The ONNX model goes to S3; only its reference comes back.
+     */
     async trainCandidate(input: { spec: ModelSpec; snapshot: SnapshotRef }): Promise<TrainingResult> {
       const ctx = Context.current();
       const dir = fs.mkdtempSync(path.join(workDir, `train-${input.spec.name}-`));
       const started = Date.now();
       const timer = metrics.trainingSeconds.startTimer({ model: input.spec.name, trainer: input.spec.trainer.kind });
       let outcome = 'failed';
+      const previous = artifactRefSchema.safeParse((ctx.info.heartbeatDetails as TrainingHeartbeat | undefined)?.checkpoint);
+      let beat: TrainingHeartbeat = previous.success ? { checkpoint: previous.data } : {};
+      const liveness = setInterval(() => ctx.heartbeat(beat), LIVENESS_MS);
       try {
         const snapshotPath = path.join(dir, 'snapshot.csv');
         fs.writeFileSync(snapshotPath, await store.get(input.snapshot.artifact));
+        let resumePath: string | undefined;
+        if (previous.success) {
+          resumePath = path.join(dir, 'resume.json');
+          fs.writeFileSync(resumePath, await store.get(previous.data));
+          ctx.log.info('resuming training from checkpoint', { checkpoint: previous.data.key, attempt: ctx.info.attempt });
+        }
         const outPath = path.join(dir, 'model.onnx');
         const child = fork(CHILD, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
         const abort = () => child.kill('SIGKILL');
         ctx.cancellationSignal.addEventListener('abort', abort);
+        let uploads = Promise.resolve();
         const done = await new Promise<Extract<ChildMessage, { type: 'done' }>>((resolve, reject) => {
           child.on('message', (m: ChildMessage) => {
             if (m.type === 'progress') {
-              ctx.heartbeat(m);
+              beat = { ...beat, step: m.step, total: m.total, message: m.message, metrics: m.metrics };
+              ctx.heartbeat(beat);
               ctx.log.info(`training ${input.spec.name}: ${m.message}`, m.metrics ?? {});
+            } else if (m.type === 'checkpoint') {
+              // Uploads run in order; a heartbeat names a checkpoint only once it is safely in S3.
+              uploads = uploads.then(async () => {
+                const ref = await store.put('checkpoints', fs.readFileSync(m.path), '.json', 'application/json');
+                fs.rmSync(m.path, { force: true });
+                beat = { ...beat, checkpoint: ref };
+                ctx.heartbeat(beat);
+                ctx.log.info('checkpoint stored', { step: m.step, checkpoint: ref.key });
+              });
             } else if (m.type === 'done') resolve(m);
             else reject(ApplicationFailure.nonRetryable(`training failed: ${m.message}`, 'TrainingError'));
           });
@@ -40,8 +75,9 @@ export function createTrainingActivities({ store, workDir }: { store: ArtifactSt
             if (ctx.cancellationSignal.aborted) reject(ctx.cancellationSignal.reason);
             else reject(new Error(`training process exited (code ${code}, signal ${signal}) before finishing`));
           });
-          child.send({ snapshotPath, spec: input.spec, outPath } satisfies ChildJob);
+          child.send({ snapshotPath, spec: input.spec, outPath, resumePath, checkpointDir: dir } satisfies ChildJob);
         }).finally(() => ctx.cancellationSignal.removeEventListener('abort', abort));
+        await uploads;
         const artifact = await store.put('models', fs.readFileSync(outPath), '.onnx');
         outcome = 'succeeded';
         return {
@@ -53,6 +89,7 @@ export function createTrainingActivities({ store, workDir }: { store: ArtifactSt
           peakRssMb: done.peakRssMb,
         };
       } finally {
+        clearInterval(liveness);
         timer({ outcome });
         fs.rmSync(dir, { recursive: true, force: true });
       }

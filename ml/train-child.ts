@@ -12,15 +12,22 @@ import { runTrainer } from './trainers';
 export type ChildMessage =
   | { type: 'progress'; step: number; total: number; message: string; metrics?: Record<string, number> }
   | { type: 'done'; metrics: Record<string, number>; summary: Record<string, unknown>; cpuMs: number; peakRssMb: number }
+  | { type: 'checkpoint'; path: string; step: number }
   | { type: 'error'; message: string };
 
 export interface ChildJob {
   snapshotPath: string;
   spec: unknown;
   outPath: string;
+  /** A checkpoint file to resume from. */
+  resumePath?: string;
+  /** Where to write checkpoints; the parent uploads each one it is told about. */
+  checkpointDir: string;
 }
 
 function send(m: ChildMessage): void {
+  // A parent that died (a killed worker) leaves nobody to report to: stop rather than train for no one.
+  if (!process.connected) process.exit(1);
   process.send!(m);
 }
 
@@ -37,6 +44,12 @@ process.once('message', (job: ChildJob) => {
       train: toDataset(parts.train, f),
       validation: toDataset(parts.validation, f),
       onProgress: (p) => send({ type: 'progress', ...p }),
+      resume: job.resumePath ? fs.readFileSync(job.resumePath, 'utf8') : undefined,
+      onCheckpoint: (checkpoint, step) => {
+        const path = `${job.checkpointDir}/checkpoint-${step}.json`;
+        fs.writeFileSync(path, checkpoint);
+        send({ type: 'checkpoint', path, step });
+      },
     });
     fs.writeFileSync(job.outPath, model.onnx);
     const usage = process.resourceUsage();

@@ -22,6 +22,10 @@ export interface TrainInput<S extends TrainerSpec = TrainerSpec> {
   train: Dataset;
   validation: Dataset;
   onProgress: (p: TrainProgress) => void;
+  /** A checkpoint this trainer wrote earlier in the same job, to carry on from. */
+  resume?: string;
+  /** Called with a checkpoint now and then, for trainers that take long enough to need one. */
+  onCheckpoint?: (checkpoint: string, step: number) => void;
 }
 
 /** Every trainer turns a split dataset into an ONNX model with input "features" [N,F] and output "probability" [N,1]. */

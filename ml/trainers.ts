@@ -1,11 +1,21 @@
 import type { TrainerSpec } from '../specs/model-spec';
+import { decodeCheckpoint, encodeCheckpoint } from './gbdt/checkpoint';
 import { gbdtToOnnx } from './gbdt/onnx';
 import { fitGbdt, predictGbdt, type GbdtParams } from './gbdt/train';
 import { trainLogisticRegression } from './logistic-regression';
 import type { TrainInput, TrainedModel, Trainer } from './trainer';
 
-const trainGbdt: Trainer<GbdtParams> = ({ spec, params, train, validation, onProgress }) => {
-  const model = fitGbdt(train, validation, params, onProgress);
+/** Checkpoint about every 25 trees: cheap to write, little work lost when a worker dies. */
+const CHECKPOINT_EVERY = 25;
+
+const trainGbdt: Trainer<GbdtParams> = ({ spec, params, train, validation, onProgress, resume, onCheckpoint }) => {
+  const start = resume ? decodeCheckpoint(resume) : undefined;
+  const model = fitGbdt(train, validation, params, {
+    onProgress,
+    resume: start,
+    checkpointEvery: CHECKPOINT_EVERY,
+    onCheckpoint: onCheckpoint && ((c) => onCheckpoint(encodeCheckpoint(c), c.trees.length)),
+  });
   const nodes = model.trees.reduce((n, t) => n + t.feature.length, 0);
   return {
     onnx: gbdtToOnnx(model.trees, model.baseScore, spec.features.map((f) => f.name), spec.name),
@@ -15,6 +25,7 @@ const trainGbdt: Trainer<GbdtParams> = ({ spec, params, train, validation, onPro
       bestIteration: model.bestIteration,
       validationLogLoss: model.validationLoss[model.bestIteration - 1] ?? Number.NaN,
       nodes,
+      resumedFromTree: start?.trees.length ?? 0,
     },
     summary: { trees: model.trees.length, nodes, baseScore: model.baseScore },
   };

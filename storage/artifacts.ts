@@ -18,7 +18,7 @@ export const artifactRefSchema = z.object({
 });
 export type ArtifactRef = z.infer<typeof artifactRefSchema>;
 
-export const ARTIFACT_KINDS = ['batches', 'quarantine', 'snapshots', 'models', 'reports', 'uploads'] as const;
+export const ARTIFACT_KINDS = ['batches', 'quarantine', 'snapshots', 'models', 'checkpoints', 'reports', 'uploads'] as const;
 export type ArtifactKind = (typeof ARTIFACT_KINDS)[number];
 
 export function sha256(bytes: Uint8Array | string): string {

@@ -23,8 +23,9 @@ export interface PoolWorker {
 function poolOptions(pool: Pool, deps: ActivityDeps): Partial<WorkerOptions> {
   switch (pool) {
     case 'gpu':
-      // One training at a time per host: it takes the machine.
-      return { activities: createTrainingActivities(deps), maxConcurrentActivityTaskExecutions: 1 };
+      // One training at a time per host: it takes the machine. Heartbeats are few, so they are sent
+      // within seconds rather than the default throttle: a checkpoint is durable soon after it is stored.
+      return { activities: createTrainingActivities(deps), maxConcurrentActivityTaskExecutions: 1, maxHeartbeatThrottleInterval: '5s', defaultHeartbeatThrottleInterval: '5s' };
     case 'cpu':
       return { activities: { ...createDataActivities(deps), ...createEvaluationActivities(deps) }, maxConcurrentActivityTaskExecutions: 2 };
     case 'control':

@@ -9,8 +9,8 @@ import { TASK_QUEUES } from '../config/task-queues';
 export const training = proxyActivities<TrainingActivities>({
   taskQueue: TASK_QUEUES.gpu,
   startToCloseTimeout: '4h',
-  // Training heartbeats every iteration; a silent minute means the worker is gone.
-  heartbeatTimeout: '1m',
+  // The training activity heartbeats every few seconds; half a minute of silence means its worker is gone.
+  heartbeatTimeout: '30s',
   retry: { maximumAttempts: 3, initialInterval: '10s' },
 });
 

@@ -44,7 +44,22 @@ function logLossOf(y: Uint8Array, raw: Float64Array): number {
  * and column subsampling, early stopping on the validation split. Deterministic
  * for a given seed.
  */
-export function fitGbdt(train: Dataset, validation: Dataset, p: GbdtParams, onProgress: (p: TrainProgress) => void = () => undefined): GbdtModel {
+/** Training state after some trees: enough to carry on exactly where it stopped. */
+export interface GbdtCheckpoint {
+  trees: Tree[];
+  baseScore: number;
+  validationLoss: number[];
+}
+
+export interface FitOptions {
+  onProgress?: (p: TrainProgress) => void;
+  resume?: GbdtCheckpoint;
+  checkpointEvery?: number;
+  onCheckpoint?: (c: GbdtCheckpoint) => void;
+}
+
+export function fitGbdt(train: Dataset, validation: Dataset, p: GbdtParams, options: FitOptions = {}): GbdtModel {
+  const onProgress = options.onProgress ?? (() => undefined);
   const edges = fitEdges(train, p.maxBins);
   const bins = applyBins(train, edges);
   const vbins = applyBins(validation, edges);
@@ -65,12 +80,26 @@ export function fitGbdt(train: Dataset, validation: Dataset, p: GbdtParams, onPr
     minSplitGain: p.minSplitGain,
     learningRate: p.learningRate,
   });
-  const random = prng(p.seed);
   const allRows = Uint32Array.from({ length: train.rows }, (_, i) => i);
   const trees: Tree[] = [];
   const validationLoss: number[] = [];
   let best = { loss: Number.POSITIVE_INFINITY, iteration: 0 };
-  for (let t = 0; t < p.trees; t++) {
+  if (options.resume) {
+    // Binning is a pure function of the training data, so the checkpoint's trees score the same rows the same way.
+    for (const tree of options.resume.trees) {
+      trees.push(tree);
+      for (let i = 0; i < train.rows; i++) raw[i] += scoreBinnedRow(tree, bins.codes, i * F);
+      for (let i = 0; i < validation.rows; i++) vraw[i] += scoreBinnedRow(tree, vbins.codes, i * F);
+    }
+    options.resume.validationLoss.forEach((loss, i) => {
+      validationLoss.push(loss);
+      if (loss < best.loss - 1e-12) best = { loss, iteration: i + 1 };
+    });
+    if (validation.rows === 0) best = { loss: Number.NaN, iteration: trees.length };
+  }
+  for (let t = trees.length; t < p.trees; t++) {
+    // Each tree's sampling depends only on the seed and its index, so a resumed run equals an uninterrupted one.
+    const random = prng(p.seed * 1_000_003 + t);
     for (let i = 0; i < train.rows; i++) {
       const pr = sigmoid(raw[i]);
       grad[i] = pr - train.y[i];
@@ -107,6 +136,9 @@ export function fitGbdt(train: Dataset, validation: Dataset, p: GbdtParams, onPr
     } else best = { loss: Number.NaN, iteration: t + 1 };
     if ((t + 1) % 10 === 0 || t + 1 === p.trees) {
       onProgress({ step: t + 1, total: p.trees, message: `tree ${t + 1}/${p.trees}`, metrics: { validationLogLoss: validationLoss[t] ?? Number.NaN } });
+    }
+    if (options.onCheckpoint && options.checkpointEvery && (t + 1) % options.checkpointEvery === 0 && t + 1 < p.trees) {
+      options.onCheckpoint({ trees: trees.slice(), baseScore, validationLoss: validationLoss.slice() });
     }
   }
   // Without early stopping every tree is kept; with it, the trees after the best validation loss are dropped.

@@ -33,21 +33,28 @@ export async function startWorkers(envOverrides: Record<string, string> = {}, po
     const log = fs.createWriteStream(path.join(logs, `worker-${pool}-${process.pid}.log`), { flags: 'a' });
     child.stdout.pipe(log);
     child.stderr.pipe(log);
+    const output = { text: '' };
+    child.stderr.on('data', (chunk: Buffer) => (output.text += chunk.toString()));
     const ready = new Promise<void>((resolve, reject) => {
-      let seen = '';
-      child.stderr.on('data', (chunk: Buffer) => {
-        seen += chunk.toString();
-        if (seen.includes('"msg":"worker started"')) resolve();
-      });
-      child.once('exit', (code) => reject(new Error(`worker ${pool} exited (${code}) before it started:\n${seen.slice(-2000)}`)));
+      child.stderr.on('data', () => output.text.includes('"msg":"worker started"') && resolve());
+      child.once('exit', (code) => reject(new Error(`worker ${pool} exited (${code}) before it started:\n${output.text.slice(-2000)}`)));
     });
-    return { child, ready };
+    return { pool, child, ready, output };
   });
   await Promise.all(children.map((c) => c.ready));
   return {
     /** The pool's Prometheus exposition. */
     async metrics(pool: Pool): Promise<string> {
       return (await fetch(`http://127.0.0.1:${metricsPorts[pool]}/metrics`)).text();
+    },
+    /** Waits until a pool's log says something. */
+    waitForOutput(pool: Pool, text: string, timeoutMs = 60_000): Promise<true> {
+      const c = children.find((w) => w.pool === pool)!;
+      return waitUntil(`"${text}" from worker ${pool}`, async () => (c.output.text.includes(text) ? true : undefined), timeoutMs);
+    },
+    /** Kills a pool's worker outright, as a crash or a lost host would. */
+    kill(pool: Pool): void {
+      children.find((w) => w.pool === pool)!.child.kill('SIGKILL');
     },
     async stop() {
       await Promise.all(children.map((c) => stopProcess(c.child, 20_000)));

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { toDataset, type Dataset } from '../../ml/dataset';
+import { decodeCheckpoint, encodeCheckpoint } from '../../ml/gbdt/checkpoint';
 import { gbdtToOnnx } from '../../ml/gbdt/onnx';
 import { fitGbdt, predictGbdt, type GbdtModel } from '../../ml/gbdt/train';
 import { auc } from '../../ml/metrics';
@@ -65,6 +66,16 @@ describe('gradient-boosted trees', () => {
     expect(new Set(missingSplits).size).toBeGreaterThan(0);
     const gappy = withGaps(held);
     expect(maxDiff(await onnxScores(m, gappy), predictGbdt(m, gappy))).toBeLessThan(1e-5);
+  });
+
+  test('a run resumed from a checkpoint equals an uninterrupted one', () => {
+    const p = params({ trees: 40, subsample: 0.8, colsample: 0.7, earlyStoppingRounds: 0 });
+    const straight = fitGbdt(train, validation, p);
+    let saved: string | undefined;
+    fitGbdt(train, validation, { ...p, trees: 40 }, { checkpointEvery: 15, onCheckpoint: (c) => (saved ??= encodeCheckpoint(c)) });
+    const resumed = fitGbdt(train, validation, p, { resume: decodeCheckpoint(saved!) });
+    expect(decodeCheckpoint(saved!).trees).toHaveLength(15);
+    expect(Array.from(predictGbdt(resumed, held))).toEqual(Array.from(predictGbdt(straight, held)));
   });
 
   test('early stopping keeps the trees up to the best validation loss', () => {

@@ -1,0 +1,26 @@
+import type { GbdtCheckpoint } from './train';
+import type { Tree } from './tree';
+
+/** Checkpoints as JSON: typed arrays become plain arrays, and come back as the same types. */
+export function encodeCheckpoint(c: GbdtCheckpoint): string {
+  const plain = (t: Tree) => Object.fromEntries(Object.entries(t).map(([k, v]) => [k, Array.from(v as ArrayLike<number>)]));
+  return JSON.stringify({ version: 1, baseScore: c.baseScore, validationLoss: c.validationLoss, trees: c.trees.map(plain) });
+}
+
+export function decodeCheckpoint(json: string): GbdtCheckpoint {
+  const raw = JSON.parse(json) as { version: number; baseScore: number; validationLoss: number[]; trees: Record<keyof Tree, number[]>[] };
+  if (raw.version !== 1) throw new Error(`unknown checkpoint format ${raw.version}`);
+  return {
+    baseScore: raw.baseScore,
+    validationLoss: raw.validationLoss.map((v) => (v === null ? Number.NaN : v)),
+    trees: raw.trees.map((t) => ({
+      feature: Int32Array.from(t.feature),
+      threshold: Float32Array.from(t.threshold),
+      bin: Uint8Array.from(t.bin),
+      missingLeft: Uint8Array.from(t.missingLeft),
+      left: Int32Array.from(t.left),
+      right: Int32Array.from(t.right),
+      value: Float32Array.from(t.value),
+    })),
+  };
+}
