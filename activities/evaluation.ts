@@ -26,7 +26,7 @@ const REPORT_LINK_SECONDS = 7 * 24 * 3600;
  */
 export function createEvaluationActivities({ db, store }: ActivityDeps) {
   async function training(modelId: number, version: number) {
-    const r = await db.query<{ wall_ms: number; cpu_ms: number; metrics: { peakRssMb?: number } }>(
+    const r = await db.query<{ wall_ms: number; cpu_ms: number | null; metrics: { peakRssMb?: number | null } }>(
       'SELECT t.wall_ms, t.cpu_ms, t.metrics FROM model_versions v JOIN training_runs t ON t.id = v.training_run_id WHERE v.model_id = $1 AND v.version = $2',
       [modelId, version],
     );
@@ -51,7 +51,7 @@ export function createEvaluationActivities({ db, store }: ActivityDeps) {
       inferenceCpuMsPer1k: profile.inferenceCpuMsPer1k,
       modelBytes: bytes.byteLength,
       trainSeconds: t ? t.wall_ms / 1000 : Number.NaN,
-      trainCpuSeconds: t ? t.cpu_ms / 1000 : Number.NaN,
+      trainCpuSeconds: t?.cpu_ms != null ? t.cpu_ms / 1000 : Number.NaN,
       trainPeakRssMb: t?.metrics.peakRssMb ?? Number.NaN,
     };
     const evaluation: VersionEvaluation = { version: ref.version, metrics, quality: q, fairness: groups, infra: profile.infra };

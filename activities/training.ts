@@ -6,6 +6,7 @@ import { metrics } from '../config/metrics';
 import type { ChildJob, ChildMessage } from '../ml/train-child';
 import type { ModelSpec } from '../specs/model-spec';
 import { artifactRefSchema, type ArtifactRef, type ArtifactStore } from '../storage/artifacts';
+import { runCommandTrainer } from './command-trainer';
 import type { SnapshotRef, TrainingResult } from './types';
 
 const CHILD = path.resolve(__dirname, '../ml/train-child.js');
@@ -46,6 +47,23 @@ export function createTrainingActivities({ store, workDir }: { store: ArtifactSt
           resumePath = path.join(dir, 'resume.json');
           fs.writeFileSync(resumePath, await store.get(previous.data));
           ctx.log.info('resuming training from checkpoint', { checkpoint: previous.data.key, attempt: ctx.info.attempt });
+        }
+        if (input.spec.trainer.kind === 'command') {
+          const run = await runCommandTrainer(
+            input.spec,
+            input.spec.trainer,
+            fs.readFileSync(snapshotPath, 'utf8'),
+            dir,
+            (p) => {
+              beat = { ...beat, ...p };
+              ctx.heartbeat(beat);
+            },
+            (line) => ctx.log.info(`trainer: ${line}`),
+            ctx.cancellationSignal,
+          );
+          const artifact = await store.put('models', run.onnx, '.onnx');
+          outcome = 'succeeded';
+          return { artifact, metrics: run.metrics, summary: { command: input.spec.trainer.command }, wallMs: Date.now() - started, cpuMs: null, peakRssMb: null };
         }
         const outPath = path.join(dir, 'model.onnx');
         const child = fork(CHILD, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });

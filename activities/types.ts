@@ -40,8 +40,9 @@ export interface TrainingResult {
   metrics: Record<string, number>;
   summary: Record<string, unknown>;
   wallMs: number;
-  cpuMs: number;
-  peakRssMb: number;
+  /** null where it cannot be observed: an external command trainer's processes. */
+  cpuMs: number | null;
+  peakRssMb: number | null;
 }
 
 /** One version measured on the held-out rows: every policy metric, and the detail behind the bias ones. */

@@ -39,5 +39,7 @@ export function runTrainer(input: TrainInput): TrainedModel {
       return trainLogisticRegression({ ...input, params });
     case 'gbdt':
       return trainGbdt({ ...input, params });
+    case 'command':
+      throw new Error('the command trainer runs an external program; the training activity starts it, not this process');
   }
 }

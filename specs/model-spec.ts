@@ -55,8 +55,26 @@ export const gbdtSchema = z
   })
   .strict();
 
+/**
+ * Any program that trains and writes an ONNX model (a PyTorch script on a GPU
+ * host, say). It is given the split data and an output path in its environment
+ * (FACTORY_TRAIN_CSV, FACTORY_VALIDATION_CSV, FACTORY_OUTPUT_ONNX, FACTORY_FEATURES,
+ * FACTORY_LABEL); lines "PROGRESS <step> <total> [message]" on its stdout are
+ * heartbeated, a line "METRICS {json}" is recorded, and all output is logged.
+ */
+export const commandTrainerSchema = z
+  .object({
+    kind: z.literal('command'),
+    command: z.array(z.string().min(1)).min(1, 'give the program and its arguments, e.g. [python3, train.py]'),
+    /** Working directory, relative to the repository root unless absolute. */
+    cwd: z.string().optional(),
+    env: z.record(z.string(), z.string()).default({}),
+    timeout: durationSchema.default('4h'),
+  })
+  .strict();
+
 /** Trainers are a discriminated union so the next one slots in with its own params. */
-export const trainerSchema = z.discriminatedUnion('kind', [logisticRegressionSchema, gbdtSchema]);
+export const trainerSchema = z.discriminatedUnion('kind', [logisticRegressionSchema, gbdtSchema, commandTrainerSchema]);
 
 export const metricNameSchema = z.enum(CRITERION_NAMES);
 

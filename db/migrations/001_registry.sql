@@ -52,7 +52,8 @@ CREATE TABLE training_runs (
   artifact_bytes  bigint NOT NULL,
   metrics         jsonb NOT NULL,
   wall_ms         integer NOT NULL,
-  cpu_ms          integer NOT NULL,
+  -- NULL where it cannot be observed (an external command trainer's own CPU time)
+  cpu_ms          integer,
   created_at      timestamptz NOT NULL DEFAULT now(),
   UNIQUE (workflow_id)
 );

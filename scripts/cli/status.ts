@@ -18,7 +18,7 @@ interface VersionRow {
   trigger: { reason: string; requestedBy: string };
   train_metrics: Record<string, number>;
   wall_ms: number;
-  cpu_ms: number;
+  cpu_ms: number | null;
   metrics: Record<string, number> | null;
   report_key: string | null;
   passed: boolean | null;
@@ -77,7 +77,7 @@ export async function modelStatus(ctx: CliContext, name: string): Promise<string
       `    model    sha256 ${champ.artifact_sha256} (${champ.artifact_bytes} bytes ONNX, ${champ.trainer.kind})`,
       `    snapshot sha256 ${champ.snapshot_sha256} (${champ.snapshot_rows} rows from batches ${champ.batch_ids.join(', ')})`,
       `    metrics  auc ${fmt(champ.metrics?.auc)}  log loss ${fmt(champ.metrics?.logLoss)}  accuracy ${fmt(champ.metrics?.accuracy)}  (${champ.metrics?.rows} held-out rows)`,
-      `    trained  ${(champ.wall_ms / 1000).toFixed(1)}s wall, ${(champ.cpu_ms / 1000).toFixed(1)}s CPU; trigger ${champ.trigger.reason} by ${champ.trigger.requestedBy}`,
+      `    trained  ${(champ.wall_ms / 1000).toFixed(1)}s wall, ${champ.cpu_ms === null ? 'CPU not observable' : `${(champ.cpu_ms / 1000).toFixed(1)}s CPU`}; trigger ${champ.trigger.reason} by ${champ.trigger.requestedBy}`,
       `    pipeline ${workflowUrl(ctx, champ.workflow_id)}`,
       ...(champ.report_key ? [`    report   ${await reportLink(ctx, champ.report_key)}`] : []),
       `  previous champion: ${alias.rows[0].previous ? `v${alias.rows[0].previous} (kept for rollback)` : 'none'}`,

@@ -1,0 +1,96 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import readline from 'node:readline';
+import { ApplicationFailure } from '@temporalio/activity';
+import type { z } from 'zod';
+import { splitRows } from '../ml/split';
+import { fromCanonicalCsv, type BatchRow } from '../specs/data-batch';
+import { durationMs } from '../specs/duration';
+import type { commandTrainerSchema, ModelSpec } from '../specs/model-spec';
+
+type CommandParams = z.infer<typeof commandTrainerSchema>;
+
+export interface CommandRun {
+  onnx: Buffer;
+  metrics: Record<string, number>;
+}
+
+const ROOT = path.resolve(__dirname, '../..');
+const PROGRESS = /^PROGRESS\s+(\d+)\s+(\d+)\s*(.*)$/;
+const METRICS = /^METRICS\s+(\{.*\})\s*$/;
+
+function writeSplit(file: string, spec: ModelSpec, rows: BatchRow[]): void {
+  const lines = [[...spec.features.map((f) => f.name), spec.label].join(',')];
+  for (const r of rows) lines.push([...r.features, r.label].join(','));
+  fs.writeFileSync(file, lines.join('\n') + '\n');
+}
+
+/**
+ * Runs an external training program on the snapshot's train/validation split,
+ * streaming its output to the log and its PROGRESS lines to the heartbeat.
+ */
+export async function runCommandTrainer(
+  spec: ModelSpec,
+  params: CommandParams,
+  snapshotCsv: string,
+  dir: string,
+  report: (p: { step: number; total: number; message: string }) => void,
+  log: (line: string) => void,
+  signal: AbortSignal,
+): Promise<CommandRun> {
+  const parts = splitRows(fromCanonicalCsv(snapshotCsv), spec.split);
+  const trainCsv = path.join(dir, 'train.csv');
+  const validationCsv = path.join(dir, 'validation.csv');
+  const output = path.join(dir, 'model.onnx');
+  writeSplit(trainCsv, spec, parts.train);
+  writeSplit(validationCsv, spec, parts.validation);
+  const [program, ...args] = params.command;
+  const child = spawn(program, args, {
+    cwd: params.cwd ? path.resolve(ROOT, params.cwd) : ROOT,
+    env: {
+      ...process.env,
+      ...params.env,
+      FACTORY_TRAIN_CSV: trainCsv,
+      FACTORY_VALIDATION_CSV: validationCsv,
+      FACTORY_OUTPUT_ONNX: output,
+      FACTORY_FEATURES: spec.features.map((f) => f.name).join(','),
+      FACTORY_LABEL: spec.label,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const metrics: Record<string, number> = {};
+  const tail: string[] = [];
+  const remember = (line: string) => {
+    tail.push(line);
+    if (tail.length > 20) tail.shift();
+  };
+  readline.createInterface({ input: child.stdout }).on('line', (line) => {
+    remember(line);
+    log(line);
+    const p = PROGRESS.exec(line);
+    if (p) report({ step: Number(p[1]), total: Number(p[2]), message: p[3] || `step ${p[1]}/${p[2]}` });
+    const m = METRICS.exec(line);
+    if (m) Object.assign(metrics, JSON.parse(m[1]));
+  });
+  readline.createInterface({ input: child.stderr }).on('line', (line) => {
+    remember(line);
+    log(line);
+  });
+  const kill = () => child.kill('SIGKILL');
+  signal.addEventListener('abort', kill);
+  const timer = setTimeout(kill, durationMs(params.timeout));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.on('error', (err) => reject(ApplicationFailure.nonRetryable(`cannot start ${program}: ${err.message}`, 'TrainingError')));
+    child.on('exit', (c) => resolve(c));
+  }).finally(() => {
+    clearTimeout(timer);
+    signal.removeEventListener('abort', kill);
+  });
+  if (signal.aborted) throw signal.reason;
+  if (code !== 0) {
+    throw ApplicationFailure.nonRetryable(`${params.command.join(' ')} exited with code ${code}; its last output:\n${tail.join('\n')}`, 'TrainingError');
+  }
+  if (!fs.existsSync(output)) throw ApplicationFailure.nonRetryable(`${params.command.join(' ')} finished without writing ${output}`, 'TrainingError');
+  return { onnx: fs.readFileSync(output), metrics };
+}
