@@ -1,22 +1,16 @@
 import { ingest } from '../../scripts/cli/ingest';
 import { requestTraining, waitForStage } from '../../scripts/cli/train';
 import { loopWorkflowId, loopStateQuery } from '../../workflows/definitions';
-import { creditSpec, ctx, monthlyBatches, registerSpec, startWorkers, uniqueName, waitUntil } from './helpers';
+import { creditSpec, ctx, withWorkers, registerSpec, uniqueName, waitUntil } from './helpers';
 
 describe('an unanswered approval request', () => {
-  let workers: Awaited<ReturnType<typeof startWorkers>>;
-  let batches: string[];
-  beforeAll(async () => {
-    workers = await startWorkers();
-    batches = monthlyBatches();
-  });
-  afterAll(() => workers?.stop());
+  const factory = withWorkers();
 
   async function runUntilDecided(onTimeout: 'reject' | 'escalate') {
     const name = uniqueName(`credit-${onTimeout}`);
     await registerSpec(creditSpec(name, (raw) => (raw.approval = { approvers: ['alice'], timeout: '3s', onTimeout })));
     return ctx(async (c) => {
-      expect((await ingest(c, name, batches[0])).status).toBe('accepted');
+      expect((await ingest(c, name, factory.batches[0])).status).toBe('accepted');
       await requestTraining(c, name, { reason: 'manual', requestedBy: 'test' });
       const { workflowId } = await waitForStage(c, name, ['awaiting-approval'], 60_000);
       const started = Date.now();

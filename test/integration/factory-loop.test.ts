@@ -2,20 +2,16 @@ import { decide } from '../../scripts/cli/approval';
 import { ingest } from '../../scripts/cli/ingest';
 import { requestTraining, waitForStage } from '../../scripts/cli/train';
 import { loopStateQuery, loopWorkflowId } from '../../workflows/definitions';
-import { creditSpec, ctx, monthlyBatches, registerSpec, startWorkers, uniqueName } from './helpers';
+import { creditSpec, ctx, registerSpec, uniqueName, withWorkers } from './helpers';
 
 describe('the per-model factory loop', () => {
-  let workers: Awaited<ReturnType<typeof startWorkers>>;
-  beforeAll(async () => {
-    workers = await startWorkers();
-  });
-  afterAll(() => workers?.stop());
+  const factory = withWorkers();
 
   test('requests during a running pipeline are coalesced into one follow-up, not doubled', async () => {
     const name = uniqueName('credit-loop');
     await registerSpec(creditSpec(name));
     await ctx(async (c) => {
-      expect((await ingest(c, name, monthlyBatches()[0])).status).toBe('accepted');
+      expect((await ingest(c, name, factory.batches[0])).status).toBe('accepted');
       await requestTraining(c, name, { reason: 'manual', requestedBy: 'first' });
       const first = await waitForStage(c, name, ['awaiting-approval'], 60_000);
       for (const who of ['second', 'third', 'fourth']) await requestTraining(c, name, { reason: 'manual', requestedBy: who });

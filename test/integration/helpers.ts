@@ -62,6 +62,17 @@ export async function startWorkers(envOverrides: Record<string, string> = {}, po
   };
 }
 
+/** A test file's worker pools and the monthly batches, set up before its tests and stopped after. */
+export function withWorkers() {
+  const state = {} as { workers: Awaited<ReturnType<typeof startWorkers>>; batches: string[] };
+  beforeAll(async () => {
+    state.workers = await startWorkers();
+    state.batches = monthlyBatches();
+  });
+  afterAll(() => state.workers?.stop());
+  return state;
+}
+
 /** The shipped credit-default spec under a unique name, with test-sized changes. */
 export function creditSpec(name: string, change: (raw: Record<string, any>) => void = () => undefined): ModelSpec {
   const raw = parse(fs.readFileSync(path.join(ROOT, 'models/credit-default.yaml'), 'utf8'));

@@ -3,20 +3,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { describeIngest, ingest } from '../../scripts/cli/ingest';
 import { requestTraining, waitForStage } from '../../scripts/cli/train';
-import { creditSpec, ctx, monthlyBatches, registerSpec, startWorkers, uniqueName } from './helpers';
+import { creditSpec, ctx, withWorkers, registerSpec, uniqueName } from './helpers';
 
 describe('data batches', () => {
-  let workers: Awaited<ReturnType<typeof startWorkers>>;
-  let batches: string[];
-  beforeAll(async () => {
-    workers = await startWorkers();
-    batches = monthlyBatches();
-  });
-  afterAll(() => workers?.stop());
+  const factory = withWorkers();
 
   /** A real batch with two cells spoiled: line 10's AGE and line 25's PAY_0. */
   function spoiledBatch(): { file: string; bytes: Buffer } {
-    const lines = fs.readFileSync(batches[1], 'utf8').split('\n');
+    const lines = fs.readFileSync(factory.batches[1], 'utf8').split('\n');
     const header = lines[0].split(',').map((h) => h.replace(/"/g, ''));
     const spoil = (line: number, column: string, value: string) => {
       const cells = lines[line - 1].split(',');
@@ -50,9 +44,9 @@ describe('data batches', () => {
       await requestTraining(c, name, { reason: 'manual', requestedBy: 'test' });
       await expect(waitForStage(c, name, ['awaiting-approval'], 60_000)).rejects.toThrow(/has no accepted data batches/);
 
-      const good = await ingest(c, name, batches[0]);
+      const good = await ingest(c, name, factory.batches[0]);
       expect(good).toMatchObject({ status: 'accepted', rows: 5000, duplicate: false });
-      expect(await ingest(c, name, batches[0])).toMatchObject({ status: 'accepted', batchId: good.batchId, duplicate: true });
+      expect(await ingest(c, name, factory.batches[0])).toMatchObject({ status: 'accepted', batchId: good.batchId, duplicate: true });
 
       await requestTraining(c, name, { reason: 'manual', requestedBy: 'test' });
       const { status } = await waitForStage(c, name, ['awaiting-approval'], 60_000);
@@ -71,7 +65,7 @@ describe('data batches', () => {
   test('a file missing a required column is refused at the header, naming the column', async () => {
     const name = uniqueName('credit-header');
     await registerSpec(creditSpec(name));
-    const lines = fs.readFileSync(batches[0], 'utf8').split('\n').slice(0, 50);
+    const lines = fs.readFileSync(factory.batches[0], 'utf8').split('\n').slice(0, 50);
     const header = lines[0].split(',');
     const drop = header.indexOf('"LIMIT_BAL"') >= 0 ? header.indexOf('"LIMIT_BAL"') : header.indexOf('LIMIT_BAL');
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'hdr-')), 'no-limit.csv');

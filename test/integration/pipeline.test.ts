@@ -5,23 +5,17 @@ import { ingest } from '../../scripts/cli/ingest';
 import { modelStatus } from '../../scripts/cli/status';
 import { requestTraining, waitForStage } from '../../scripts/cli/train';
 import { approveSignal } from '../../workflows/definitions';
-import { creditSpec, ctx, monthlyBatches, registerSpec, startWorkers, uniqueName, waitUntil } from './helpers';
+import { creditSpec, ctx, withWorkers, registerSpec, uniqueName, waitUntil } from './helpers';
 
 describe('the factory loop on the real stack', () => {
-  let workers: Awaited<ReturnType<typeof startWorkers>>;
-  let batches: string[];
-  beforeAll(async () => {
-    workers = await startWorkers();
-    batches = monthlyBatches();
-  });
-  afterAll(() => workers?.stop());
+  const factory = withWorkers();
 
   const name = uniqueName('credit');
 
   test('ingest, train, evaluate, approve through the update: the candidate becomes champion with its lineage', async () => {
     await registerSpec(creditSpec(name));
     await ctx(async (c) => {
-      for (const f of batches.slice(0, 2)) expect((await ingest(c, name, f)).status).toBe('accepted');
+      for (const f of factory.batches.slice(0, 2)) expect((await ingest(c, name, f)).status).toBe('accepted');
       await requestTraining(c, name, { reason: 'manual', requestedBy: 'test' });
       const { status } = await waitForStage(c, name, ['awaiting-approval', 'failed-policy'], 120_000);
       expect(status.stage).toBe('awaiting-approval');
@@ -71,21 +65,23 @@ describe('the factory loop on the real stack', () => {
       const unknown = await c.db.query("SELECT 1 FROM audit_events WHERE model = 'no-such-model' AND outcome = 'denied'");
       expect(unknown.rowCount).toBeGreaterThan(0);
 
-      expect(await workers.metrics('control')).toContain(`factory_promotions_total{model="${name}"} 1`);
-      expect(await workers.metrics('cpu')).toContain(`factory_batches_total{model="${name}",status="accepted"} 2`);
-      expect(await workers.metrics('gpu')).toMatch(new RegExp(`factory_training_seconds_count\\{model="${name}",trainer="gbdt",outcome="succeeded"\\} 1`));
+      expect(await factory.workers.metrics('control')).toContain(`factory_promotions_total{model="${name}"} 1`);
+      expect(await factory.workers.metrics('cpu')).toContain(`factory_batches_total{model="${name}",status="accepted"} 2`);
+      expect(await factory.workers.metrics('gpu')).toMatch(new RegExp(`factory_training_seconds_count\\{model="${name}",trainer="gbdt",outcome="succeeded"\\} 1`));
     });
   });
 
   test('the next candidate is evaluated against the champion; a rejection keeps the champion', async () => {
     await ctx(async (c) => {
-      expect((await ingest(c, name, batches[2])).status).toBe('accepted');
+      expect((await ingest(c, name, factory.batches[2])).status).toBe('accepted');
       await requestTraining(c, name, { reason: 'manual', requestedBy: 'test' });
       const { status } = await waitForStage(c, name, ['awaiting-approval'], 120_000);
       expect(status.version).toBe(2);
       expect(status.championVersion).toBe(1);
       expect(status.champion?.quality.rows).toBe(status.candidate?.quality.rows);
       expect(status.verdict?.criteria.some((k) => k.kind === 'non-inferiority')).toBe(true);
+      const report = await (await fetch(status.reportUrl!)).text();
+      expect(report).toContain(`${name}: candidate v2 vs champion v1`);
 
       const result = await decide(c, 'reject', name, '2', 'bob', 'not convinced');
       expect(result.outcome).toMatchObject({ status: 'rejected', version: 2, by: 'bob' });
@@ -106,7 +102,7 @@ describe('the factory loop on the real stack', () => {
     const other = uniqueName('credit-ui');
     await registerSpec(creditSpec(other));
     await ctx(async (c) => {
-      expect((await ingest(c, other, batches[0])).status).toBe('accepted');
+      expect((await ingest(c, other, factory.batches[0])).status).toBe('accepted');
       await requestTraining(c, other, { reason: 'manual', requestedBy: 'test' });
       const { workflowId } = await waitForStage(c, other, ['awaiting-approval'], 120_000);
       const handle = c.client.workflow.getHandle(workflowId);
