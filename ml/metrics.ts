@@ -32,29 +32,3 @@ export function logLoss(labels: ArrayLike<number>, scores: ArrayLike<number>): n
   }
   return sum / labels.length;
 }
-
-export function accuracy(labels: ArrayLike<number>, scores: ArrayLike<number>, threshold: number): number {
-  let right = 0;
-  for (let i = 0; i < labels.length; i++) if ((scores[i] >= threshold ? 1 : 0) === labels[i]) right++;
-  return right / labels.length;
-}
-
-export interface ClassificationMetrics {
-  auc: number;
-  logLoss: number;
-  accuracy: number;
-  rows: number;
-  positives: number;
-}
-
-export function classificationMetrics(labels: ArrayLike<number>, scores: ArrayLike<number>, threshold: number): ClassificationMetrics {
-  let positives = 0;
-  for (let i = 0; i < labels.length; i++) positives += labels[i];
-  return {
-    auc: auc(labels, scores),
-    logLoss: logLoss(labels, scores),
-    accuracy: accuracy(labels, scores, threshold),
-    rows: labels.length,
-    positives,
-  };
-}
