@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { metrics } from '../config/metrics';
 import { audit, findModel, UnknownModelError, type AuditEvent } from '../db/models';
 import { inTransaction } from '../db/pool';
+import { CHAMPION_CHANNEL } from '../serving/channel';
 import type { Verdict } from '../ml/policy';
 import type { ActivityDeps } from './deps';
 import type { Decision, LoadedModel, SnapshotRef, Trigger, TrainingResult } from './types';
@@ -140,6 +141,8 @@ export function createRegistryActivities({ db }: ActivityDeps) {
           [model.id, versionId, previous?.version_id ?? null, input.actor, input.workflowId],
         );
         metrics.promotions.inc({ model: input.model });
+        // Delivered on commit: serving replicas load the new champion at once (they also poll).
+        await tx.query('SELECT pg_notify($1, $2)', [CHAMPION_CHANNEL, JSON.stringify({ model: input.model, version: input.version })]);
         await audit(tx, { actor: input.actor, action: 'version.promote', model: input.model, version: input.version, outcome: 'ok', details: { previousChampion: previous?.version, workflowId: input.workflowId } });
         return { previousChampion: previous?.version };
       });

@@ -28,6 +28,12 @@ export const envSchema = z.object({
   VERSITYGW: z.string().optional(),
   /** Where a worker serves Prometheus metrics (/metrics); off when unset. */
   METRICS_PORT: port.optional(),
+  SERVING_PORT: port.default(8080),
+  /** Comma-separated bearer tokens accepted by the prediction service; empty means no authentication. */
+  SERVING_TOKENS: z.string().default(''),
+  SERVING_MAX_BATCH: z.coerce.number().int().min(1).max(10_000).default(64),
+  SERVING_MAX_DELAY_MS: z.coerce.number().min(0).max(100).default(1),
+  SERVING_POLL_MS: z.coerce.number().int().min(100).default(10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

