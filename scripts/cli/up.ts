@@ -77,7 +77,7 @@ async function demo(ctx: CliContext, print: (s: string) => void): Promise<void> 
 export async function up(env: FactoryEnv, opts: { demo: boolean }, print: (s: string) => void): Promise<void> {
   fs.mkdirSync(dataPaths(env).logs, { recursive: true });
   const stack = await startStack(env);
-  const workers = [
+  const services = [
     ...(['control', 'cpu', 'gpu'] as Pool[]).map((p) => startService(`worker-${p}`, `workers/${p}.js`, env, { METRICS_PORT: String(METRICS_PORTS[p]) })),
     startService('serving', 'serving/main.js', env, {}),
   ];
@@ -85,8 +85,8 @@ export async function up(env: FactoryEnv, opts: { demo: boolean }, print: (s: st
   // way makes the process wait for workers and servers to stop before it exits.
   exitHook.forceExitTimeout(40_000);
   exitHook((done) => {
-    print('\nstopping workers and the stack…');
-    Promise.all(workers.map((w) => stopProcess(w, 20_000)))
+    print('\nstopping workers, serving and the stack…');
+    Promise.all(services.map((s) => stopProcess(s, 20_000)))
       .then(() => stack.stop())
       .then(() => print('stopped.'))
       .finally(done);
