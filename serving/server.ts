@@ -35,7 +35,7 @@ const describe = (e: z.ZodError, prefix = '') => e.issues.map((i) => `${[prefix,
  * The prediction service. Fastify for its low per-request overhead and its
  * hooks; bodies are validated with zod against the model's spec.
  */
-export function buildServer(champions: ChampionSet, tokens: string[]): FastifyInstance {
+export function buildServer(champions: Pick<ChampionSet, 'get' | 'versions'>, tokens: string[]): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: 1 << 20 });
   const accepted = tokens.map((t) => Buffer.from(t));
   const authorised = (header: string | undefined) => {
