@@ -7,12 +7,22 @@ import { trainingPipeline } from './training-pipeline';
 /** Pipelines per run before continuing as new, well inside Temporal's history limits. */
 const PIPELINES_PER_RUN = 25;
 
+export interface FactoryLoopInput {
+  model: string;
+  pending?: Trigger;
+  coalesced?: number;
+  completed?: number;
+  /** Overrides PIPELINES_PER_RUN (tests use 1 to see the hand-over). */
+  pipelinesPerRun?: number;
+}
+
 /**
  * One per model, running for months: starts a pipeline per training request,
  * one at a time. Requests that arrive while one runs are coalesced into a single
  * follow-up, never doubled.
  */
-export async function factoryLoop(input: { model: string; pending?: Trigger; coalesced?: number; completed?: number }): Promise<void> {
+export async function factoryLoop(input: FactoryLoopInput): Promise<void> {
+  const perRun = input.pipelinesPerRun ?? PIPELINES_PER_RUN;
   const state: LoopState = { model: input.model, pending: input.pending, coalesced: input.coalesced ?? 0, completed: input.completed ?? 0 };
   let thisRun = 0;
   setHandler(loopStateQuery, () => state);
@@ -23,7 +33,7 @@ export async function factoryLoop(input: { model: string; pending?: Trigger; coa
   upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.FactoryModel, value: input.model }]);
 
   for (;;) {
-    await condition(() => state.pending !== undefined || thisRun >= PIPELINES_PER_RUN || workflowInfo().continueAsNewSuggested);
+    await condition(() => state.pending !== undefined || thisRun >= perRun || workflowInfo().continueAsNewSuggested);
     if (!state.pending) break;
     const trigger = state.pending;
     state.pending = undefined;
@@ -47,8 +57,8 @@ export async function factoryLoop(input: { model: string; pending?: Trigger; coa
     state.running = undefined;
     state.completed++;
     thisRun++;
-    if (thisRun >= PIPELINES_PER_RUN || workflowInfo().continueAsNewSuggested) break;
+    if (thisRun >= perRun || workflowInfo().continueAsNewSuggested) break;
   }
   await condition(() => state.running === undefined);
-  await continueAsNew<typeof factoryLoop>({ model: input.model, pending: state.pending, coalesced: state.coalesced, completed: state.completed });
+  await continueAsNew<typeof factoryLoop>({ ...input, pending: state.pending, coalesced: state.coalesced, completed: state.completed });
 }

@@ -1,7 +1,9 @@
 import { decide } from '../../scripts/cli/approval';
 import { ingest } from '../../scripts/cli/ingest';
 import { requestTraining, waitForStage } from '../../scripts/cli/train';
-import { loopStateQuery, loopWorkflowId } from '../../workflows/definitions';
+import { TASK_QUEUES } from '../../config/task-queues';
+import { factoryLoop } from '../../workflows';
+import { loopStateQuery, loopWorkflowId, requestTrainingSignal } from '../../workflows/definitions';
 import { creditSpec, ctx, registerSpec, uniqueName, withWorkers } from './helpers';
 
 describe('the per-model factory loop', () => {
@@ -30,4 +32,29 @@ describe('the per-model factory loop', () => {
       expect(pipelines).toBe(2);
     });
   });
+
+  test('continues as new after its run length, carrying the pending request and counters across the hand-over', async () => {
+    const name = uniqueName('credit-can');
+    await registerSpec(creditSpec(name));
+    await ctx(async (c) => {
+      expect((await ingest(c, name, factory.batches[0])).status).toBe('accepted');
+      const loop = await c.client.workflow.signalWithStart(factoryLoop, {
+        workflowId: loopWorkflowId(name),
+        taskQueue: TASK_QUEUES.control,
+        args: [{ model: name, pipelinesPerRun: 1 }],
+        signal: requestTrainingSignal,
+        signalArgs: [{ reason: 'manual', requestedBy: 'first' }],
+      });
+      await waitForStage(c, name, ['awaiting-approval'], 60_000);
+      await c.client.workflow.getHandle(loopWorkflowId(name)).signal(requestTrainingSignal, { reason: 'manual', requestedBy: 'second' });
+      const firstRun = (await loop.describe()).runId;
+      await decide(c, 'reject', name, '1', 'alice', 'hand over');
+      const second = await waitForStage(c, name, ['awaiting-approval'], 60_000);
+      expect(second.status.trigger.requestedBy).toBe('second');
+      const current = c.client.workflow.getHandle(loopWorkflowId(name));
+      expect((await current.describe()).runId).not.toBe(firstRun);
+      expect(await current.query(loopStateQuery)).toMatchObject({ completed: 1, running: second.workflowId });
+    });
+  });
 });
+
