@@ -30,4 +30,3 @@ export const CRITERIA = {
 
 export type CriterionName = keyof typeof CRITERIA;
 export const CRITERION_NAMES = Object.keys(CRITERIA) as [CriterionName, ...CriterionName[]];
-export type CriterionValues = Record<CriterionName, number>;

@@ -18,7 +18,3 @@ export function toDataset(rows: BatchRow[], features: number): Dataset {
   });
   return { ids: rows.map((r) => r.id), x, y, rows: rows.length, features };
 }
-
-export function toFloat32(d: Dataset): Float32Array {
-  return Float32Array.from(d.x);
-}

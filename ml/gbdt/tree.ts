@@ -14,10 +14,6 @@ export interface Tree {
   value: Float32Array;
 }
 
-export function treeSize(t: Tree): number {
-  return t.feature.length;
-}
-
 /** Raw score of one row given its float values (float32 comparisons, as ONNX Runtime does). */
 export function scoreRow(t: Tree, x: Float64Array, base: number): number {
   let n = 0;
