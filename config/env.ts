@@ -62,6 +62,11 @@ export function dataPaths(env: FactoryEnv) {
   };
 }
 
+/** The shipped credit-default data (see its README in shared/). */
+export function creditDefaultCsv(env: FactoryEnv): string {
+  return path.join(env.FACTORY_SHARED_DIR, 'data/credit-default/UCI_Credit_Card.csv');
+}
+
 /** Where each service is reached: the configured one, or the project's embedded default. */
 export function connections(env: FactoryEnv) {
   return {

@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
+import { creditDefaultCsv, loadEnv } from '../../config/env';
 import { toDataset, type Dataset } from '../../ml/dataset';
 import { gbdtToOnnx } from '../../ml/gbdt/onnx';
 import { fitGbdt, predictGbdt } from '../../ml/gbdt/train';
@@ -95,7 +96,7 @@ function ourSide(trainFile: string, testFile: string, outFile: string): void {
 async function main(): Promise<void> {
   if (process.argv[2] === '--our-side') return ourSide(process.argv[3], process.argv[4], process.argv[5]);
   const spec = parseModelSpec(parse(fs.readFileSync(path.join(ROOT, 'models/credit-default.yaml'), 'utf8')));
-  const csv = fs.readFileSync(path.join(ROOT, '../shared/data/credit-default/UCI_Credit_Card.csv'), 'utf8');
+  const csv = fs.readFileSync(creditDefaultCsv(loadEnv()), 'utf8');
   const { rows } = validateBatch(spec, csv);
   const split = stratified(rows);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-gbdt-'));

@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { parse } from 'yaml';
+import { creditDefaultCsv, loadEnv } from '../../config/env';
 import { toDataset } from '../../ml/dataset';
 import { OnnxScorer } from '../../ml/scoring';
 import { splitRows } from '../../ml/split';
@@ -98,7 +99,7 @@ async function main(): Promise<void> {
   if (mode === '--raw') return raw(process.argv[3]);
   if (mode === '--server') return server(process.argv[3], Number(process.argv[4]), process.argv[5] === 'batching');
 
-  const csv = fs.readFileSync(path.join(ROOT, '../shared/data/credit-default/UCI_Credit_Card.csv'), 'utf8');
+  const csv = fs.readFileSync(creditDefaultCsv(loadEnv()), 'utf8');
   const { rows } = validateBatch(spec, csv);
   const parts = splitRows(rows, spec.split);
   const F = spec.features.length;

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import exitHook from 'async-exit-hook';
 import fs from 'node:fs';
 import path from 'node:path';
-import { connections, dataPaths, type FactoryEnv } from '../../config/env';
+import { connections, creditDefaultCsv, dataPaths, type FactoryEnv } from '../../config/env';
 import { logger } from '../../config/logger';
 import type { Pool } from '../../config/task-queues';
 import { replayBatches } from '../../data/replay';
@@ -40,7 +40,7 @@ function startService(name: string, entry: string, env: FactoryEnv, extraEnv: Re
 }
 
 async function demo(ctx: CliContext, print: (s: string) => void): Promise<void> {
-  const sharedCsv = path.join(ctx.env.FACTORY_SHARED_DIR, 'data/credit-default/UCI_Credit_Card.csv');
+  const sharedCsv = creditDefaultCsv(ctx.env);
   const batches = await ctx.db.query("SELECT 1 FROM data_batches b JOIN models m ON m.id = b.model_id WHERE m.name = $1 AND b.status = 'accepted'", [DEMO_MODEL]);
   if (batches.rowCount === 0) {
     if (!fs.existsSync(sharedCsv)) throw new Error(`shipped data not found at ${sharedCsv}; set FACTORY_SHARED_DIR to the folder holding data/credit-default/`);

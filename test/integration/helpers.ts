@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { spawn } from 'node:child_process';
-import { loadEnv, type FactoryEnv } from '../../config/env';
+import { creditDefaultCsv, loadEnv, type FactoryEnv } from '../../config/env';
 import type { Pool } from '../../config/task-queues';
 import { upsertModel } from '../../db/models';
 import { replayBatches } from '../../data/replay';
@@ -89,7 +89,7 @@ export function uniqueName(prefix: string): string {
 /** Monthly batches of the shipped data, made once per test file. */
 export function monthlyBatches(): string[] {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'factory-batches-'));
-  return replayBatches(path.join(testEnv().FACTORY_SHARED_DIR, 'data/credit-default/UCI_Credit_Card.csv'), dir, 6);
+  return replayBatches(creditDefaultCsv(testEnv()), dir, 6);
 }
 
 export function ctx<T>(fn: (c: CliContext) => Promise<T>, env = testEnv()): Promise<T> {

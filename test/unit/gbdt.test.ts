@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
+import { creditDefaultCsv, loadEnv } from '../../config/env';
 import { toDataset, type Dataset } from '../../ml/dataset';
 import { decodeCheckpoint, encodeCheckpoint } from '../../ml/gbdt/checkpoint';
 import { gbdtToOnnx } from '../../ml/gbdt/onnx';
@@ -13,7 +14,7 @@ import { gbdtSchema, parseModelSpec } from '../../specs/model-spec';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const spec = parseModelSpec(parse(fs.readFileSync(path.join(ROOT, 'models/credit-default.yaml'), 'utf8')));
-const { rows } = validateBatch(spec, fs.readFileSync(path.join(ROOT, '../shared/data/credit-default/UCI_Credit_Card.csv'), 'utf8'));
+const { rows } = validateBatch(spec, fs.readFileSync(creditDefaultCsv(loadEnv()), 'utf8'));
 const parts = splitRows(rows, spec.split);
 const F = spec.features.length;
 const train = toDataset(parts.train, F);

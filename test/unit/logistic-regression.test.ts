@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
+import { creditDefaultCsv, loadEnv } from '../../config/env';
 import { toDataset } from '../../ml/dataset';
 import { fitLogistic, logisticToOnnx, predictLogistic } from '../../ml/logistic-regression';
 import { auc } from '../../ml/metrics';
@@ -13,7 +14,7 @@ import { logisticRegressionSchema, parseModelSpec } from '../../specs/model-spec
 const ROOT = path.resolve(__dirname, '../../..');
 const spec = parseModelSpec(parse(fs.readFileSync(path.join(ROOT, 'models/credit-default.yaml'), 'utf8')));
 const lr = logisticRegressionSchema.parse({ kind: 'logistic-regression' });
-const csv = fs.readFileSync(path.join(ROOT, '../shared/data/credit-default/UCI_Credit_Card.csv'), 'utf8');
+const csv = fs.readFileSync(creditDefaultCsv(loadEnv()), 'utf8');
 
 describe('logistic regression trainer', () => {
   const { rows, errors } = validateBatch(spec, csv);
