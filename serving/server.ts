@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { registry } from '../config/metrics';
+import { featureValueSchema } from '../specs/data-batch';
 import type { FeatureSpec } from '../specs/model-spec';
 import type { ChampionSet } from './champions';
 import { servingMetrics } from './metrics';
@@ -11,19 +12,11 @@ export const predictBodySchema = z.object({
   instances: z.array(z.record(z.string(), z.unknown())).min(1, 'give at least one instance').max(1000, 'at most 1000 instances per request'),
 });
 
-function featureSchema(f: FeatureSpec) {
-  let n = z.number({ error: 'must be a number' });
-  if (f.type !== 'number') n = n.int('must be an integer');
-  if (f.min !== undefined) n = n.min(f.min, `must be at least ${f.min}`);
-  if (f.max !== undefined) n = n.max(f.max, `must be at most ${f.max}`);
-  return f.values ? n.refine((v) => f.values!.includes(v), `must be one of ${f.values.join(', ')}`) : n;
-}
-
 const rowSchemas = new WeakMap<FeatureSpec[], z.ZodType>();
 function rowSchema(features: FeatureSpec[]) {
   let s = rowSchemas.get(features);
   if (!s) {
-    s = z.object(Object.fromEntries(features.map((f) => [f.name, featureSchema(f)])));
+    s = z.object(Object.fromEntries(features.map((f) => [f.name, featureValueSchema(f)])));
     rowSchemas.set(features, s);
   }
   return s;

@@ -11,15 +11,17 @@ const numeric = z
   .refine((s) => s.length === 0 || NUMBER.test(s), 'is not a number')
   .transform(Number);
 
-function featureSchema(f: FeatureSpec): z.ZodType<number, string> {
-  let n = z.number();
+/** One feature's value as the model spec allows it: the same rules for a CSV cell and a JSON prediction request. */
+export function featureValueSchema(f: FeatureSpec): z.ZodType<number, number> {
+  let n = z.number({ error: 'must be a number' });
   if (f.type !== 'number') n = n.int('must be an integer');
   if (f.min !== undefined) n = n.min(f.min, `must be at least ${f.min}`);
   if (f.max !== undefined) n = n.max(f.max, `must be at most ${f.max}`);
-  const checked = f.values
-    ? n.refine((v) => f.values!.includes(v), `must be one of ${f.values.join(', ')}`)
-    : n;
-  return numeric.pipe(checked);
+  return f.values ? n.refine((v) => f.values!.includes(v), `must be one of ${f.values.join(', ')}`) : n;
+}
+
+function featureSchema(f: FeatureSpec): z.ZodType<number, string> {
+  return numeric.pipe(featureValueSchema(f));
 }
 
 /** The zod schema of one CSV row of this model: column name → parsed value. */
