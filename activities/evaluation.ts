@@ -1,5 +1,3 @@
-import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { Context } from '@temporalio/activity';
 import { metrics as prom } from '../config/metrics';
 import { findModel } from '../db/models';
@@ -80,7 +78,7 @@ export function createEvaluationActivities({ db, store }: ActivityDeps) {
         generatedAt: new Date().toISOString(),
       });
       const report = await store.put('reports', html, '.html', 'text/html; charset=utf-8');
-      const reportUrl = await getSignedUrl(store.client, new GetObjectCommand({ Bucket: store.bucket, Key: report.key }), { expiresIn: REPORT_LINK_SECONDS });
+      const reportUrl = await store.presign(report.key, REPORT_LINK_SECONDS);
       const ids = await db.query<{ id: string; version: number }>('SELECT id, version FROM model_versions WHERE model_id = $1 AND version = ANY($2)', [
         modelId,
         [input.candidate.version, input.champion?.version ?? -1],

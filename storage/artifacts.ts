@@ -7,6 +7,7 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { z } from 'zod';
 import type { FactoryEnv } from '../config/env';
 
@@ -88,6 +89,11 @@ export class ArtifactStore {
     const actual = sha256(bytes);
     if (actual !== ref.sha256) throw new IntegrityError(ref.key, ref.sha256, actual);
     return bytes;
+  }
+
+  /** A time-limited link that lets a browser fetch the artifact without credentials. */
+  presign(key: string, seconds: number): Promise<string> {
+    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: key }), { expiresIn: seconds });
   }
 
   async getText(ref: ArtifactRef): Promise<string> {

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { gbdtSchema } from '../../specs/model-spec';
 import type { Dataset } from '../dataset';
+import { prng } from '../random';
 import type { TrainProgress } from '../trainer';
 import { applyBins, fitEdges } from './binning';
 import { TreeGrower } from './grow';
@@ -17,17 +18,6 @@ export interface GbdtModel {
 
 const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
 
-/** mulberry32: small, fast, seeded; enough for subsampling. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function logLossOf(y: Uint8Array, raw: Float64Array): number {
   let s = 0;

@@ -16,6 +16,7 @@ import { toDataset, type Dataset } from '../../ml/dataset';
 import { gbdtToOnnx } from '../../ml/gbdt/onnx';
 import { fitGbdt, predictGbdt } from '../../ml/gbdt/train';
 import { auc, logLoss } from '../../ml/metrics';
+import { prng } from '../../ml/random';
 import { OnnxScorer } from '../../ml/scoring';
 import { validateBatch, type BatchRow } from '../../specs/data-batch';
 import { gbdtSchema, parseModelSpec } from '../../specs/model-spec';
@@ -38,13 +39,7 @@ const params = gbdtSchema.parse({
 });
 
 function shuffle<T>(items: T[], seed: number): T[] {
-  let a = seed >>> 0;
-  const random = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = prng(seed);
   const out = items.slice();
   for (let i = out.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));

@@ -1,5 +1,3 @@
-import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { findModel, UnknownModelError, audit } from '../../db/models';
 import { CliError, workflowUrl, type CliContext } from './context';
 
@@ -27,10 +25,6 @@ interface VersionRow {
   channel: string | null;
   comment: string | null;
   decided_at: Date | null;
-}
-
-async function reportLink(ctx: CliContext, key: string): Promise<string> {
-  return getSignedUrl(ctx.store.client, new GetObjectCommand({ Bucket: ctx.store.bucket, Key: key }), { expiresIn: 24 * 3600 });
 }
 
 const fmt = (n: number | undefined) => (n === undefined || n === null ? '–' : Number(n).toFixed(4));
@@ -79,7 +73,7 @@ export async function modelStatus(ctx: CliContext, name: string): Promise<string
       `    metrics  auc ${fmt(champ.metrics?.auc)}  log loss ${fmt(champ.metrics?.logLoss)}  accuracy ${fmt(champ.metrics?.accuracy)}  (${champ.metrics?.rows} held-out rows)`,
       `    trained  ${(champ.wall_ms / 1000).toFixed(1)}s wall, ${champ.cpu_ms === null ? 'CPU not observable' : `${(champ.cpu_ms / 1000).toFixed(1)}s CPU`}; trigger ${champ.trigger.reason} by ${champ.trigger.requestedBy}`,
       `    pipeline ${workflowUrl(ctx, champ.workflow_id)}`,
-      ...(champ.report_key ? [`    report   ${await reportLink(ctx, champ.report_key)}`] : []),
+      ...(champ.report_key ? [`    report   ${await ctx.store.presign(champ.report_key, 24 * 3600)}`] : []),
       `  previous champion: ${alias.rows[0].previous ? `v${alias.rows[0].previous} (kept for rollback)` : 'none'}`,
     );
   } else out.push('  champion: none yet');
