@@ -1,8 +1,8 @@
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import type { Decision, PipelineOutcome } from '../../activities/types';
-import { audit, findModel, UnknownModelError } from '../../db/models';
+import { audit } from '../../db/models';
 import { approveUpdate, rejectUpdate } from '../../workflows/definitions';
-import { CliError, type CliContext } from './context';
+import { CliError, requireModel, type CliContext } from './context';
 
 /**
  * approve/reject from the CLI: the pipeline's update validator is the authority
@@ -24,12 +24,7 @@ export async function decide(
     throw new CliError(reason);
   };
   if (!Number.isInteger(version) || version < 1) return deny(`"${versionText}" is not a version number (expected e.g. 3 or v3)`);
-  try {
-    await findModel(ctx.db, model);
-  } catch (err) {
-    if (err instanceof UnknownModelError) return deny(err.message);
-    throw err;
-  }
+  await requireModel(ctx, model, { action, actor: approver, version, details: { comment } });
   const row = await ctx.db.query<{ status: string; workflow_id: string }>(
     'SELECT v.status, v.workflow_id FROM model_versions v JOIN models m ON m.id = v.model_id WHERE m.name = $1 AND v.version = $2',
     [model, version],

@@ -2,6 +2,7 @@ import os from 'node:os';
 import { Client, Connection } from '@temporalio/client';
 import type { Pool } from 'pg';
 import { connections, loadEnv, type FactoryEnv } from '../../config/env';
+import { audit, findModel, UnknownModelError, type ModelRow } from '../../db/models';
 import { createPool } from '../../db/pool';
 import { ArtifactStore } from '../../storage/artifacts';
 
@@ -35,6 +36,29 @@ export async function withContext<T>(fn: (ctx: CliContext) => Promise<T>, env: F
   } finally {
     await connection.close();
     await db.end();
+  }
+}
+
+/** The model by name; an unknown one is a CliError, and the refused attempt is written to the audit trail. */
+export async function requireModel(
+  ctx: CliContext,
+  model: string,
+  refused: { action: string; actor?: string; version?: number; details?: Record<string, unknown> },
+): Promise<ModelRow> {
+  try {
+    return await findModel(ctx.db, model);
+  } catch (err) {
+    if (!(err instanceof UnknownModelError)) throw err;
+    await audit(ctx.db, {
+      actor: refused.actor ?? ctx.actor,
+      action: refused.action,
+      model,
+      version: refused.version,
+      channel: 'cli',
+      outcome: 'denied',
+      details: { reason: err.message, ...refused.details },
+    });
+    throw new CliError(err.message);
   }
 }
 

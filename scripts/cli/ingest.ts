@@ -2,20 +2,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { IngestResult } from '../../activities/types';
 import { TASK_QUEUES } from '../../config/task-queues';
-import { audit, findModel, UnknownModelError } from '../../db/models';
 import { ingestBatch } from '../../workflows';
-import { CliError, type CliContext } from './context';
+import { CliError, requireModel, type CliContext } from './context';
 
 /** Uploads the file to S3 and has the cpu pool validate it; bytes never travel through Temporal. */
 export async function ingest(ctx: CliContext, model: string, file: string): Promise<IngestResult> {
   if (!fs.existsSync(file)) throw new CliError(`data file ${file} does not exist`);
-  try {
-    await findModel(ctx.db, model);
-  } catch (err) {
-    if (!(err instanceof UnknownModelError)) throw err;
-    await audit(ctx.db, { actor: ctx.actor, action: 'batch.ingest', model, channel: 'cli', outcome: 'denied', details: { reason: err.message, file } });
-    throw new CliError(err.message);
-  }
+  await requireModel(ctx, model, { action: 'batch.ingest', details: { file } });
   const upload = await ctx.store.put('uploads', fs.readFileSync(file), path.extname(file), 'text/csv');
   return ctx.client.workflow.execute(ingestBatch, {
     taskQueue: TASK_QUEUES.control,

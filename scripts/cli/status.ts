@@ -1,5 +1,4 @@
-import { findModel, UnknownModelError, audit } from '../../db/models';
-import { CliError, workflowUrl, type CliContext } from './context';
+import { requireModel, workflowUrl, type CliContext } from './context';
 
 interface VersionRow {
   version: number;
@@ -31,14 +30,7 @@ const fmt = (n: number | undefined) => (n === undefined || n === null ? '–' : 
 
 /** A model's champion with its full lineage, its previous champion, versions, data and running pipelines. */
 export async function modelStatus(ctx: CliContext, name: string): Promise<string> {
-  let model;
-  try {
-    model = await findModel(ctx.db, name);
-  } catch (err) {
-    if (!(err instanceof UnknownModelError)) throw err;
-    await audit(ctx.db, { actor: ctx.actor, action: 'model.status', model: name, channel: 'cli', outcome: 'denied', details: { reason: err.message } });
-    throw new CliError(err.message);
-  }
+  const model = await requireModel(ctx, name, { action: 'model.status' });
   const versions = await ctx.db.query<VersionRow>(
     `SELECT v.version, v.status, v.status_reason, v.artifact_sha256, v.artifact_bytes, v.workflow_id, v.created_at,
             s.artifact_sha256 AS snapshot_sha256, s.row_count AS snapshot_rows, s.batch_ids,

@@ -1,20 +1,13 @@
 import type { PipelineOutcome, Trigger } from '../../activities/types';
 import { TASK_QUEUES } from '../../config/task-queues';
-import { findModel, UnknownModelError, audit } from '../../db/models';
 import { SEARCH_ATTRIBUTES } from '../../temporal/search-attributes';
 import { factoryLoop } from '../../workflows';
 import { loopStateQuery, loopWorkflowId, pipelineStatusQuery, requestTrainingSignal, type LoopState, type PipelineStatus, type Stage } from '../../workflows/definitions';
-import { CliError, type CliContext } from './context';
+import { CliError, requireModel, type CliContext } from './context';
 
 /** Asks the model's factory loop for a pipeline, starting the loop if it is not running. */
 export async function requestTraining(ctx: CliContext, model: string, trigger: Trigger): Promise<LoopState> {
-  try {
-    await findModel(ctx.db, model);
-  } catch (err) {
-    if (!(err instanceof UnknownModelError)) throw err;
-    await audit(ctx.db, { actor: ctx.actor, action: 'pipeline.request', model, channel: 'cli', outcome: 'denied', details: { reason: err.message } });
-    throw new CliError(err.message);
-  }
+  await requireModel(ctx, model, { action: 'pipeline.request' });
   const handle = await ctx.client.workflow.signalWithStart(factoryLoop, {
     workflowId: loopWorkflowId(model),
     taskQueue: TASK_QUEUES.control,
