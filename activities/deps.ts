@@ -7,4 +7,6 @@ export interface ActivityDeps {
   store: ArtifactStore;
   /** Scratch space for files handed to child processes. */
   workDir: string;
+  /** A chat webhook (Slack-compatible JSON) for rollbacks and escalations; unset: logs and audit trail only. */
+  notifyUrl?: string;
 }

@@ -2,7 +2,6 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { metrics } from '../config/metrics';
 import { audit, findModel, UnknownModelError, type AuditEvent } from '../db/models';
 import { inTransaction } from '../db/pool';
-import { CHAMPION_CHANNEL } from '../serving/channel';
 import type { Verdict } from '../ml/policy';
 import type { ActivityDeps } from './deps';
 import type { Decision, LoadedModel, SnapshotRef, Trigger, TrainingResult } from './types';
@@ -105,46 +104,6 @@ export function createRegistryActivities({ db }: ActivityDeps) {
           outcome: 'ok',
           details: { comment: d.comment, decidedAt: d.decidedAt, workflowId: input.workflowId },
         });
-      });
-    },
-
-    /**
-     * Moves the champion alias to this version in one transaction, keeping the
-     * previous champion for rollback. Re-running it after success changes nothing.
-     */
-    async promote(input: { model: string; version: number; actor: string; workflowId: string }): Promise<{ previousChampion?: number }> {
-      return inTransaction(db, async (tx) => {
-        const model = await findModel(tx, input.model);
-        await tx.query('SELECT id FROM models WHERE id = $1 FOR UPDATE', [model.id]);
-        const target = await tx.query<{ id: string; status: string }>('SELECT id, status FROM model_versions WHERE model_id = $1 AND version = $2', [model.id, input.version]);
-        if (target.rowCount === 0) throw ApplicationFailure.nonRetryable(`${input.model} has no version ${input.version}`, 'UnknownVersion');
-        const versionId = target.rows[0].id;
-        const current = await tx.query<{ version_id: string; version: number }>(
-          `SELECT a.version_id, v.version FROM model_aliases a JOIN model_versions v ON v.id = a.version_id
-            WHERE a.model_id = $1 AND a.alias = 'champion'`,
-          [model.id],
-        );
-        const previous = current.rows[0];
-        if (previous && previous.version_id === versionId) return {};
-        if (!['approved', 'champion', 'retired'].includes(target.rows[0].status)) {
-          throw ApplicationFailure.nonRetryable(`${input.model} v${input.version} is ${target.rows[0].status}, not approved`, 'NotApproved');
-        }
-        await tx.query(
-          `INSERT INTO model_aliases (model_id, alias, version_id, previous_version_id) VALUES ($1, 'champion', $2, $3)
-           ON CONFLICT (model_id, alias) DO UPDATE SET version_id = EXCLUDED.version_id, previous_version_id = EXCLUDED.previous_version_id, updated_at = now()`,
-          [model.id, versionId, previous?.version_id ?? null],
-        );
-        await tx.query("UPDATE model_versions SET status = 'champion', updated_at = now() WHERE id = $1", [versionId]);
-        if (previous) await tx.query("UPDATE model_versions SET status = 'retired', updated_at = now() WHERE id = $1", [previous.version_id]);
-        await tx.query(
-          "INSERT INTO deployments (model_id, version_id, previous_version_id, action, actor, workflow_id) VALUES ($1, $2, $3, 'promote', $4, $5)",
-          [model.id, versionId, previous?.version_id ?? null, input.actor, input.workflowId],
-        );
-        metrics.promotions.inc({ model: input.model });
-        // Delivered on commit: serving replicas load the new champion at once (they also poll).
-        await tx.query('SELECT pg_notify($1, $2)', [CHAMPION_CHANNEL, JSON.stringify({ model: input.model, version: input.version })]);
-        await audit(tx, { actor: input.actor, action: 'version.promote', model: input.model, version: input.version, outcome: 'ok', details: { previousChampion: previous?.version, workflowId: input.workflowId } });
-        return { previousChampion: previous?.version };
       });
     },
 

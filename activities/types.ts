@@ -85,5 +85,30 @@ export interface Decision {
 
 export type PipelineOutcome =
   | { status: 'promoted'; version: number; previousChampion?: number }
+  | { status: 'rolled-back'; version: number; reason: string; restoredChampion?: number }
   | { status: 'rejected'; version: number; by: string; reason: string }
   | { status: 'failed-policy'; version: number; verdict: Verdict };
+
+export type RolloutPhase = 'checking' | 'shadow' | 'canary' | 'full' | 'completed' | 'rolled_back';
+
+/** Which slice of the prediction log a guard window covers. */
+export interface LogWindow {
+  version: number;
+  role: 'champion' | 'canary' | 'shadow';
+  from: string;
+  to?: string;
+}
+
+/** What every live serving replica must report before a rollout step counts as done. */
+export interface ReplicaExpectation {
+  champion: number;
+  /** The candidate version replicas must have loaded, or null when they must have none. */
+  candidate: number | null;
+}
+
+export interface ReplicaReport {
+  ready: boolean;
+  replicas: string[];
+  /** Replicas still reporting something else when the wait ended, with what they report. */
+  lagging: string[];
+}

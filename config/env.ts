@@ -34,6 +34,14 @@ export const envSchema = z.object({
   SERVING_MAX_BATCH: z.coerce.number().int().min(1).max(10_000).default(64),
   SERVING_MAX_DELAY_MS: z.coerce.number().min(0).max(100).default(1),
   SERVING_POLL_MS: z.coerce.number().int().min(100).default(10_000),
+  /** How often a replica reports the versions it serves; rollouts wait on these reports. */
+  SERVING_HEARTBEAT_MS: z.coerce.number().int().min(100).default(2_000),
+  /** The address other services reach this replica at, as reported to the registry. */
+  SERVING_URL: z.string().url().optional(),
+  /** Prediction-log rows held in memory at most; beyond this they are dropped and counted, never waited for. */
+  SERVING_LOG_BUFFER: z.coerce.number().int().min(0).default(50_000),
+  /** Chat webhook (Slack incoming-webhook JSON) told about rollbacks; unset: log and audit trail only. */
+  FACTORY_NOTIFY_URL: z.string().url().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -6,6 +6,7 @@ import { decide, describeDecision } from './cli/approval';
 import { CliError, withContext } from './cli/context';
 import { describeIngest, ingest } from './cli/ingest';
 import { listModels, registerModel } from './cli/models';
+import { describeRolloutStatus, followRollout, rolloutStatus, steerRollout } from './cli/rollout';
 import { modelStatus } from './cli/status';
 import { requestTraining, waitForStage } from './cli/train';
 import { up } from './cli/up';
@@ -68,7 +69,7 @@ program
     const state = await requestTraining(ctx, model, { reason: 'manual', requestedBy: ctx.actor, detail: opts.reason });
     print(state.running ? `${model}: a pipeline is running (${state.running}); this request is queued as its follow-up` : `${model}: pipeline requested`);
     if (!opts.wait) return;
-    const { workflowId, status } = await waitForStage(ctx, model, ['awaiting-approval', 'failed-policy', 'promoted', 'rejected'], 30 * 60_000, (s) => print(`  ${s.stage}`));
+    const { workflowId, status } = await waitForStage(ctx, model, ['awaiting-approval', 'failed-policy', 'promoted', 'rolled-back', 'rejected'], 30 * 60_000, (s) => print(`  ${s.stage}`));
     print(`${workflowId}: ${status.stage}${status.version ? ` v${status.version}` : ''}${status.verdict && !status.verdict.passed ? ` (${status.verdict.failures.join('; ')})` : ''}`);
   })));
 
@@ -78,8 +79,30 @@ for (const verdict of ['approve', 'reject'] as const) {
     .description(`${verdict} a candidate awaiting approval`)
     .requiredOption('--as <user>', 'who decides (must be on the model\'s approver list)')
     .option('--comment <text>', 'recorded in the audit trail')
-    .action(run((model: string, version: string, opts: { as: string; comment?: string }) =>
-      withContext(async (ctx) => print(describeDecision(model, await decide(ctx, verdict, model, version, opts.as, opts.comment)))),
+    .option('--no-follow', 'return once the decision is taken, without following the rollout')
+    .action(run((model: string, version: string, opts: { as: string; comment?: string; follow: boolean }) =>
+      withContext(async (ctx) => {
+        const result = await decide(ctx, verdict, model, version, opts.as, opts.comment, 0);
+        print(describeDecision(model, result));
+        if (verdict === 'reject' || !opts.follow) return;
+        const outcome = await followRollout(ctx, model, result.decision.version, print);
+        print(describeDecision(model, { ...result, outcome }));
+      }),
+    ));
+}
+
+const rollout = program.command('rollout').description('watch or steer a rollout (shadow, canary, full)');
+rollout
+  .command('status <model> <version>')
+  .action(run((model: string, version: string) => withContext(async (ctx) => print(describeRolloutStatus(await rolloutStatus(ctx, model, version))))));
+for (const action of ['pause', 'resume', 'abort'] as const) {
+  rollout
+    .command(`${action} <model> <version>`)
+    .description(action === 'abort' ? 'stop the rollout and roll back: the champion keeps serving' : `${action} the rollout's progress (the guard keeps watching)`)
+    .requiredOption('--as <user>', "who (must be one of the model's approvers)")
+    .option('--reason <text>', 'recorded with the rollout and in the audit trail')
+    .action(run((model: string, version: string, opts: { as: string; reason?: string }) =>
+      withContext(async (ctx) => print(describeRolloutStatus(await steerRollout(ctx, action, model, version, opts.as, opts.reason)))),
     ));
 }
 

@@ -2,7 +2,8 @@ import { connections, loadEnv } from '../config/env';
 import { logger } from '../config/logger';
 import { createPool } from '../db/pool';
 import { ArtifactStore } from '../storage/artifacts';
-import { ChampionSet } from './champions';
+import { PredictionLog } from './prediction-log';
+import { ServedModels } from './served-models';
 import { buildServer } from './server';
 
 /** One serving replica: its only shared state is PostgreSQL and S3. */
@@ -11,14 +12,17 @@ async function main(): Promise<void> {
   const env = loadEnv();
   const c = connections(env);
   const db = createPool(c.databaseUrl);
-  const champions = new ChampionSet(db, c.databaseUrl, ArtifactStore.fromEnv(env, c.s3Endpoint), { maxRows: env.SERVING_MAX_BATCH, maxDelayMs: env.SERVING_MAX_DELAY_MS });
-  await champions.start(env.SERVING_POLL_MS);
-  const app = buildServer(champions, env.SERVING_TOKENS.split(',').map((t) => t.trim()).filter(Boolean));
+  const url = env.SERVING_URL ?? `http://127.0.0.1:${env.SERVING_PORT}`;
+  const models = new ServedModels(db, c.databaseUrl, ArtifactStore.fromEnv(env, c.s3Endpoint), { maxRows: env.SERVING_MAX_BATCH, maxDelayMs: env.SERVING_MAX_DELAY_MS }, url);
+  await models.start(env.SERVING_POLL_MS, env.SERVING_HEARTBEAT_MS);
+  const log = new PredictionLog(db, models.replicaId, env.SERVING_LOG_BUFFER);
+  const app = buildServer(models, log, env.SERVING_TOKENS.split(',').map((t) => t.trim()).filter(Boolean));
   await app.listen({ port: env.SERVING_PORT, host: '0.0.0.0' });
-  logger.info({ port: env.SERVING_PORT, models: champions.versions(), auth: env.SERVING_TOKENS ? 'bearer' : 'none' }, 'serving started');
+  logger.info({ port: env.SERVING_PORT, replica: models.replicaId, models: models.serving(), auth: env.SERVING_TOKENS ? 'bearer' : 'none' }, 'serving started');
   const stop = async () => {
     await app.close();
-    await champions.stop();
+    await log.stop();
+    await models.stop();
     await db.end();
     process.exit(0);
   };

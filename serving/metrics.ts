@@ -2,14 +2,17 @@ import { Counter, Histogram } from 'prom-client';
 import { registry } from '../config/metrics';
 
 export const servingMetrics = {
-  requests: new Counter({ name: 'serving_requests_total', help: 'Prediction requests', labelNames: ['model', 'version', 'code'], registers: [registry] }),
+  requests: new Counter({ name: 'serving_requests_total', help: 'Prediction requests', labelNames: ['model', 'version', 'role', 'code'], registers: [registry] }),
   latency: new Histogram({
     name: 'serving_request_seconds',
     help: 'Prediction request latency',
-    labelNames: ['model', 'version'],
+    labelNames: ['model', 'version', 'role'],
     buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     registers: [registry],
   }),
   batchRows: new Histogram({ name: 'serving_batch_rows', help: 'Rows per ONNX Runtime call', labelNames: ['model'], buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 1024], registers: [registry] }),
   swaps: new Counter({ name: 'serving_swaps_total', help: 'Champion versions swapped in', labelNames: ['model'], registers: [registry] }),
+  rollbacks: new Counter({ name: 'serving_rollbacks_total', help: 'Rollout candidates withdrawn without becoming champion', labelNames: ['model'], registers: [registry] }),
+  logged: new Counter({ name: 'serving_prediction_log_rows_total', help: 'Prediction-log rows written', registers: [registry] }),
+  logDropped: new Counter({ name: 'serving_prediction_log_dropped_total', help: 'Prediction-log rows dropped because the buffer was full or a write failed', registers: [registry] }),
 };

@@ -1,105 +1,184 @@
+import os from 'node:os';
 import { Client, type Pool } from 'pg';
 import { logger } from '../config/logger';
 import { OnnxScorer } from '../ml/scoring';
 import { parseModelSpec, type ModelSpec } from '../specs/model-spec';
-import type { ArtifactStore } from '../storage/artifacts';
+import type { ArtifactRef, ArtifactStore } from '../storage/artifacts';
 import { CHAMPION_CHANNEL } from './channel';
 import { MicroBatcher } from './micro-batcher';
 import { servingMetrics } from './metrics';
 
-export interface LoadedModel {
-  model: string;
+/** One version in memory: its session, warm, behind its own micro-batcher. */
+export interface LoadedVersion {
   version: number;
   sha256: string;
-  spec: ModelSpec;
   scorer: OnnxScorer;
   batcher: MicroBatcher;
 }
 
+/** What a replica serves for one model: the champion, and during a rollout the candidate beside it. */
+export interface ServedModel {
+  model: string;
+  spec: ModelSpec;
+  champion: LoadedVersion;
+  candidate?: LoadedVersion;
+  rollout?: { phase: 'shadow' | 'canary'; canaryPercent: number };
+}
 
-interface ChampionRow {
+interface ServingRow {
   name: string;
   spec: unknown;
   version: number;
   artifact_key: string;
   artifact_sha256: string;
   artifact_bytes: string;
+  phase: 'shadow' | 'canary' | null;
+  canary_percent: number | null;
+  c_version: number | null;
+  c_key: string | null;
+  c_sha256: string | null;
+  c_bytes: string | null;
 }
 
 /**
- * Every model's champion, loaded and warm. A promotion is learned through
- * PostgreSQL LISTEN/NOTIFY (polling as a fallback); the new version is
- * downloaded, verified, loaded in a new session and warmed up before it is
- * swapped in, and the old session is released only after its requests drain.
+ * Every model's champion (and rollout candidate), loaded and warm. Changes are
+ * learned through PostgreSQL LISTEN/NOTIFY, with polling as a fallback: a new
+ * version is downloaded, verified, loaded in its own session and warmed up
+ * before it is swapped in, and a session is released only after its requests
+ * drain. The replica reports what it serves so rollouts can wait for it.
  */
-export class ChampionSet {
-  private readonly models = new Map<string, LoadedModel>();
+export class ServedModels {
+  private readonly models = new Map<string, ServedModel>();
   private listener: Client | undefined;
-  private poller: NodeJS.Timeout | undefined;
+  private timers: NodeJS.Timeout[] = [];
   private refreshing = Promise.resolve();
+  readonly replicaId: string;
 
   constructor(
     private readonly db: Pool,
     private readonly databaseUrl: string,
     private readonly store: ArtifactStore,
     private readonly batching: { maxRows: number; maxDelayMs: number },
-  ) {}
+    private readonly url: string,
+  ) {
+    this.replicaId = `${os.hostname()}:${new URL(url).port || 80}:${process.pid}`;
+  }
 
-  get(model: string): LoadedModel | undefined {
+  get(model: string): ServedModel | undefined {
     return this.models.get(model);
   }
 
-  versions(): Record<string, number> {
-    return Object.fromEntries([...this.models].map(([name, m]) => [name, m.version]));
+  /** What this replica serves, as it reports it to the registry. */
+  serving(): Record<string, { champion: number; candidate: number | null; phase: string | null }> {
+    return Object.fromEntries(
+      [...this.models].map(([name, m]) => [name, { champion: m.champion.version, candidate: m.candidate?.version ?? null, phase: m.rollout?.phase ?? null }]),
+    );
   }
 
   /** Serialised so two notifications never load the same version twice. */
   refresh(): Promise<void> {
-    this.refreshing = this.refreshing.then(() => this.load()).catch((err) => logger.error({ err }, 'champion refresh failed; still serving the previous versions'));
+    this.refreshing = this.refreshing
+      .then(() => this.load())
+      .then(() => this.report())
+      .catch((err) => logger.error({ err }, 'refresh failed; still serving the previous versions'));
     return this.refreshing;
   }
 
   private async load(): Promise<void> {
-    const rows = await this.db.query<ChampionRow>(
-      `SELECT m.name, m.spec, v.version, v.artifact_key, v.artifact_sha256, v.artifact_bytes
-         FROM model_aliases a JOIN models m ON m.id = a.model_id JOIN model_versions v ON v.id = a.version_id
+    const rows = await this.db.query<ServingRow>(
+      `SELECT m.name, m.spec, v.version, v.artifact_key, v.artifact_sha256, v.artifact_bytes,
+              r.phase, r.canary_percent, cv.version AS c_version, cv.artifact_key AS c_key, cv.artifact_sha256 AS c_sha256, cv.artifact_bytes AS c_bytes
+         FROM model_aliases a
+         JOIN models m ON m.id = a.model_id
+         JOIN model_versions v ON v.id = a.version_id
+         LEFT JOIN rollouts r ON r.model_id = m.id AND r.phase IN ('shadow', 'canary')
+         LEFT JOIN model_versions cv ON cv.id = r.candidate_version_id
         WHERE a.alias = 'champion'`,
     );
+    const seen = new Set<string>();
     for (const row of rows.rows) {
+      seen.add(row.name);
       const current = this.models.get(row.name);
-      if (current?.sha256 === row.artifact_sha256) continue;
       const spec = parseModelSpec(row.spec, row.name);
-      const bytes = await this.store.get({ key: row.artifact_key, sha256: row.artifact_sha256, bytes: Number(row.artifact_bytes) });
-      const scorer = await OnnxScorer.load(bytes, spec.features.length);
-      // Warm-up: the first runs of a session are slow; no client should pay for them.
-      const canary = new Float32Array(spec.features.length * 16);
-      for (let i = 0; i < 5; i++) await scorer.score(canary, 16);
-      const batcher = new MicroBatcher(scorer, spec.features.length, this.batching.maxRows, this.batching.maxDelayMs, (n) =>
-        servingMetrics.batchRows.observe({ model: row.name }, n),
-      );
-      this.models.set(row.name, { model: row.name, version: row.version, sha256: row.artifact_sha256, spec, scorer, batcher });
-      servingMetrics.swaps.inc({ model: row.name });
-      logger.info({ model: row.name, version: row.version, previous: current?.version }, 'champion loaded');
-      if (current) void current.batcher.drained().then(() => current.scorer.release());
+      const reuse = (sha256: string) => [current?.champion, current?.candidate].find((v) => v?.sha256 === sha256);
+      const champion = reuse(row.artifact_sha256) ?? (await this.loadVersion(row.name, spec, row.version, { key: row.artifact_key, sha256: row.artifact_sha256, bytes: Number(row.artifact_bytes) }));
+      const candidate =
+        row.c_sha256 === null
+          ? undefined
+          : (reuse(row.c_sha256) ?? (await this.loadVersion(row.name, spec, row.c_version!, { key: row.c_key!, sha256: row.c_sha256, bytes: Number(row.c_bytes) })));
+      const next: ServedModel = { model: row.name, spec, champion, candidate, rollout: row.phase ? { phase: row.phase, canaryPercent: row.canary_percent ?? 0 } : undefined };
+      this.models.set(row.name, next);
+      if (current) this.retire(current, next);
+    }
+    for (const [name, current] of this.models) {
+      if (seen.has(name)) continue;
+      this.models.delete(name);
+      this.retire(current);
     }
   }
 
-  async start(pollMs: number): Promise<void> {
+  /** Counts what changed and releases sessions no longer served, once their requests drain. */
+  private retire(previous: ServedModel, next?: ServedModel): void {
+    const kept = new Set([next?.champion, next?.candidate]);
+    if (next && previous.champion !== next.champion) {
+      servingMetrics.swaps.inc({ model: previous.model });
+      logger.info({ model: previous.model, version: next.champion.version, previous: previous.champion.version }, 'champion swapped');
+    }
+    if (previous.candidate && !next?.candidate && next?.champion !== previous.candidate) {
+      servingMetrics.rollbacks.inc({ model: previous.model });
+      logger.warn({ model: previous.model, version: previous.candidate.version }, 'candidate withdrawn: rolled back');
+    }
+    for (const v of [previous.champion, previous.candidate]) {
+      if (v && !kept.has(v)) void v.batcher.drained().then(() => v.scorer.release());
+    }
+  }
+
+  private async loadVersion(model: string, spec: ModelSpec, version: number, ref: ArtifactRef): Promise<LoadedVersion> {
+    const bytes = await this.store.get(ref);
+    const scorer = await OnnxScorer.load(bytes, spec.features.length);
+    // Warm-up: the first runs of a session are slow; no client should pay for them.
+    const canary = new Float32Array(spec.features.length * 16);
+    for (let i = 0; i < 5; i++) await scorer.score(canary, 16);
+    const batcher = new MicroBatcher(scorer, spec.features.length, this.batching.maxRows, this.batching.maxDelayMs, (n) => servingMetrics.batchRows.observe({ model }, n));
+    logger.info({ model, version, sha256: ref.sha256 }, 'version loaded');
+    return { version, sha256: ref.sha256, scorer, batcher };
+  }
+
+  /** Tells the registry what this replica serves; rollouts wait on these reports. */
+  private async report(): Promise<void> {
+    await this.db.query(
+      `INSERT INTO serving_replicas (replica_id, url, serving) VALUES ($1, $2, $3)
+       ON CONFLICT (replica_id) DO UPDATE SET serving = EXCLUDED.serving, url = EXCLUDED.url, heartbeat_at = now()`,
+      [this.replicaId, this.url, JSON.stringify(this.serving())],
+    );
+  }
+
+  async start(pollMs: number, heartbeatMs: number): Promise<void> {
     await this.refresh();
     this.listener = new Client({ connectionString: this.databaseUrl });
     this.listener.on('notification', () => void this.refresh());
     this.listener.on('error', (err) => logger.warn({ err }, 'LISTEN connection lost; polling continues'));
     await this.listener.connect();
     await this.listener.query(`LISTEN ${CHAMPION_CHANNEL}`);
-    this.poller = setInterval(() => void this.refresh(), pollMs);
+    // A notification sent while LISTEN was being set up would otherwise wait for the next poll.
+    await this.refresh();
+    this.timers = [
+      setInterval(() => void this.refresh(), pollMs),
+      setInterval(() => void this.report().catch((err) => logger.warn({ err }, 'replica report failed')), heartbeatMs),
+    ];
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.poller);
+    this.timers.forEach(clearInterval);
     await this.listener?.end().catch(() => undefined);
+    // Leaving now, not after a timeout: a rollout need not wait for this replica any more.
+    await this.db.query('DELETE FROM serving_replicas WHERE replica_id = $1', [this.replicaId]).catch(() => undefined);
     for (const m of this.models.values()) {
-      await m.batcher.drained();
-      await m.scorer.release();
+      for (const v of [m.champion, m.candidate]) {
+        if (!v) continue;
+        await v.batcher.drained();
+        await v.scorer.release();
+      }
     }
   }
 }

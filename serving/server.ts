@@ -1,11 +1,13 @@
-import { timingSafeEqual } from 'node:crypto';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { registry } from '../config/metrics';
 import { featureValueSchema } from '../specs/data-batch';
 import type { FeatureSpec } from '../specs/model-spec';
-import type { ChampionSet } from './champions';
+import { logger } from '../config/logger';
 import { servingMetrics } from './metrics';
+import type { PredictionLog } from './prediction-log';
+import type { LoadedVersion, ServedModels } from './served-models';
 
 /** A prediction request: one or more rows, each feature by name. */
 export const predictBodySchema = z.object({
@@ -26,9 +28,12 @@ const describe = (e: z.ZodError, prefix = '') => e.issues.map((i) => `${[prefix,
 
 /**
  * The prediction service. Fastify for its low per-request overhead and its
- * hooks; bodies are validated with zod against the model's spec.
+ * hooks; bodies are validated with zod against the model's spec. During a
+ * rollout the candidate either scores a copy of each request after the answer
+ * has gone (shadow) or answers its share of requests (canary); every scoring
+ * goes to the prediction log, which the rollout guard and drift monitor read.
  */
-export function buildServer(champions: Pick<ChampionSet, 'get' | 'versions'>, tokens: string[]): FastifyInstance {
+export function buildServer(models: Pick<ServedModels, 'get' | 'serving' | 'replicaId'>, log: Pick<PredictionLog, 'record'>, tokens: string[]): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: 1 << 20 });
   const accepted = tokens.map((t) => Buffer.from(t));
   const authorised = (header: string | undefined) => {
@@ -39,41 +44,68 @@ export function buildServer(champions: Pick<ChampionSet, 'get' | 'versions'>, to
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
-    const versions = champions.versions();
-    return reply.code(Object.keys(versions).length > 0 ? 200 : 503).send({ ready: Object.keys(versions).length > 0, models: versions });
+    const serving = models.serving();
+    const ready = Object.keys(serving).length > 0;
+    return reply.code(ready ? 200 : 503).send({ ready, replica: models.replicaId, models: serving });
   });
   app.get('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
   app.get('/v1/models', async (req, reply) => {
     if (!authorised(req.headers.authorization)) return reply.code(401).send({ error: 'missing or wrong bearer token' });
-    return { models: champions.versions() };
+    return { replica: models.replicaId, models: models.serving() };
   });
 
   app.post<{ Params: { model: string } }>('/v1/models/:model/predict', async (req, reply) => {
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     const { model } = req.params;
-    const answer = (code: number, body: unknown, version = 'none') => {
-      servingMetrics.requests.inc({ model, version, code: String(code) });
+    const answer = (code: number, body: unknown, version = 'none', role = 'none') => {
+      servingMetrics.requests.inc({ model, version, role, code: String(code) });
       return reply.code(code).send(body);
     };
     if (!authorised(req.headers.authorization)) return answer(401, { error: 'missing or wrong bearer token' });
-    const loaded = champions.get(model);
-    if (!loaded) return answer(404, { error: `no champion is served for model "${model}"`, models: Object.keys(champions.versions()) });
+    const served = models.get(model);
+    if (!served) return answer(404, { error: `no champion is served for model "${model}"`, models: Object.keys(models.serving()) });
     const body = predictBodySchema.safeParse(req.body);
     if (!body.success) return answer(400, { error: describe(body.error) });
-    const { spec, batcher, version } = loaded;
+    const { spec, champion, candidate, rollout } = served;
     const F = spec.features.length;
-    const x = new Float32Array(body.data.instances.length * F);
+    const n = body.data.instances.length;
+    const x = new Float32Array(n * F);
     const schema = rowSchema(spec.features);
-    for (let i = 0; i < body.data.instances.length; i++) {
+    for (let i = 0; i < n; i++) {
       const row = schema.safeParse(body.data.instances[i]);
       if (!row.success) return answer(400, { error: describe(row.error, `instances.${i}`) });
       const values = row.data as Record<string, number>;
       spec.features.forEach((f, j) => (x[i * F + j] = values[f.name]));
     }
-    const scores = await batcher.score(x, body.data.instances.length);
-    servingMetrics.latency.observe({ model, version: String(version) }, Number(process.hrtime.bigint() - started) / 1e9);
-    reply.header('x-model-version', String(version));
-    return answer(200, { model, version, predictions: Array.from(scores) }, String(version));
+    const requestId = randomUUID();
+    const score = async (v: LoadedVersion, role: 'champion' | 'canary' | 'shadow') => {
+      const t0 = performance.now();
+      const at = Date.now();
+      try {
+        const scores = await v.batcher.score(x, n);
+        log.record({ at, model, version: v.version, role, requestId, latencyMs: performance.now() - t0, ok: true, rows: n, features: x, scores });
+        return scores;
+      } catch (err) {
+        log.record({ at, model, version: v.version, role, requestId, latencyMs: performance.now() - t0, ok: false, rows: n, features: x });
+        logger.error({ err, model, version: v.version, role }, 'scoring failed');
+        return undefined;
+      }
+    };
+    const canary = rollout?.phase === 'canary' && candidate && Math.random() * 100 < rollout.canaryPercent;
+    let answered: LoadedVersion = canary ? candidate : champion;
+    let role: 'champion' | 'canary' = canary ? 'canary' : 'champion';
+    let scores = await score(answered, role);
+    if (!scores && canary) {
+      // A failing canary is the candidate's fault, and its record says so; the client still gets the champion's answer.
+      [answered, role] = [champion, 'champion'];
+      scores = await score(champion, 'champion');
+    }
+    if (!scores) return answer(500, { error: `scoring failed for ${model} v${answered.version}`, requestId }, String(answered.version), role);
+    if (rollout?.phase === 'shadow' && candidate) void score(candidate, 'shadow');
+    servingMetrics.latency.observe({ model, version: String(answered.version), role }, (performance.now() - started) / 1000);
+    reply.header('x-model-version', String(answered.version));
+    reply.header('x-request-id', requestId);
+    return answer(200, { model, version: answered.version, predictions: Array.from(scores), requestId }, String(answered.version), role);
   });
   return app;
 }

@@ -121,6 +121,43 @@ export const approvalSchema = z
   })
   .strict();
 
+/** What a rollout's guard tolerates from the candidate, compared with the version serving beside it. */
+export const rolloutGuardSchema = z
+  .object({
+    /** Share of failed scorings above which the candidate is rolled back (when also worse than the champion's). */
+    maxErrorRate: z.number().min(0).max(1).default(0.01),
+    /** Candidate p99 scoring latency may be at most this multiple of the champion's... */
+    maxP99Ratio: z.number().gt(1).default(2),
+    /** ...unless it stays within this many milliseconds of it (sub-millisecond p99s jitter by multiples). */
+    p99SlackMs: z.number().min(0).default(5),
+    /** Population stability index between the two versions' score distributions. */
+    maxScorePsi: z.number().gt(0).default(0.25),
+  })
+  .strict();
+
+export const rolloutSchema = z
+  .object({
+    /** How long the candidate scores a copy of live traffic; "0s" skips shadowing. */
+    shadow: durationSchema.default('2m'),
+    /** Share of live requests the candidate answers during the canary. */
+    canaryPercent: z.number().gt(0).lt(100).default(10),
+    /** Canary bake time, on durable timers; paused time does not count. */
+    bake: durationSchema.default('10m'),
+    /** After full traffic the new champion is still compared with the old one's canary-time figures. */
+    watch: durationSchema.default('5m'),
+    /** How often the guard reads the prediction log. */
+    checkEvery: durationSchema.default('30s'),
+    /**
+     * A phase ends only once each version has answered this many requests in it
+     * (no evidence, no promotion); the score PSI is judged from this many scores on.
+     */
+    minRequests: z.number().int().min(50, 'at least 50: a score distribution needs a few per bin').default(500),
+    guard: rolloutGuardSchema.prefault({}),
+    /** A replica silent for this long is taken as gone and no longer awaited. */
+    replicaTimeout: durationSchema.default('15s'),
+  })
+  .strict();
+
 export const splitSchema = z
   .object({
     seed: z.number().int().default(42),
@@ -145,7 +182,20 @@ export const modelSpecSchema = z
     trainer: trainerSchema,
     policy: policySchema.prefault({}),
     approval: approvalSchema,
+    rollout: rolloutSchema.prefault({}),
     split: splitSchema.prefault({}),
+    /** How a new batch is checked against the latest snapshot's column statistics (activities/data.ts). */
+    validation: z
+      .object({
+        /** allow: an empty feature cell is a missing value (gbdt learns where it goes); refuse: it is a row error. */
+        missingValues: z.enum(['refuse', 'allow']).default('refuse'),
+        /** How far a column's share of missing values may rise above the snapshot's: 0.2 is 20 percentage points. */
+        maxMissingRateIncrease: z.number().min(0).max(1).default(0.2),
+        /** Share of a column's values outside the snapshot's [min, max] that quarantines the batch; unset, not checked. */
+        maxOutOfRangeShare: z.number().gt(0).max(1).optional(),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict()
   .superRefine((spec, ctx) => {
@@ -168,6 +218,8 @@ export type ModelSpec = z.infer<typeof modelSpecSchema>;
 export type FeatureSpec = z.infer<typeof featureSchema>;
 export type TrainerSpec = z.infer<typeof trainerSchema>;
 export type Policy = z.infer<typeof policySchema>;
+export type RolloutPolicy = z.infer<typeof rolloutSchema>;
+export type RolloutGuard = z.infer<typeof rolloutGuardSchema>;
 export type MetricName = z.infer<typeof metricNameSchema>;
 export type ProtectedAttribute = z.infer<typeof protectedAttributeSchema>;
 

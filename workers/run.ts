@@ -5,6 +5,7 @@ import { createDataActivities } from '../activities/data';
 import type { ActivityDeps } from '../activities/deps';
 import { createEvaluationActivities } from '../activities/evaluation';
 import { createRegistryActivities } from '../activities/registry';
+import { createRolloutActivities } from '../activities/rollout';
 import { createTrainingActivities } from '../activities/training';
 import { connections, dataPaths, loadEnv, type FactoryEnv } from '../config/env';
 import { logger } from '../config/logger';
@@ -29,7 +30,7 @@ function poolOptions(pool: Pool, deps: ActivityDeps): Partial<WorkerOptions> {
     case 'cpu':
       return { activities: { ...createDataActivities(deps), ...createEvaluationActivities(deps) }, maxConcurrentActivityTaskExecutions: 2 };
     case 'control':
-      return { activities: createRegistryActivities(deps), workflowsPath: require.resolve('../workflows') };
+      return { activities: { ...createRegistryActivities(deps), ...createRolloutActivities(deps) }, workflowsPath: require.resolve('../workflows') };
   }
 }
 
@@ -57,7 +58,7 @@ export async function createPoolWorker(pool: Pool, env: FactoryEnv = loadEnv(), 
   const db = pool === 'gpu' ? undefined : createPool(c.databaseUrl);
   // Workers bring the schema up to date themselves, so a fresh deployment needs no separate step.
   if (db) await migrate(db);
-  const deps = { db: db!, store: ArtifactStore.fromEnv(env, c.s3Endpoint), workDir };
+  const deps = { db: db!, store: ArtifactStore.fromEnv(env, c.s3Endpoint), workDir, notifyUrl: env.FACTORY_NOTIFY_URL };
   const connection = await NativeConnection.connect({ address: c.temporalAddress });
   const worker = await Worker.create({
     connection,

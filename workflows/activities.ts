@@ -2,6 +2,7 @@ import { proxyActivities } from '@temporalio/workflow';
 import type { DataActivities } from '../activities/data';
 import type { EvaluationActivities } from '../activities/evaluation';
 import type { RegistryActivities } from '../activities/registry';
+import type { RolloutActivities } from '../activities/rollout';
 import type { TrainingActivities } from '../activities/training';
 import { TASK_QUEUES } from '../config/task-queues';
 
@@ -31,5 +32,19 @@ export const evaluation = proxyActivities<EvaluationActivities>({
 export const registry = proxyActivities<RegistryActivities>({
   taskQueue: TASK_QUEUES.control,
   startToCloseTimeout: '1m',
+  retry: { maximumInterval: '30s' },
+});
+
+export const rollout = proxyActivities<RolloutActivities>({
+  taskQueue: TASK_QUEUES.control,
+  startToCloseTimeout: '1m',
+  retry: { maximumInterval: '30s' },
+});
+
+/** Waiting for replicas takes as long as a model load; the heartbeat shows who is still behind. */
+export const replicas = proxyActivities<Pick<RolloutActivities, 'awaitReplicas'>>({
+  taskQueue: TASK_QUEUES.control,
+  startToCloseTimeout: '10m',
+  heartbeatTimeout: '30s',
   retry: { maximumInterval: '30s' },
 });

@@ -1,5 +1,6 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { Decision, DecisionChannel, PipelineOutcome, Trigger } from '../activities/types';
+import type { Decision, DecisionChannel, PipelineOutcome, RolloutPhase, Trigger } from '../activities/types';
+import type { GuardStats, GuardVerdict } from '../ml/rollout-guard';
 import type { Verdict } from '../ml/policy';
 import type { VersionEvaluation } from '../activities/types';
 
@@ -16,8 +17,9 @@ export type Stage =
   | 'training'
   | 'evaluating'
   | 'awaiting-approval'
-  | 'promoting'
+  | 'rolling-out'
   | 'promoted'
+  | 'rolled-back'
   | 'rejected'
   | 'failed-policy';
 
@@ -58,3 +60,34 @@ export const requestTrainingSignal = defineSignal<[Trigger]>('requestTraining');
 export const loopStateQuery = defineQuery<LoopState>('state');
 
 export const loopWorkflowId = (model: string) => `factory-loop-${model}`;
+
+export interface RolloutStatus {
+  model: string;
+  version: number;
+  championVersion?: number;
+  phase: RolloutPhase;
+  canaryPercent: number;
+  paused: boolean;
+  /** Time spent in the current phase, paused time excluded, against what the phase needs. */
+  elapsedMs: number;
+  phaseMs: number;
+  /** The guard's last reading and verdict. */
+  stats?: GuardStats;
+  verdict?: GuardVerdict;
+  replicas?: string[];
+  note?: string;
+  reason?: string;
+}
+
+export interface RolloutControl {
+  by: string;
+  reason?: string;
+}
+
+/** Staff steer a rollout with updates: the answer says whether it took and where the rollout stands. */
+export const pauseRolloutUpdate = defineUpdate<RolloutStatus, [RolloutControl]>('pause');
+export const resumeRolloutUpdate = defineUpdate<RolloutStatus, [RolloutControl]>('resume');
+export const abortRolloutUpdate = defineUpdate<RolloutStatus, [RolloutControl]>('abort');
+export const rolloutStatusQuery = defineQuery<RolloutStatus>('rollout');
+
+export const rolloutWorkflowId = (model: string, version: number) => `${model}-rollout-v${version}`;

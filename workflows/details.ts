@@ -1,4 +1,4 @@
-import type { PipelineStatus } from './definitions';
+import type { PipelineStatus, RolloutStatus } from './definitions';
 
 const f = (v: number | undefined) => (v === undefined ? '–' : v.toFixed(4));
 
@@ -26,5 +26,29 @@ export function describe(s: PipelineStatus): string {
     );
   }
   if (s.decision) lines.push('', `Decision: **${s.decision.decision}** by ${s.decision.approver} via ${s.decision.channel} at ${s.decision.decidedAt}${s.decision.comment ? `: ${s.decision.comment}` : ''}`);
+  return lines.join('\n');
+}
+
+const ms = (v: number) => `${Math.round(v / 1000)}s`;
+
+/** The rollout's "current details": phase, traffic, the guard's last reading, and how to steer it. */
+export function describeRollout(s: RolloutStatus): string {
+  const lines = [`**${s.model}** v${s.version} rollout · phase **${s.phase}**${s.paused ? ' · **paused**' : ''}${s.championVersion !== undefined ? ` · champion v${s.championVersion}` : ''}`];
+  if (s.phase === 'canary') lines.push(`canary: v${s.version} answers ${s.canaryPercent}% of requests`);
+  if (s.phaseMs > 0) lines.push(`phase time ${ms(s.elapsedMs)} of ${ms(s.phaseMs)}${s.verdict && !s.verdict.enough ? ' · waiting for enough traffic' : ''}`);
+  if (s.replicas) lines.push(`replicas: ${s.replicas.length ? s.replicas.join(', ') : 'none running'}`);
+  if (s.stats) {
+    const c = s.stats.candidate;
+    const b = s.stats.baseline;
+    lines.push('', '| | requests | error rate | p50 ms | p99 ms | mean score |', '|---|---|---|---|---|---|');
+    for (const w of [c, b]) lines.push(`| v${w.version} | ${w.requests} | ${(w.errorRate * 100).toFixed(2)}% | ${w.p50Ms.toFixed(2)} | ${w.p99Ms.toFixed(2)} | ${w.meanScore.toFixed(3)} |`);
+    lines.push('', `score PSI ${s.stats.scorePsi === null ? '– (too few scores)' : s.stats.scorePsi.toFixed(3)}`);
+  }
+  if (s.verdict && !s.verdict.healthy) lines.push('', `Guard: **${s.verdict.failures.join('; ')}**`);
+  if (s.note) lines.push('', s.note);
+  if (s.reason) lines.push('', `Rolled back: **${s.reason}**`);
+  if (s.phase !== 'completed' && s.phase !== 'rolled_back') {
+    lines.push('', `Steer: Execute Update \`${s.paused ? 'resume' : 'pause'}\` or \`abort\` with input \`{"by": "<you>", "reason": "..."}\`, or \`factory rollout ${s.paused ? 'resume' : 'pause'}|abort ${s.model} ${s.version} --as <you>\`.`);
+  }
   return lines.join('\n');
 }

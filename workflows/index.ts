@@ -1,3 +1,4 @@
 export { factoryLoop } from './factory-loop';
 export { ingestBatch } from './ingest';
 export { trainingPipeline } from './training-pipeline';
+export { rolloutWorkflow } from './rollout';

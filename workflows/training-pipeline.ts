@@ -1,10 +1,11 @@
-import { CancellationScope, isCancellation, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, executeChild, isCancellation, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { PipelineOutcome, Trigger } from '../activities/types';
 import { comparePolicy } from '../ml/policy';
 import { SEARCH_ATTRIBUTES } from '../temporal/search-attributes';
 import { data, evaluation, registry, training } from './activities';
 import { awaitDecision } from './approval-gate';
-import { pipelineStatusQuery, type PipelineStatus, type Stage } from './definitions';
+import { pipelineStatusQuery, rolloutWorkflowId, type PipelineStatus, type Stage } from './definitions';
+import { rolloutWorkflow } from './rollout';
 import { describe } from './details';
 
 /** snapshot → train (gpu) → evaluate (cpu) → policy → human decision → promote or reject. */
@@ -59,10 +60,18 @@ export async function trainingPipeline(input: { model: string; trigger: Trigger 
       return (status.outcome = { status: 'rejected', version, by: status.decision.approver, reason: status.decision.comment ?? '' });
     }
 
-    stage('promoting');
-    const { previousChampion } = await registry.promote({ model, version, actor: status.decision.approver, workflowId });
-    stage('promoted');
-    return (status.outcome = { status: 'promoted', version, previousChampion });
+    stage('rolling-out');
+    const outcome = await executeChild(rolloutWorkflow, {
+      workflowId: rolloutWorkflowId(model, version),
+      args: [{ model, version, actor: status.decision.approver }],
+      staticSummary: `${model} v${version}: rollout approved by ${status.decision.approver}`,
+      typedSearchAttributes: [
+        { key: SEARCH_ATTRIBUTES.FactoryModel, value: model },
+        { key: SEARCH_ATTRIBUTES.FactoryCandidateVersion, value: version },
+      ],
+    });
+    stage(outcome.status);
+    return (status.outcome = outcome);
   });
 }
 

@@ -16,7 +16,9 @@ export async function decide(
   versionText: string,
   approver: string,
   comment?: string,
-): Promise<{ decision: Decision; outcome?: PipelineOutcome }> {
+  /** How long to wait for the pipeline's end (its rollout included) before returning without an outcome. */
+  waitMs = 60_000,
+): Promise<{ decision: Decision & { version: number }; outcome?: PipelineOutcome }> {
   const action = verdict === 'approve' ? 'version.approve' : 'version.reject';
   const version = Number(versionText.replace(/^v/, ''));
   const deny = async (reason: string): Promise<never> => {
@@ -51,16 +53,17 @@ export async function decide(
   }
   const outcome = await Promise.race([
     handle.result() as Promise<PipelineOutcome>,
-    new Promise<undefined>((r) => setTimeout(() => r(undefined), 60_000).unref()),
+    new Promise<undefined>((r) => setTimeout(() => r(undefined), waitMs).unref()),
   ]);
-  return { decision, outcome };
+  return { decision: { ...decision, version }, outcome };
 }
 
-export function describeDecision(model: string, r: { decision: Decision; outcome?: PipelineOutcome }): string {
+export function describeDecision(model: string, r: { decision: Decision & { version: number }; outcome?: PipelineOutcome }): string {
   const d = r.decision;
   const head = `${model}: ${d.decision} by ${d.approver} via ${d.channel} at ${d.decidedAt}${d.comment ? ` ("${d.comment}")` : ''}`;
   const o = r.outcome;
-  if (!o) return `${head}\n  the pipeline is still finishing; see: factory status ${model}`;
+  if (!o) return d.decision === 'approved' ? `${head}\n  rolling out; see: factory rollout status ${model} ${d.version}` : head;
   if (o.status === 'promoted') return `${head}\n  v${o.version} is now the champion${o.previousChampion ? ` (previous champion v${o.previousChampion} kept for rollback)` : ''}`;
+  if (o.status === 'rolled-back') return `${head}\n  v${o.version} was rolled back${o.restoredChampion ? `; v${o.restoredChampion} serves` : ''}: ${o.reason}`;
   return `${head}\n  v${o.version} ${o.status}`;
 }

@@ -77,6 +77,9 @@ export function withWorkers() {
 export function creditSpec(name: string, change: (raw: Record<string, any>) => void = () => undefined): ModelSpec {
   const raw = parse(fs.readFileSync(path.join(ROOT, 'models/credit-default.yaml'), 'utf8'));
   raw.name = name;
+  // Rollouts at test speed: seconds per phase, a guard reading every second.
+  // Candidates here learn from one or two batches, so their scores move more than production retrains would.
+  raw.rollout = { shadow: '2s', canaryPercent: 30, bake: '3s', watch: '2s', checkEvery: '1s', minRequests: 100, replicaTimeout: '5s', guard: { maxScorePsi: 0.5 } };
   change(raw);
   return parseModelSpec(raw);
 }
@@ -108,4 +111,74 @@ export async function waitUntil<T>(what: string, probe: () => Promise<T | undefi
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+/** A serving replica as a real process on a free port (dist/serving/main.js). */
+export async function startServing(env: Record<string, string> = {}) {
+  const port = await freePort();
+  const logs = fs.openSync(path.join(testEnv().FACTORY_DATA_DIR, 'logs', `serving-${port}.log`), 'a');
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist/serving/main.js')], {
+    stdio: ['ignore', logs, logs],
+    env: { ...process.env, SERVING_PORT: String(port), SERVING_HEARTBEAT_MS: '500', ...env },
+  });
+  const base = `http://127.0.0.1:${port}`;
+  await waitUntil(`serving replica on ${port}`, async () => ((await fetch(`${base}/readyz`)).status === 200 ? true : undefined), 30_000);
+  return { base, port, child, stop: () => stopProcess(child), kill: () => child.kill('SIGKILL') };
+}
+
+/** Real client rows from a batch file, as JSON by column name. */
+export function rowsFrom(batch: string, count = 1): Record<string, number | undefined>[] {
+  const [header, ...lines] = fs.readFileSync(batch, 'utf8').trim().split('\n');
+  const names = header.split(',').map((h) => h.replace(/"/g, ''));
+  return lines.slice(0, count).map((line) => {
+    const values = line.split(',').map(Number);
+    return Object.fromEntries(names.map((h, i) => [h, values[i]]));
+  });
+}
+
+/**
+ * Steady client traffic against one or more replicas, as a client with a
+ * retry would send it: a request that fails (connection refused, 5xx) is retried
+ * once on the next replica. Rows cycle through the given ones, so score
+ * distributions are real ones. Counts what the client finally saw.
+ */
+export function sendTraffic(bases: string[], model: string, rows: Record<string, unknown>[], opts: { token?: string; clients?: number } = {}) {
+  const stats = { ok: 0, failed: 0, retried: 0, versions: new Map<number, number>() };
+  let running = true;
+  let sent = 0;
+  const once = async (base: string) => {
+    const row = rows[sent++ % rows.length];
+    const res = await fetch(`${base}/v1/models/${model}/predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(opts.token && { authorization: `Bearer ${opts.token}` }) },
+      body: JSON.stringify({ instances: [row] }),
+    });
+    if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
+    return ((await res.json()) as { version: number }).version;
+  };
+  const client = async (start: number) => {
+    for (let i = start; running; i++) {
+      let version: number | undefined;
+      try {
+        version = await once(bases[i % bases.length]);
+      } catch {
+        stats.retried++;
+        version = await once(bases[(i + 1) % bases.length]).catch(() => undefined);
+      }
+      if (version === undefined) stats.failed++;
+      else {
+        stats.ok++;
+        stats.versions.set(version, (stats.versions.get(version) ?? 0) + 1);
+      }
+    }
+  };
+  const clients = Array.from({ length: opts.clients ?? 4 }, (_, i) => client(i));
+  return {
+    stats,
+    async stop() {
+      running = false;
+      await Promise.all(clients);
+      return stats;
+    },
+  };
 }

@@ -1,17 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
 import { OnnxScorer } from '../../ml/scoring';
 import { decide } from '../../scripts/cli/approval';
 import { ingest } from '../../scripts/cli/ingest';
 import { requestTraining, waitForStage } from '../../scripts/cli/train';
-import { freePort, stopProcess } from '../../stack/process';
-import { creditSpec, ctx, registerSpec, ROOT, testEnv, uniqueName, waitUntil, withWorkers } from './helpers';
+import { creditSpec, ctx, registerSpec, rowsFrom, sendTraffic, startServing, uniqueName, withWorkers } from './helpers';
 
 describe('the serving replica', () => {
   const factory = withWorkers();
-  let serving: ChildProcess | undefined;
-  afterAll(async () => serving && stopProcess(serving));
+  let serving: Awaited<ReturnType<typeof startServing>> | undefined;
+  afterAll(async () => serving?.stop());
 
   test('serves the champion, validates input, batches, and swaps to a new champion on promotion without failed requests', async () => {
     const name = uniqueName('credit-serve');
@@ -21,23 +17,16 @@ describe('the serving replica', () => {
         expect((await ingest(c, name, batch)).status).toBe('accepted');
         await requestTraining(c, name, { reason: 'manual', requestedBy: 'test' });
         await waitForStage(c, name, ['awaiting-approval'], 60_000);
-        expect((await decide(c, 'approve', name, String(version), 'alice')).outcome).toMatchObject({ status: 'promoted', version });
+        const { outcome } = await decide(c, 'approve', name, String(version), 'alice');
+        expect({ status: outcome?.status, version: outcome?.version, reason: (outcome as { reason?: string }).reason }).toEqual({ status: 'promoted', version, reason: undefined });
       });
     await promote(factory.batches[0], 1);
 
-    const port = await freePort();
-    const logs = fs.openSync(path.join(testEnv().FACTORY_DATA_DIR, 'logs', `serving-${port}.log`), 'a');
     // Polling is slowed to a minute: a swap within seconds can only come from LISTEN/NOTIFY.
-    serving = spawn(process.execPath, [path.join(ROOT, 'dist/serving/main.js')], {
-      stdio: ['ignore', logs, logs],
-      env: { ...process.env, SERVING_PORT: String(port), SERVING_TOKENS: 's3cret', SERVING_POLL_MS: '60000', SERVING_MAX_DELAY_MS: '20' },
-    });
-    const base = `http://127.0.0.1:${port}`;
-    await waitUntil('serving ready', async () => ((await fetch(`${base}/readyz`)).status === 200 ? true : undefined), 30_000);
+    serving = await startServing({ SERVING_TOKENS: 's3cret', SERVING_POLL_MS: '60000', SERVING_MAX_DELAY_MS: '20' });
+    const { base } = serving;
     // A real client row from a batch the model has not seen, as JSON by column name.
-    const [header, first] = fs.readFileSync(factory.batches[3], 'utf8').split('\n');
-    const values = first.split(',').map(Number);
-    const row: Record<string, number | undefined> = Object.fromEntries(header.split(',').map((h, i) => [h.replace(/"/g, ''), values[i]]));
+    const [row] = rowsFrom(factory.batches[3]);
     const predict = (body: unknown, token = 's3cret', model = name) =>
       fetch(`${base}/v1/models/${model}/predict`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
 
@@ -70,22 +59,16 @@ describe('the serving replica', () => {
     const calls = Number(/serving_batch_rows_count\{model="[^"]+"\} (\d+)/.exec(metrics)![1]);
     expect(calls).toBeLessThan(1 + 1 + 40);
 
-    // Promote v2 under steady traffic: every request answers, and the replica moves to v2.
-    let failures = 0;
-    const seen = new Set<number>();
-    let running = true;
-    const traffic = (async () => {
-      while (running) {
-        const res = await predict({ instances: [row] });
-        if (res.status !== 200) failures++;
-        else seen.add(((await res.json()) as { version: number }).version);
-      }
-    })();
+    // Roll v2 out under steady traffic: every request answers, and the replica ends on v2.
+    const traffic = sendTraffic([base], name, rowsFrom(factory.batches[4], 300), { token: 's3cret', clients: 2 });
     await promote(factory.batches[1], 2);
-    await waitUntil('the replica to serve v2', async () => (seen.has(2) ? true : undefined), 10_000);
-    running = false;
-    await traffic;
-    expect(failures).toBe(0);
-    expect([...seen].sort()).toEqual([1, 2]);
+    const { failed, versions } = await traffic.stop();
+    expect(failed).toBe(0);
+    expect([...versions.keys()].sort()).toEqual([1, 2]);
+    expect((await (await fetch(`${base}/readyz`)).json()) as unknown).toMatchObject({ models: { [name]: { champion: 2, candidate: null } } });
+    // Every scoring reached the prediction log, features included, off the response path.
+    const logged = await ctx((c) => c.db.query('SELECT count(*)::int AS n, min(array_length(features, 1)) AS f FROM predictions WHERE model = $1', [name]));
+    expect(logged.rows[0].n).toBeGreaterThan(40);
+    expect(logged.rows[0].f).toBe(spec.features.length);
   });
 });

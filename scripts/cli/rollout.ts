@@ -1,0 +1,60 @@
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { audit } from '../../db/models';
+import { abortRolloutUpdate, pauseRolloutUpdate, resumeRolloutUpdate, rolloutStatusQuery, rolloutWorkflowId, type RolloutStatus } from '../../workflows/definitions';
+import type { RolloutOutcome } from '../../workflows/rollout';
+import { CliError, requireModel, type CliContext } from './context';
+
+const UPDATES = { pause: pauseRolloutUpdate, resume: resumeRolloutUpdate, abort: abortRolloutUpdate } as const;
+
+function versionOf(text: string): number {
+  const v = Number(text.replace(/^v/, ''));
+  if (!Number.isInteger(v) || v < 1) throw new CliError(`"${text}" is not a version number (expected e.g. 3 or v3)`);
+  return v;
+}
+
+/** pause / resume / abort: the rollout workflow's validator decides; a refusal is audited with its reason. */
+export async function steerRollout(ctx: CliContext, action: keyof typeof UPDATES, model: string, versionText: string, by: string, reason?: string): Promise<RolloutStatus> {
+  const version = versionOf(versionText);
+  await requireModel(ctx, model, { action: `rollout.${action}`, actor: by, version });
+  const handle = ctx.client.workflow.getHandle(rolloutWorkflowId(model, version));
+  try {
+    const status = await handle.executeUpdate(UPDATES[action], { args: [{ by, reason }] });
+    await audit(ctx.db, { actor: by, action: `rollout.${action}`, model, version, channel: 'cli', outcome: 'ok', details: { reason } });
+    return status;
+  } catch (err) {
+    const why = err instanceof WorkflowUpdateFailedError ? (err.cause?.message ?? err.message) : (err as Error).name === 'WorkflowNotFoundError' ? `${model} v${version} has no rollout` : undefined;
+    if (!why) throw err;
+    await audit(ctx.db, { actor: by, action: `rollout.${action}`, model, version, channel: 'cli', outcome: 'denied', details: { reason: why } });
+    throw new CliError(why);
+  }
+}
+
+export async function rolloutStatus(ctx: CliContext, model: string, versionText: string): Promise<RolloutStatus> {
+  const version = versionOf(versionText);
+  await requireModel(ctx, model, { action: 'rollout.status', version });
+  return ctx.client.workflow.getHandle(rolloutWorkflowId(model, version)).query(rolloutStatusQuery);
+}
+
+export function describeRolloutStatus(s: RolloutStatus): string {
+  const head = `${s.model} v${s.version}: ${s.phase}${s.paused ? ' (paused)' : ''}${s.phase === 'canary' ? ` at ${s.canaryPercent}%` : ''}`;
+  const time = s.phaseMs > 0 ? `, ${Math.round(s.elapsedMs / 1000)}s of ${Math.round(s.phaseMs / 1000)}s` : '';
+  const guard = s.stats ? `; v${s.stats.candidate.version} ${s.stats.candidate.requests} req p99 ${s.stats.candidate.p99Ms.toFixed(2)} ms vs v${s.stats.baseline.version} ${s.stats.baseline.requests} req p99 ${s.stats.baseline.p99Ms.toFixed(2)} ms, score PSI ${s.stats.scorePsi?.toFixed(3) ?? '–'}` : '';
+  const waiting = s.verdict && !s.verdict.enough ? ' (waiting for traffic)' : '';
+  return `${head}${time}${guard}${waiting}${s.note ? `\n  ${s.note}` : ''}${s.reason ? `\n  rolled back: ${s.reason}` : ''}`;
+}
+
+/** Prints each change of a rollout's phase until it ends, and returns how it ended. */
+export async function followRollout(ctx: CliContext, model: string, version: number, print: (s: string) => void): Promise<RolloutOutcome> {
+  const handle = ctx.client.workflow.getHandle(rolloutWorkflowId(model, version));
+  let last = '';
+  const done = handle.result() as Promise<RolloutOutcome>;
+  let finished = false;
+  void done.finally(() => (finished = true)).catch(() => undefined);
+  while (!finished) {
+    const s = await handle.query(rolloutStatusQuery).catch(() => undefined);
+    const line = s && `${s.phase}${s.paused ? ' (paused)' : ''}${s.phase === 'canary' ? ` at ${s.canaryPercent}%` : ''}`;
+    if (line && line !== last) print(`  rollout: ${(last = line)}${s.note ? ` (${s.note})` : ''}`);
+    await Promise.race([done.catch(() => undefined), new Promise((r) => setTimeout(r, 1000))]);
+  }
+  return done;
+}
