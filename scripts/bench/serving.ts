@@ -64,8 +64,8 @@ async function raw(onnxPath: string): Promise<void> {
 async function server(onnxPath: string, port: number, batching: boolean): Promise<void> {
   const scorer = await OnnxScorer.load(fs.readFileSync(onnxPath), spec.features.length);
   const batcher = batching ? new MicroBatcher(scorer, spec.features.length, 64, 1) : new MicroBatcher(scorer, spec.features.length, 1, 0);
-  const loaded = { model: spec.name, version: 1, sha256: 'bench', spec, scorer, batcher };
-  const app = buildServer({ get: (m: string) => (m === spec.name ? loaded : undefined), versions: () => ({ [spec.name]: 1 }) }, []);
+  const served = { model: spec.name, spec, champion: { version: 1, sha256: 'bench', scorer, batcher } };
+  const app = buildServer({ get: (m: string) => (m === spec.name ? served : undefined), serving: () => ({}), replicaId: 'bench' }, { record: () => undefined }, []);
   await app.listen({ port, host: '127.0.0.1' });
   process.stdout.write('ready\n');
 }
