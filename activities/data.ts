@@ -1,9 +1,14 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { metrics } from '../config/metrics';
+import { checkAgainstSnapshot, type ReferenceStats } from '../data/batch-checks';
+import { buildParquetSnapshot, columnStats, isParquet, parquetToCsv, readParquetColumns, snapshotColumns } from '../data/parquet';
 import { audit, findModel } from '../db/models';
 import { inTransaction } from '../db/pool';
-import { splitRows } from '../ml/split';
-import { fromCanonicalCsv, toCanonicalCsv, validateBatch, type BatchRow } from '../specs/data-batch';
+import { splitOf } from '../ml/split';
+import { toCanonicalCsv, validateBatch, type BatchValidation, type RowError } from '../specs/data-batch';
+import type { ModelSpec } from '../specs/model-spec';
 import type { ArtifactRef } from '../storage/artifacts';
 import type { ActivityDeps } from './deps';
 import type { IngestResult, SnapshotRef } from './types';
@@ -24,14 +29,57 @@ const toRef = (r: { artifact_key: string; artifact_sha256: string; artifact_byte
   bytes: Number(r.artifact_bytes),
 });
 
-/** Data activities (cpu pool): batch validation with quarantine, and immutable snapshots. */
-export function createDataActivities({ db, store }: ActivityDeps) {
+const PARQUET_TYPE = 'application/vnd.apache.parquet';
+
+/** A scratch directory under the worker's work dir, removed however fn ends. */
+async function inScratch<T>(workDir: string, prefix: string, fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = fs.mkdtempSync(path.join(workDir, prefix));
+  try {
+    return await fn(dir);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A Parquet file has rows, not lines: its faults are numbered by data row (CSV line 2 is row 1), header faults by column alone. */
+function byRow({ line, ...fault }: RowError): RowError {
+  return line === undefined || line < 2 ? fault : { row: line - 1, ...fault };
+}
+
+/** Data activities (cpu pool): batch validation with quarantine, and immutable Parquet snapshots. */
+export function createDataActivities({ db, store, workDir }: ActivityDeps) {
+  /** A Parquet upload, read by DuckDB into the CSV validator; a file DuckDB cannot read is a fault of the batch, not of the activity. */
+  async function validateParquet(spec: ModelSpec, bytes: Buffer): Promise<BatchValidation> {
+    return inScratch(workDir, 'ingest-', async (dir) => {
+      const file = path.join(dir, 'batch.parquet');
+      fs.writeFileSync(file, bytes);
+      let csv: string;
+      try {
+        csv = await parquetToCsv(file, path.join(dir, 'batch.csv'));
+      } catch (err) {
+        return { rows: [], errors: [{ column: '*', message: `not a readable Parquet file: ${(err as Error).message}` }], moreErrors: 0, rowCount: 0 };
+      }
+      const result = validateBatch(spec, csv);
+      return { ...result, errors: result.errors.map(byRow) };
+    });
+  }
+
+  /** The statistics of the model's latest snapshot: what its next model trains on, so what a new batch must resemble. */
+  async function referenceStats(modelId: number): Promise<ReferenceStats | undefined> {
+    const r = await db.query<{ artifact_sha256: string; stats: ReferenceStats['stats'] }>(
+      'SELECT artifact_sha256, stats FROM dataset_snapshots WHERE model_id = $1 AND stats IS NOT NULL ORDER BY id DESC LIMIT 1',
+      [modelId],
+    );
+    return r.rows[0] && { sha256: r.rows[0].artifact_sha256, stats: r.rows[0].stats };
+  }
+
   return {
     /**
-     * Validates an uploaded batch against the model's schema. A valid batch is
-     * stored in canonical form and accepted whole; an invalid one is kept
-     * byte-for-byte in quarantine with its row-level report, and nothing of it
-     * reaches a snapshot.
+     * Validates an uploaded batch (CSV, or Parquet by its magic bytes) against
+     * the model's schema and then against the latest snapshot's column
+     * statistics. A valid batch is stored as canonical CSV and accepted whole;
+     * an invalid one is kept byte-for-byte in quarantine with its row- and
+     * column-level report, and nothing of it reaches a snapshot.
      */
     async ingestBatch(input: { model: string; source: string; upload: ArtifactRef; actor: string }): Promise<IngestResult> {
       const model = await findModel(db, input.model).catch((err) => {
@@ -54,12 +102,18 @@ export function createDataActivities({ db, store }: ActivityDeps) {
         };
       }
       const bytes = await store.get(input.upload);
-      Context.current().heartbeat({ stage: 'validating', bytes: bytes.byteLength });
-      const result = validateBatch(model.spec, bytes.toString('utf8'));
+      const parquet = isParquet(bytes);
+      Context.current().heartbeat({ stage: 'validating', bytes: bytes.byteLength, format: parquet ? 'parquet' : 'csv' });
+      let result = parquet ? await validateParquet(model.spec, bytes) : validateBatch(model.spec, bytes.toString('utf8'));
+      const reference = result.errors.length === 0 ? await referenceStats(model.id) : undefined;
+      if (reference) {
+        const faults = checkAgainstSnapshot(model.spec, result.rows, reference);
+        if (faults.length > 0) result = { ...result, rows: [], errors: faults };
+      }
       const accepted = result.errors.length === 0;
       const artifact = accepted
         ? await store.put('batches', toCanonicalCsv(model.spec, result.rows), '.csv', 'text/csv')
-        : await store.put('quarantine', bytes, '.csv', 'text/csv');
+        : await store.put('quarantine', bytes, parquet ? '.parquet' : '.csv', parquet ? PARQUET_TYPE : 'text/csv');
       const report = accepted ? {} : { errors: result.errors, moreErrors: result.moreErrors };
       const batchId = await inTransaction(db, async (tx) => {
         const row = await tx.query<{ id: string }>(
@@ -72,7 +126,15 @@ export function createDataActivities({ db, store }: ActivityDeps) {
           action: accepted ? 'batch.accept' : 'batch.quarantine',
           model: input.model,
           outcome: accepted ? 'ok' : 'denied',
-          details: { source: input.source, sha256: input.upload.sha256, rows: result.rowCount, errors: result.errors.length + result.moreErrors, artifact: artifact.key },
+          details: {
+            source: input.source,
+            sha256: input.upload.sha256,
+            format: parquet ? 'parquet' : 'csv',
+            rows: result.rowCount,
+            errors: result.errors.length + result.moreErrors,
+            artifact: artifact.key,
+            checkedAgainst: reference?.sha256,
+          },
         });
         return Number(row.rows[0].id);
       });
@@ -91,38 +153,47 @@ export function createDataActivities({ db, store }: ActivityDeps) {
     },
 
     /**
-     * Freezes every accepted batch into one immutable snapshot, addressed by the
-     * hash of its canonical content; the same data always gives the same snapshot.
+     * Freezes every accepted batch into one immutable Parquet snapshot,
+     * addressed by its sha256: the same accepted batches always give the same
+     * bytes (data/parquet.ts), and a later batch's row replaces an earlier one
+     * with the same id (a corrected record). Its per-column statistics are kept
+     * for checking the batches that come after it.
      */
     async createSnapshot(input: { model: string }): Promise<SnapshotRef> {
       const model = await findModel(db, input.model);
+      const { spec } = model;
       const batches = await db.query<BatchRecord>(
         "SELECT id, status, row_count, artifact_key, artifact_sha256, artifact_bytes, report FROM data_batches WHERE model_id = $1 AND status = 'accepted' ORDER BY id",
         [model.id],
       );
       if (batches.rowCount === 0) {
-        throw ApplicationFailure.nonRetryable(`model "${input.model}" has no accepted data batches: ingest data first (factory ingest ${input.model} <file.csv>)`, 'NoData');
+        throw ApplicationFailure.nonRetryable(`model "${input.model}" has no accepted data batches: ingest data first (factory ingest ${input.model} <file.csv or file.parquet>)`, 'NoData');
       }
-      // A later batch's row replaces an earlier one with the same id (a corrected record).
-      const byId = new Map<string, BatchRow>();
-      for (const b of batches.rows) {
-        for (const row of fromCanonicalCsv(await store.getText(toRef(b)))) byId.set(row.id, row);
-        Context.current().heartbeat({ batch: b.id });
-      }
-      const rows = [...byId.values()];
-      const artifact = await store.put('snapshots', toCanonicalCsv(model.spec, rows), '.csv', 'text/csv');
-      const parts = splitRows(rows, model.spec.split);
-      const split = { train: parts.train.length, validation: parts.validation.length, test: parts.test.length };
-      const positives = rows.reduce((n, r) => n + r.label, 0);
-      const batchIds = batches.rows.map((b) => Number(b.id));
+      const { rows, stats, split, positives, artifact } = await inScratch(workDir, `snapshot-${input.model}-`, async (dir) => {
+        const files: string[] = [];
+        for (const b of batches.rows) {
+          files.push(path.join(dir, `batch-${b.id}.csv`));
+          fs.writeFileSync(files[files.length - 1], await store.get(toRef(b)));
+          Context.current().heartbeat({ batch: b.id });
+        }
+        const out = path.join(dir, 'snapshot.parquet');
+        const { rows } = await buildParquetSnapshot({ batchCsvPaths: files, columns: snapshotColumns(spec), outPath: out, orderBy: spec.idColumn });
+        const stats = await columnStats(out, [...spec.features.map((f) => f.name), spec.label]);
+        const { ids, columns } = await readParquetColumns(out, [spec.label], spec.idColumn);
+        const split = { train: 0, validation: 0, test: 0 };
+        for (const id of ids) split[splitOf(id, spec.split)]++;
+        const positives = columns[spec.label].reduce((n, y) => n + y, 0);
+        const artifact = await store.put('snapshots', fs.readFileSync(out), '.parquet', PARQUET_TYPE);
+        return { rows, stats, split, positives, artifact };
+      });
       const res = await db.query<{ id: string }>(
-        `INSERT INTO dataset_snapshots (model_id, artifact_key, artifact_sha256, artifact_bytes, row_count, positives, batch_ids, split)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-         ON CONFLICT (model_id, artifact_sha256) DO UPDATE SET artifact_key = EXCLUDED.artifact_key
+        `INSERT INTO dataset_snapshots (model_id, artifact_key, artifact_sha256, artifact_bytes, row_count, positives, batch_ids, split, stats)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (model_id, artifact_sha256) DO UPDATE SET artifact_key = EXCLUDED.artifact_key, stats = EXCLUDED.stats
          RETURNING id`,
-        [model.id, artifact.key, artifact.sha256, artifact.bytes, rows.length, positives, batchIds, JSON.stringify({ ...model.spec.split, ...split })],
+        [model.id, artifact.key, artifact.sha256, artifact.bytes, rows, positives, batches.rows.map((b) => Number(b.id)), JSON.stringify({ ...spec.split, ...split }), JSON.stringify(stats)],
       );
-      return { snapshotId: Number(res.rows[0].id), artifact, rows: rows.length, positives, split };
+      return { snapshotId: Number(res.rows[0].id), artifact, rows, positives, split };
     },
   };
 }

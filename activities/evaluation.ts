@@ -1,17 +1,18 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { metrics as prom } from '../config/metrics';
 import { findModel } from '../db/models';
-import { toDataset, type Dataset } from '../ml/dataset';
+import { splitDataset, type Dataset } from '../ml/dataset';
 import { profileInference } from '../ml/inference-bench';
 import { comparePolicy, type Metrics } from '../ml/policy';
 import { curves, fairness, quality, worstFairness } from '../ml/quality';
 import { OnnxScorer } from '../ml/scoring';
-import { splitRows } from '../ml/split';
+import { readSnapshot } from '../ml/snapshot';
 import { renderReport, type VersionReport } from '../reports/html';
-import { fromCanonicalCsv } from '../specs/data-batch';
 import type { ModelSpec } from '../specs/model-spec';
 import type { ActivityDeps } from './deps';
-import type { EvaluationResult, ModelVersionRef, SnapshotRef, VersionEvaluation } from './types';
+import type { EvaluationResult, ModelVersionRef, SnapshotRef, TrainingEnergy, VersionEvaluation } from './types';
 
 /** Pre-signed report links stay valid for S3's maximum of seven days. */
 const REPORT_LINK_SECONDS = 7 * 24 * 3600;
@@ -22,13 +23,25 @@ const REPORT_LINK_SECONDS = 7 * 24 * 3600;
  * in a fresh ONNX Runtime session, group fairness, resource use, infra checks —
  * and an HTML report with both side by side, stored in S3.
  */
-export function createEvaluationActivities({ db, store }: ActivityDeps) {
+export function createEvaluationActivities({ db, store, workDir }: ActivityDeps) {
   async function training(modelId: number, version: number) {
-    const r = await db.query<{ wall_ms: number; cpu_ms: number | null; metrics: { peakRssMb?: number | null } }>(
-      'SELECT t.wall_ms, t.cpu_ms, t.metrics FROM model_versions v JOIN training_runs t ON t.id = v.training_run_id WHERE v.model_id = $1 AND v.version = $2',
+    const r = await db.query<{ wall_ms: number; cpu_ms: number | null; metrics: { peakRssMb?: number | null }; energy: TrainingEnergy | null }>(
+      'SELECT t.wall_ms, t.cpu_ms, t.metrics, t.energy FROM model_versions v JOIN training_runs t ON t.id = v.training_run_id WHERE v.model_id = $1 AND v.version = $2',
       [modelId, version],
     );
     return r.rows[0];
+  }
+
+  /** The held-out rows of a Parquet snapshot, read from a scratch copy. */
+  async function testRows(spec: ModelSpec, snapshot: SnapshotRef): Promise<Dataset> {
+    const dir = fs.mkdtempSync(path.join(workDir, 'evaluate-'));
+    try {
+      const file = path.join(dir, 'snapshot.parquet');
+      fs.writeFileSync(file, await store.get(snapshot.artifact));
+      return splitDataset(await readSnapshot(file, spec), spec.split).test;
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   }
 
   async function evaluate(spec: ModelSpec, modelId: number, ref: ModelVersionRef, test: Dataset, label: string) {
@@ -53,15 +66,23 @@ export function createEvaluationActivities({ db, store }: ActivityDeps) {
       trainPeakRssMb: t?.metrics.peakRssMb ?? Number.NaN,
     };
     const evaluation: VersionEvaluation = { version: ref.version, metrics, quality: q, fairness: groups, infra: profile.infra };
-    const report: VersionReport = { name: `${label} v${ref.version}`, version: ref.version, metrics, modelSha256: ref.artifact.sha256, infra: profile.infra, curves: curves(test.y, scores), fairness: groups };
+    const report: VersionReport = {
+      name: `${label} v${ref.version}`,
+      version: ref.version,
+      metrics,
+      modelSha256: ref.artifact.sha256,
+      infra: profile.infra,
+      curves: curves(test.y, scores),
+      fairness: groups,
+      energy: t?.energy ?? null,
+    };
     return { evaluation, report };
   }
 
   return {
     async evaluateCandidate(input: { model: string; snapshot: SnapshotRef; candidate: ModelVersionRef; champion?: ModelVersionRef }): Promise<EvaluationResult> {
       const { id: modelId, spec } = await findModel(db, input.model);
-      const rows = fromCanonicalCsv(await store.getText(input.snapshot.artifact));
-      const test = toDataset(splitRows(rows, spec.split).test, spec.features.length);
+      const test = await testRows(spec, input.snapshot);
       Context.current().heartbeat({ stage: 'evaluating candidate', rows: test.rows });
       const candidate = await evaluate(spec, modelId, input.candidate, test, 'candidate');
       const champion = input.champion ? await evaluate(spec, modelId, input.champion, test, 'champion') : undefined;

@@ -46,10 +46,12 @@ export function createRegistryActivities({ db }: ActivityDeps) {
         await tx.query('SELECT id FROM models WHERE id = $1 FOR UPDATE', [model.id]);
         const t = input.training;
         const run = await tx.query<{ id: string }>(
-          `INSERT INTO training_runs (model_id, snapshot_id, workflow_id, trigger, trainer, artifact_key, artifact_sha256, artifact_bytes, metrics, wall_ms, cpu_ms)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+          `INSERT INTO training_runs (model_id, snapshot_id, workflow_id, trigger, trainer, artifact_key, artifact_sha256, artifact_bytes, metrics, wall_ms, cpu_ms,
+             energy_kwh, energy_cost, energy_currency, energy)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id`,
           [model.id, input.snapshot.snapshotId, input.workflowId, JSON.stringify(input.trigger), JSON.stringify(model.spec.trainer),
-            t.artifact.key, t.artifact.sha256, t.artifact.bytes, JSON.stringify({ ...t.metrics, peakRssMb: t.peakRssMb }), t.wallMs, t.cpuMs],
+            t.artifact.key, t.artifact.sha256, t.artifact.bytes, JSON.stringify({ ...t.metrics, peakRssMb: t.peakRssMb }), t.wallMs, t.cpuMs,
+            t.energy.kWh, t.energy.cost, t.energy.currency, JSON.stringify(t.energy)],
         );
         const next = await tx.query<{ version: number }>('SELECT COALESCE(MAX(version), 0) + 1 AS version FROM model_versions WHERE model_id = $1', [model.id]);
         const version = next.rows[0].version;

@@ -3,10 +3,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { metrics } from '../config/metrics';
+import type { PowerSample } from '../energy/telemetry';
+import { readSnapshot } from '../ml/snapshot';
+import { toRows } from '../ml/dataset';
 import type { ChildJob, ChildMessage } from '../ml/train-child';
+import { toCanonicalCsv } from '../specs/data-batch';
 import type { ModelSpec } from '../specs/model-spec';
 import { artifactRefSchema, type ArtifactRef, type ArtifactStore } from '../storage/artifacts';
 import { runCommandTrainer } from './command-trainer';
+import { configuredPriceSource, meterTraining } from './training-energy';
 import type { SnapshotRef, TrainingResult } from './types';
 
 const CHILD = path.resolve(__dirname, '../ml/train-child.js');
@@ -20,15 +25,19 @@ interface TrainingHeartbeat {
   message?: string;
   metrics?: Record<string, number>;
   checkpoint?: ArtifactRef;
+  /** The energy meter's latest reading (GPU board power, or the CPU-time estimate). */
+  power?: PowerSample;
 }
 
 /** Training activities (gpu pool). They need only S3: training hosts get no database credentials. */
 export function createTrainingActivities({ store, workDir }: { store: ArtifactStore; workDir: string }) {
+  const prices = configuredPriceSource();
   return {
     /**
      * Trains a candidate in a child process, heartbeating its progress and
      * checkpointing to S3; a retry after a lost worker resumes from the last
-     * checkpoint. The ONNX model goes to S3; only its reference comes back.
+     * checkpoint. The ONNX model goes to S3; only its reference comes back,
+     * with the energy the run drew and its cost.
      */
     async trainCandidate(input: { spec: ModelSpec; snapshot: SnapshotRef }): Promise<TrainingResult> {
       const ctx = Context.current();
@@ -38,9 +47,20 @@ export function createTrainingActivities({ store, workDir }: { store: ArtifactSt
       let outcome = 'failed';
       const previous = artifactRefSchema.safeParse((ctx.info.heartbeatDetails as TrainingHeartbeat | undefined)?.checkpoint);
       let beat: TrainingHeartbeat = previous.success ? { checkpoint: previous.data } : {};
-      const liveness = setInterval(() => ctx.heartbeat(beat), LIVENESS_MS);
+      const command = input.spec.trainer.kind === 'command';
+      // The child's CPU time, as it last reported it: the CPU estimate's share of the work done off this process.
+      let childCpuMs = 0;
+      const meter = await meterTraining(prices, {
+        extraCpuMs: () => childCpuMs,
+        estimateNote: command ? "the external trainer's own CPU time is not observable, so only the worker's is counted" : undefined,
+      });
+      const heartbeat = (update: TrainingHeartbeat = {}) => {
+        beat = { ...beat, ...update, power: meter.sample() };
+        ctx.heartbeat(beat);
+      };
+      const liveness = setInterval(heartbeat, LIVENESS_MS);
       try {
-        const snapshotPath = path.join(dir, 'snapshot.csv');
+        const snapshotPath = path.join(dir, 'snapshot.parquet');
         fs.writeFileSync(snapshotPath, await store.get(input.snapshot.artifact));
         let resumePath: string | undefined;
         if (previous.success) {
@@ -49,21 +69,20 @@ export function createTrainingActivities({ store, workDir }: { store: ArtifactSt
           ctx.log.info('resuming training from checkpoint', { checkpoint: previous.data.key, attempt: ctx.info.attempt });
         }
         if (input.spec.trainer.kind === 'command') {
+          const snapshotCsv = toCanonicalCsv(input.spec, toRows(await readSnapshot(snapshotPath, input.spec)));
           const run = await runCommandTrainer(
             input.spec,
             input.spec.trainer,
-            fs.readFileSync(snapshotPath, 'utf8'),
+            snapshotCsv,
             dir,
-            (p) => {
-              beat = { ...beat, ...p };
-              ctx.heartbeat(beat);
-            },
+            heartbeat,
             (line) => ctx.log.info(`trainer: ${line}`),
             ctx.cancellationSignal,
           );
+          const energy = await meter.finish();
           const artifact = await store.put('models', run.onnx, '.onnx');
           outcome = 'succeeded';
-          return { artifact, metrics: run.metrics, summary: { command: input.spec.trainer.command }, wallMs: Date.now() - started, cpuMs: null, peakRssMb: null };
+          return { artifact, metrics: run.metrics, summary: { command: input.spec.trainer.command }, wallMs: Date.now() - started, cpuMs: null, peakRssMb: null, energy };
         }
         const outPath = path.join(dir, 'model.onnx');
         const child = fork(CHILD, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
@@ -73,16 +92,15 @@ export function createTrainingActivities({ store, workDir }: { store: ArtifactSt
         const done = await new Promise<Extract<ChildMessage, { type: 'done' }>>((resolve, reject) => {
           child.on('message', (m: ChildMessage) => {
             if (m.type === 'progress') {
-              beat = { ...beat, step: m.step, total: m.total, message: m.message, metrics: m.metrics };
-              ctx.heartbeat(beat);
+              childCpuMs = m.cpuMs;
+              heartbeat({ step: m.step, total: m.total, message: m.message, metrics: m.metrics });
               ctx.log.info(`training ${input.spec.name}: ${m.message}`, m.metrics ?? {});
             } else if (m.type === 'checkpoint') {
               // Uploads run in order; a heartbeat names a checkpoint only once it is safely in S3.
               uploads = uploads.then(async () => {
                 const ref = await store.put('checkpoints', fs.readFileSync(m.path), '.json', 'application/json');
                 fs.rmSync(m.path, { force: true });
-                beat = { ...beat, checkpoint: ref };
-                ctx.heartbeat(beat);
+                heartbeat({ checkpoint: ref });
                 ctx.log.info('checkpoint stored', { step: m.step, checkpoint: ref.key });
               });
             } else if (m.type === 'done') resolve(m);
@@ -95,6 +113,8 @@ export function createTrainingActivities({ store, workDir }: { store: ArtifactSt
           });
           child.send({ snapshotPath, spec: input.spec, outPath, resumePath, checkpointDir: dir } satisfies ChildJob);
         }).finally(() => ctx.cancellationSignal.removeEventListener('abort', abort));
+        childCpuMs = done.cpuMs;
+        const energy = await meter.finish();
         await uploads;
         const artifact = await store.put('models', fs.readFileSync(outPath), '.onnx');
         outcome = 'succeeded';
@@ -105,9 +125,13 @@ export function createTrainingActivities({ store, workDir }: { store: ArtifactSt
           wallMs: Date.now() - started,
           cpuMs: done.cpuMs,
           peakRssMb: done.peakRssMb,
+          energy,
         };
       } finally {
         clearInterval(liveness);
+        const energy = await meter.finish();
+        if (energy.costError) ctx.log.warn('training cost unknown', { reason: energy.costError, priceSource: energy.priceSource });
+        ctx.log.info('training energy', { kWh: energy.kWh, source: energy.source, estimated: energy.estimated, cost: energy.cost, currency: energy.currency });
         timer({ outcome });
         fs.rmSync(dir, { recursive: true, force: true });
       }

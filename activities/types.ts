@@ -1,3 +1,4 @@
+import type { EnergySummary } from '../energy/telemetry';
 import type { Metrics, Verdict } from '../ml/policy';
 import type { FairnessReport, Quality } from '../ml/quality';
 import type { ModelSpec } from '../specs/model-spec';
@@ -14,6 +15,10 @@ export interface Trigger {
   reason: TriggerReason;
   requestedBy: string;
   detail?: string;
+  /** Train by then (ISO time): the pipeline waits for the cheapest energy window that still meets it. */
+  deadline?: string;
+  /** ...or for the first window at most this expensive (per MWh). */
+  maxPricePerMWh?: number;
 }
 
 export interface ModelVersionRef {
@@ -43,6 +48,18 @@ export interface TrainingResult {
   /** null where it cannot be observed: an external command trainer's processes. */
   cpuMs: number | null;
   peakRssMb: number | null;
+  energy: TrainingEnergy;
+}
+
+/** What a training run drew (measured by nvidia-smi, or estimated from CPU time) and what that cost. */
+export interface TrainingEnergy extends EnergySummary {
+  /** In `currency`; null when the price source failed or does not cover the run (costError says why). */
+  cost: number | null;
+  currency: string | null;
+  priceSource: string;
+  costError?: string;
+  startedAt: string;
+  endedAt: string;
 }
 
 /** One version measured on the held-out rows: every policy metric, and the detail behind the bias ones. */
@@ -73,7 +90,12 @@ export interface IngestResult {
   moreErrors: number;
 }
 
-export type DecisionChannel = 'cli' | 'slack' | 'web-ui' | 'timeout' | 'api';
+/** An ingested batch, and the retrain it asked for when it carried the new rows across the model's threshold. */
+export interface IngestOutcome extends IngestResult {
+  retrain?: { rows: number; threshold: number; coalesced: boolean };
+}
+
+export type DecisionChannel = 'cli' | 'slack' | 'web-ui' | 'timeout' | 'api' | 'supersede';
 
 export interface Decision {
   decision: 'approved' | 'rejected';

@@ -42,6 +42,8 @@ export const envSchema = z.object({
   SERVING_LOG_BUFFER: z.coerce.number().int().min(0).default(50_000),
   /** Chat webhook (Slack incoming-webhook JSON) told about rollbacks; unset: log and audit trail only. */
   FACTORY_NOTIFY_URL: z.string().url().optional(),
+  /** Electricity prices for training cost: a CSV curve's path or a JSON feed's URL (energy/README.md); unset, the synthetic sample curve. */
+  FACTORY_PRICE_FEED: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

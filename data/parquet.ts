@@ -4,7 +4,8 @@ import type { ModelSpec } from '../specs/model-spec';
 
 /**
  * Dataset snapshots: the canonical CSV batches of a model (specs/data-batch.ts),
- * merged into one Parquet file by an in-memory DuckDB.
+ * merged into one Parquet file by an in-memory DuckDB. Also reads uploaded
+ * Parquet batches into CSV, so they go through the same validation as CSV ones.
  *
  * File paths are always bound as query parameters ($name), never spliced into
  * the SQL, so a path with a quote (or anything else) is data, not SQL. Column
@@ -33,7 +34,7 @@ export function snapshotColumns(spec: ModelSpec): SnapshotColumn[] {
 }
 
 /**
- * The same rows give the same bytes: the sort has a total order, row groups are
+ * The same rows give the same bytes: the sort is on a unique key, row groups are
  * cut at a fixed size (not left to a default that may change) and the engine
  * runs on one thread. DuckDB 1.5 writes no timestamp into the file; measured,
  * 16 threads gave the same bytes too, but one thread is what is relied on. The
@@ -66,11 +67,18 @@ function typed(c: SnapshotColumn): string {
   return `CASE WHEN ${col} IS NULL OR regexp_full_match(${col}, ${literal(pattern.source)}) THEN CAST(${col} AS ${c.type}) ELSE error(${refusal}) END AS ${col}`;
 }
 
+/**
+ * Merges batches into one snapshot. `batchCsvPaths` are in ingestion order: a
+ * later batch's row replaces an earlier one with the same key (a corrected
+ * record), which row_number over the file's place in the list picks out. A key
+ * twice in one batch has no such order and fails the build; the batch
+ * validator never lets one through.
+ */
 export async function buildParquetSnapshot(input: {
   batchCsvPaths: string[];
   columns: SnapshotColumn[];
   outPath: string;
-  /** The row key (normally the ID column); ties are broken by every column in order. */
+  /** The row key (normally the ID column), unique in the snapshot; rows are written in its order. */
   orderBy: string;
 }): Promise<{ rows: number; bytes: number }> {
   const { batchCsvPaths, columns, outPath, orderBy } = input;
@@ -84,11 +92,15 @@ export async function buildParquetSnapshot(input: {
     if (found !== header) throw new Error(`${file}: header is "${found}", expected "${header}"`);
   }
   const cells = columns.map((c) => `${literal(c.name)}: 'VARCHAR'`).join(', ');
-  const keys = [orderBy, ...columns.map((c) => c.name).filter((n) => n !== orderBy)].map(ident).join(', ');
+  const key = ident(orderBy);
+  const file = ident(FILE_COLUMN);
+  const twice = `concat(${file}, ${literal(`: ${orderBy} "`)}, ${key}, '" appears more than once')`;
   const sql = `COPY (
       SELECT ${columns.map(typed).join(', ')}
       FROM read_csv($files, header = true, auto_detect = false, delim = ',', quote = '"', filename = ${literal(FILE_COLUMN)}, columns = {${cells}})
-      ORDER BY ${keys}
+      QUALIFY CASE WHEN count(*) OVER (PARTITION BY ${key}, ${file}) > 1 THEN error(${twice})
+                   ELSE row_number() OVER (PARTITION BY ${key} ORDER BY list_position($files, ${file}) DESC) END = 1
+      ORDER BY ${key}
     ) TO $out (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP_SIZE})`;
   const rows = await withDuckDB(async (db) => {
     const result = await db.runAndReadAll(sql, { files: listValue(batchCsvPaths), out: outPath }, { files: LIST(VARCHAR), out: VARCHAR });
@@ -99,18 +111,21 @@ export async function buildParquetSnapshot(input: {
 
 /**
  * Numeric columns of a snapshot, in the file's row order, as Float64Arrays
- * (NULL as NaN). Values are copied straight out of DuckDB's vectors chunk by
+ * (NULL as NaN), and optionally a text column (the row key) as strings in the
+ * same scan. Numbers are copied straight out of DuckDB's vectors chunk by
  * chunk: no JavaScript object is made per row.
  */
 export async function readParquetColumns(
   path: string,
   columns: string[],
-): Promise<{ rows: number; columns: Record<string, Float64Array> }> {
+  idColumn?: string,
+): Promise<{ rows: number; columns: Record<string, Float64Array>; /** Empty unless idColumn is given. */ ids: string[] }> {
   return withDuckDB(async (db) => {
     const count = await db.runAndReadAll('SELECT count(*) FROM read_parquet($path)', { path }, { path: VARCHAR });
     const rows = Number(count.getRowsJS()[0][0]);
     const out = columns.map(() => new Float64Array(rows));
-    const select = columns.map((c) => `CAST(${ident(c)} AS DOUBLE)`).join(', ');
+    const ids: string[] = [];
+    const select = [...columns.map((c) => `CAST(${ident(c)} AS DOUBLE)`), ...(idColumn ? [`CAST(${ident(idColumn)} AS VARCHAR)`] : [])].join(', ');
     const result = await db.stream(`SELECT ${select} FROM read_parquet($path)`, { path }, { path: VARCHAR });
     let offset = 0;
     for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
@@ -119,11 +134,35 @@ export async function readParquetColumns(
         const target = out[j];
         for (let i = 0; i < chunk.rowCount; i++) target[offset + i] = (vector.getItem(i) as number | null) ?? NaN;
       }
+      if (idColumn) {
+        const vector = chunk.getColumnVector(columns.length);
+        for (let i = 0; i < chunk.rowCount; i++) ids.push(vector.getItem(i) as string);
+      }
       offset += chunk.rowCount;
     }
     if (offset !== rows) throw new Error(`${path}: read ${offset} rows, the file declares ${rows}`);
-    return { rows, columns: Object.fromEntries(columns.map((c, j) => [c, out[j]])) };
+    return { rows, columns: Object.fromEntries(columns.map((c, j) => [c, out[j]])), ids };
   });
+}
+
+/** Whether bytes are a Parquet file: the format puts its magic at both ends. */
+export function isParquet(bytes: Uint8Array): boolean {
+  const magic = Buffer.from('PAR1');
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return b.byteLength >= 12 && b.subarray(0, 4).equals(magic) && b.subarray(-4).equals(magic);
+}
+
+/**
+ * An uploaded Parquet batch as CSV text, for the same validation as a CSV
+ * batch: every column, in the file's order and row order, printed by DuckDB
+ * (NULL as an empty cell, numbers in their shortest exact form), so a text
+ * column where a number is expected fails validation cell by cell, naming it.
+ */
+export async function parquetToCsv(parquetPath: string, csvPath: string): Promise<string> {
+  await withDuckDB((db) =>
+    db.run('COPY (SELECT * FROM read_parquet($path)) TO $out (FORMAT csv, HEADER true)', { path: parquetPath, out: csvPath }, { path: VARCHAR, out: VARCHAR }),
+  );
+  return fs.readFileSync(csvPath, 'utf8');
 }
 
 export interface ColumnStats {

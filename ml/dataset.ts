@@ -1,4 +1,5 @@
 import type { BatchRow } from '../specs/data-batch';
+import { splitOf, type SplitFractions, type SplitName } from './split';
 
 /** Rows as a dense row-major float64 matrix, the shape every trainer and scorer works on. */
 export interface Dataset {
@@ -17,4 +18,25 @@ export function toDataset(rows: BatchRow[], features: number): Dataset {
     y[i] = r.label;
   });
   return { ids: rows.map((r) => r.id), x, y, rows: rows.length, features };
+}
+
+/** The rows again, for trainers that read a file (the command trainer). */
+export function toRows(d: Dataset): BatchRow[] {
+  return d.ids.map((id, i) => ({ id, label: d.y[i] as 0 | 1, features: Array.from(d.x.subarray(i * d.features, (i + 1) * d.features)) }));
+}
+
+/** The seeded id-hash split (ml/split.ts) of a dataset, each part keeping the rows' order. */
+export function splitDataset(d: Dataset, f: SplitFractions): Record<SplitName, Dataset> {
+  const members: Record<SplitName, number[]> = { train: [], validation: [], test: [] };
+  d.ids.forEach((id, i) => members[splitOf(id, f)].push(i));
+  const take = (rows: number[]): Dataset => {
+    const x = new Float64Array(rows.length * d.features);
+    const y = new Uint8Array(rows.length);
+    rows.forEach((r, i) => {
+      x.set(d.x.subarray(r * d.features, (r + 1) * d.features), i * d.features);
+      y[i] = d.y[r];
+    });
+    return { ids: rows.map((r) => d.ids[r]), x, y, rows: rows.length, features: d.features };
+  };
+  return { train: take(members.train), validation: take(members.validation), test: take(members.test) };
 }

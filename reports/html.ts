@@ -1,3 +1,4 @@
+import type { TrainingEnergy } from '../activities/types';
 import { CRITERIA, CRITERION_NAMES } from '../ml/criteria';
 import type { Metrics, Verdict } from '../ml/policy';
 import type { FairnessReport } from '../ml/quality';
@@ -8,6 +9,8 @@ export interface VersionReport extends Series {
   metrics: Metrics;
   modelSha256: string;
   infra: { passed: boolean; reason: string };
+  /** What training this version drew and cost; null for versions trained before energy was metered. */
+  energy: TrainingEnergy | null;
 }
 
 export interface ReportInput {
@@ -32,9 +35,18 @@ function fairnessTable(f: FairnessReport, version: string): string {
 <thead><tr><th>group</th><th>rows</th><th>positive rate</th><th>TPR</th><th>FPR</th><th>status</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
+const sig = (v: number, digits: number) => (v === 0 ? '0' : v.toPrecision(digits));
+
+function energyRow(v: VersionReport): string {
+  const e = v.energy;
+  if (!e) return `<tr><td>${esc(v.name)}</td><td colspan="4">not metered (trained before energy accounting)</td></tr>`;
+  const cost = e.cost === null ? `unknown: ${esc(e.costError)}` : `${sig(e.cost, 3)} ${esc(e.currency)}`;
+  return `<tr><td>${esc(v.name)}</td><td>${sig(e.kWh, 3)}</td><td>${num(e.avgPowerW)}</td><td>${cost}</td><td>${e.estimated ? 'ESTIMATE' : 'measured'} (${esc(e.source)}): ${esc(e.method)}; price: ${esc(e.priceSource)}</td></tr>`;
+}
+
 /** A self-contained HTML page (inline SVG charts, no scripts) comparing a candidate with the champion. */
 export async function renderReport(r: ReportInput): Promise<string> {
-  const series: Series[] = [r.candidate, ...(r.champion ? [r.champion] : [])];
+  const series = [r.candidate, ...(r.champion ? [r.champion] : [])];
   const attributes = r.candidate.fairness.map((f) => f.attribute);
   const charts = await Promise.all([rocChart(series), prChart(series), calibrationChart(series), histogramChart(series), ...attributes.map((a) => fairnessChart(series, a))].map(toSvg));
   const verdictRows = r.verdict.criteria
@@ -67,6 +79,8 @@ ${r.verdict.warnings.length ? `<p>Advisory warnings:</p><ul>${r.verdict.warnings
 <h2>Candidate vs champion</h2>
 <table><thead><tr><th>group</th><th>metric</th><th>${esc(r.candidate.name)}</th><th>${r.champion ? esc(r.champion.name) : 'champion'}</th></tr></thead><tbody>${metricRows}</tbody></table>
 <p>Infra validation: ${esc(r.candidate.name)} — ${esc(r.candidate.infra.reason)}</p>
+<h2>Training energy</h2>
+<table><thead><tr><th>version</th><th>kWh</th><th>avg power W</th><th>cost</th><th>how it was obtained</th></tr></thead><tbody>${series.map(energyRow).join('')}</tbody></table>
 <h2>Accuracy and calibration</h2>
 <div class="charts">${charts.slice(0, 4).join('\n')}</div>
 <h2>Bias</h2>

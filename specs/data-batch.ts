@@ -20,8 +20,17 @@ export function featureValueSchema(f: FeatureSpec): z.ZodType<number, number> {
   return f.values ? n.refine((v) => f.values!.includes(v), `must be one of ${f.values.join(', ')}`) : n;
 }
 
-function featureSchema(f: FeatureSpec): z.ZodType<number, string> {
-  return numeric.pipe(featureValueSchema(f));
+/** A feature cell; where the spec allows missing values, an empty one is NaN (the trainers' missing value). */
+function featureSchema(f: FeatureSpec, missing: boolean): z.ZodType<number, string> {
+  const present = numeric.pipe(featureValueSchema(f));
+  if (!missing) return present;
+  return z.string().transform((cell, ctx) => {
+    if (cell.trim() === '') return NaN;
+    const parsed = present.safeParse(cell);
+    if (parsed.success) return parsed.data;
+    for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message });
+    return z.NEVER;
+  });
 }
 
 /** The zod schema of one CSV row of this model: column name → parsed value. */
@@ -30,20 +39,24 @@ export function rowSchema(spec: ModelSpec) {
     [spec.idColumn]: z.string().trim().min(1, 'is empty'),
     [spec.label]: numeric.pipe(z.union([z.literal(0), z.literal(1)], { error: 'must be 0 or 1' })),
   };
-  for (const f of spec.features) shape[f.name] = featureSchema(f);
+  for (const f of spec.features) shape[f.name] = featureSchema(f, spec.validation.missingValues === 'allow');
   return z.object(shape);
 }
 
 export const batchRowSchema = z.object({
   id: z.string(),
   label: z.union([z.literal(0), z.literal(1)]),
-  features: z.array(z.number()),
+  /** NaN where a value is missing (validation.missingValues: allow). */
+  features: z.array(z.number().or(z.nan())),
 });
 export type BatchRow = z.infer<typeof batchRowSchema>;
 
+/** One fault of a batch; with neither line nor row it is a fault of the whole column. */
 export const rowErrorSchema = z.object({
-  /** 1-based line in the file, the header being line 1. */
-  line: z.number().int(),
+  /** 1-based line in a CSV file, the header being line 1. */
+  line: z.number().int().optional(),
+  /** 1-based data row in a Parquet file. */
+  row: z.number().int().optional(),
   column: z.string(),
   value: z.string().optional(),
   message: z.string(),
@@ -96,6 +109,7 @@ export function validateBatch(spec: ModelSpec, csv: string): BatchValidation {
   const schema = rowSchema(spec);
   const rows: BatchRow[] = [];
   const ids = new Map<string, number>();
+  const numbers = required.slice(1).map((column) => ({ column, filled: 0, text: 0 }));
   for (let r = 1; r < records.length; r++) {
     const line = r + 1;
     const cells = records[r];
@@ -105,6 +119,12 @@ export function validateBatch(spec: ModelSpec, csv: string): BatchValidation {
     }
     const raw: Record<string, string> = {};
     for (const c of required) raw[c] = cells[index.get(c)!];
+    for (const n of numbers) {
+      const cell = raw[n.column].trim();
+      if (cell === '') continue;
+      n.filled++;
+      if (!NUMBER.test(cell)) n.text++;
+    }
     const parsed = schema.safeParse(raw);
     if (!parsed.success) {
       for (const issue of parsed.error.issues) {
@@ -128,14 +148,17 @@ export function validateBatch(spec: ModelSpec, csv: string): BatchValidation {
     });
   }
   if (rows.length === 0 && errors.length === 0) fail({ line: 2, column: '*', message: 'the batch has no data rows' });
+  // A column whose type changed gives one cell error per row, most of them past the listed ones: say it once, first.
+  const retyped = numbers.filter((n) => n.text > n.filled / 2);
+  errors.unshift(...retyped.map((n) => ({ column: n.column, message: `holds text where a number is expected: ${n.text} of its ${n.filled} values are not numbers` })));
   return { rows: errors.length > 0 ? [] : rows, errors, moreErrors, rowCount: records.length - 1 };
 }
 
-/** The canonical CSV of validated rows: the model's column order, so equal data hashes equally. */
+/** The canonical CSV of validated rows: the model's column order, so equal data hashes equally; a missing value is an empty cell. */
 export function toCanonicalCsv(spec: ModelSpec, rows: BatchRow[]): string {
   const header = [spec.idColumn, ...spec.features.map((f) => f.name), spec.label];
   const out = [header.join(',')];
-  for (const r of rows) out.push([r.id, ...r.features, r.label].join(','));
+  for (const r of rows) out.push([r.id, ...r.features.map((v) => (Number.isNaN(v) ? '' : v)), r.label].join(','));
   return out.join('\n') + '\n';
 }
 
@@ -149,7 +172,7 @@ export function fromCanonicalCsv(csv: string): BatchRow[] {
     rows.push({
       id: cells[0],
       label: Number(cells[cells.length - 1]) as 0 | 1,
-      features: cells.slice(1, -1).map(Number),
+      features: cells.slice(1, -1).map((c) => (c === '' ? NaN : Number(c))),
     });
   }
   return rows;

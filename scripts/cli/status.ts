@@ -1,3 +1,4 @@
+import type { TrainingEnergy } from '../../activities/types';
 import { requireModel, workflowUrl, type CliContext } from './context';
 
 interface VersionRow {
@@ -16,6 +17,7 @@ interface VersionRow {
   train_metrics: Record<string, number>;
   wall_ms: number;
   cpu_ms: number | null;
+  energy: TrainingEnergy | null;
   metrics: Record<string, number> | null;
   report_key: string | null;
   passed: boolean | null;
@@ -27,6 +29,15 @@ interface VersionRow {
 }
 
 const fmt = (n: number | undefined) => (n === undefined || n === null ? '–' : Number(n).toFixed(4));
+const sig = (v: number) => (v === 0 ? '0' : v.toPrecision(3));
+
+/** kWh and cost, saying whether the energy was measured or estimated and where the price came from. */
+function energyLine(e: TrainingEnergy | null): string {
+  if (!e) return 'not metered (trained before energy accounting)';
+  const how = e.estimated ? `ESTIMATE, ${e.method}` : `measured, ${e.method}`;
+  const cost = e.cost === null ? `cost unknown (${e.costError})` : `cost ${sig(e.cost)} ${e.currency} at ${e.priceSource}`;
+  return `${sig(e.kWh)} kWh, avg ${e.avgPowerW.toFixed(1)} W (${how}); ${cost}`;
+}
 
 /** A model's champion with its full lineage, its previous champion, versions, data and running pipelines. */
 export async function modelStatus(ctx: CliContext, name: string): Promise<string> {
@@ -34,7 +45,7 @@ export async function modelStatus(ctx: CliContext, name: string): Promise<string
   const versions = await ctx.db.query<VersionRow>(
     `SELECT v.version, v.status, v.status_reason, v.artifact_sha256, v.artifact_bytes, v.workflow_id, v.created_at,
             s.artifact_sha256 AS snapshot_sha256, s.row_count AS snapshot_rows, s.batch_ids,
-            t.trainer, t.trigger, t.metrics AS train_metrics, t.wall_ms, t.cpu_ms,
+            t.trainer, t.trigger, t.metrics AS train_metrics, t.wall_ms, t.cpu_ms, t.energy,
             e.metrics->'quality' AS metrics, e.report_key, e.passed, a.decision, a.decided_by, a.channel, a.comment, a.decided_at
        FROM model_versions v
        JOIN dataset_snapshots s ON s.id = v.snapshot_id
@@ -64,6 +75,7 @@ export async function modelStatus(ctx: CliContext, name: string): Promise<string
       `    snapshot sha256 ${champ.snapshot_sha256} (${champ.snapshot_rows} rows from batches ${champ.batch_ids.join(', ')})`,
       `    metrics  auc ${fmt(champ.metrics?.auc)}  log loss ${fmt(champ.metrics?.logLoss)}  accuracy ${fmt(champ.metrics?.accuracy)}  (${champ.metrics?.rows} held-out rows)`,
       `    trained  ${(champ.wall_ms / 1000).toFixed(1)}s wall, ${champ.cpu_ms === null ? 'CPU not observable' : `${(champ.cpu_ms / 1000).toFixed(1)}s CPU`}; trigger ${champ.trigger.reason} by ${champ.trigger.requestedBy}`,
+      `    energy   ${energyLine(champ.energy)}`,
       `    pipeline ${workflowUrl(ctx, champ.workflow_id)}`,
       ...(champ.report_key ? [`    report   ${await ctx.store.presign(champ.report_key, 24 * 3600)}`] : []),
       `  previous champion: ${alias.rows[0].previous ? `v${alias.rows[0].previous} (kept for rollback)` : 'none'}`,
@@ -72,7 +84,8 @@ export async function modelStatus(ctx: CliContext, name: string): Promise<string
   out.push('  versions:');
   for (const v of versions.rows) {
     const why = v.decision ? ` by ${v.decided_by} via ${v.channel}` : v.status_reason ? `: ${v.status_reason}` : '';
-    out.push(`    v${v.version}  ${v.status.padEnd(17)} auc ${fmt(v.metrics?.auc)}  ${v.created_at.toISOString()}${why}`);
+    const kWh = v.energy ? `  ${sig(v.energy.kWh)} kWh${v.energy.estimated ? ' (est.)' : ''}` : '';
+    out.push(`    v${v.version}  ${v.status.padEnd(17)} auc ${fmt(v.metrics?.auc)}${kWh}  ${v.created_at.toISOString()}${why}`);
   }
   if (versions.rowCount === 0) out.push('    none');
   const b = Object.fromEntries(batches.rows.map((r) => [r.status, r]));

@@ -1,9 +1,33 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { DuckDBInstance, VARCHAR } from '@duckdb/node-api';
+import { MockActivityEnvironment } from '@temporalio/testing/lib/mocking-activity-environment';
+import { createDataActivities } from '../../activities/data';
+import type { SnapshotRef } from '../../activities/types';
 import { describeIngest, ingest } from '../../scripts/cli/ingest';
+import type { CliContext } from '../../scripts/cli/context';
 import { requestTraining, waitForStage } from '../../scripts/cli/train';
 import { creditSpec, ctx, withWorkers, registerSpec, uniqueName } from './helpers';
+
+const scratch = () => fs.mkdtempSync(path.join(os.tmpdir(), 'ingest-test-'));
+
+/** A CSV batch rewritten as Parquet by DuckDB, with `select` over its columns (types inferred from the CSV). */
+async function toParquet(csv: string, select = '*'): Promise<string> {
+  const out = path.join(scratch(), `${path.basename(csv, '.csv')}.parquet`);
+  const instance = await DuckDBInstance.create(':memory:', { threads: '1' });
+  const db = await instance.connect();
+  await db.run(`COPY (SELECT ${select} FROM read_csv($csv, header = true)) TO $out (FORMAT parquet)`, { csv, out }, { csv: VARCHAR, out: VARCHAR });
+  db.closeSync();
+  instance.closeSync();
+  return out;
+}
+
+/** The data activity's snapshot, run here against the test stack's PostgreSQL and S3. */
+function snapshotOf(c: CliContext, model: string): Promise<SnapshotRef> {
+  const data = createDataActivities({ db: c.db, store: c.store, workDir: scratch() });
+  return new MockActivityEnvironment().run(() => data.createSnapshot({ model })) as Promise<SnapshotRef>;
+}
 
 describe('data batches', () => {
   const factory = withWorkers();
@@ -76,4 +100,103 @@ describe('data batches', () => {
       expect(r.errors).toEqual([{ line: 1, column: 'LIMIT_BAL', message: 'required column is missing from the header' }]);
     });
   });
+
+  test('a Parquet batch goes through the same validation and is stored as the same canonical CSV', async () => {
+    const fromCsv = uniqueName('credit-csv');
+    const fromParquet = uniqueName('credit-parquet');
+    await registerSpec(creditSpec(fromCsv));
+    await registerSpec(creditSpec(fromParquet));
+    const parquet = await toParquet(factory.batches[0]);
+    expect(fs.readFileSync(parquet).subarray(0, 4).toString()).toBe('PAR1');
+    await ctx(async (c) => {
+      const csv = await ingest(c, fromCsv, factory.batches[0]);
+      const r = await ingest(c, fromParquet, parquet);
+      expect(r).toMatchObject({ status: 'accepted', rows: 5000, errors: [] });
+      expect(r.artifact.key).toMatch(/^batches\/.*\.csv$/);
+      expect(r.artifact.sha256).toBe(csv.artifact.sha256);
+      expect(describeIngest(fromParquet, parquet, r)).toContain('accepted as batch');
+
+      // AGE written as text: the column is named first, then its cells by Parquet row; the file is quarantined as it came.
+      const retyped = await toParquet(factory.batches[1], `* REPLACE (CAST(AGE AS VARCHAR) || ' years' AS AGE)`);
+      const bad = await ingest(c, fromParquet, retyped);
+      expect(bad.status).toBe('quarantined');
+      expect(bad.errors[0]).toEqual({ column: 'AGE', message: 'holds text where a number is expected: 5000 of its 5000 values are not numbers' });
+      expect(bad.errors[1]).toMatchObject({ row: 1, column: 'AGE', message: 'is not a number' });
+      expect(bad.errors.length + bad.moreErrors).toBe(5001);
+      expect(describeIngest(fromParquet, retyped, bad)).toContain('row 1, column AGE (value "');
+      expect(bad.artifact.key).toMatch(/^quarantine\/.*\.parquet$/);
+      expect(Buffer.compare(await c.store.get(bad.artifact), fs.readFileSync(retyped))).toBe(0);
+    });
+  });
+
+  test('snapshots are Parquet in S3, the same for the same batches, with column statistics', async () => {
+    const a = uniqueName('credit-snap-a');
+    const b = uniqueName('credit-snap-b');
+    await registerSpec(creditSpec(a));
+    await registerSpec(creditSpec(b));
+    await ctx(async (c) => {
+      for (const f of factory.batches.slice(0, 2)) {
+        expect((await ingest(c, a, f)).status).toBe('accepted');
+        expect((await ingest(c, b, f)).status).toBe('accepted');
+      }
+      const first = await snapshotOf(c, a);
+      const again = await snapshotOf(c, a);
+      const other = await snapshotOf(c, b);
+      expect(first.artifact.key).toBe(`snapshots/${first.artifact.sha256}.parquet`);
+      expect(again).toEqual(first);
+      expect(other.artifact.sha256).toBe(first.artifact.sha256);
+      expect(first.rows).toBe(10_000);
+      expect(first.split.train + first.split.validation + first.split.test).toBe(10_000);
+      const bytes = await c.store.get(first.artifact);
+      expect(bytes.subarray(0, 4).toString()).toBe('PAR1');
+      expect(bytes.subarray(-4).toString()).toBe('PAR1');
+      const stored = await c.db.query('SELECT stats FROM dataset_snapshots WHERE id = $1', [first.snapshotId]);
+      expect(stored.rows[0].stats.AGE).toMatchObject({ rows: 10_000, missingRate: 0 });
+      expect(stored.rows[0].stats.AGE.min).toBeGreaterThanOrEqual(18);
+    });
+  });
+
+  test('a batch whose column goes missing far more often than in the latest snapshot is quarantined, naming the column', async () => {
+    const name = uniqueName('credit-missing');
+    await registerSpec(creditSpec(name, (raw) => (raw.validation = { missingValues: 'allow', maxMissingRateIncrease: 0.2 })));
+    /** Month 2 with BILL_AMT1 blank in the first `share` of its rows. */
+    const blanked = (share: number) => {
+      const lines = fs.readFileSync(factory.batches[1], 'utf8').trim().split('\n');
+      const at = lines[0].split(',').map((h) => h.replace(/"/g, '')).indexOf('BILL_AMT1');
+      const rows = lines.length - 1;
+      const out = lines.map((line, i) => {
+        if (i === 0 || i > rows * share) return line;
+        const cells = line.split(',');
+        cells[at] = '';
+        return cells.join(',');
+      });
+      const file = path.join(scratch(), `month-02-${share}.csv`);
+      fs.writeFileSync(file, out.join('\n') + '\n');
+      return file;
+    };
+    await ctx(async (c) => {
+      // Before any snapshot there is nothing to compare with: only the schema applies.
+      expect((await ingest(c, name, factory.batches[0])).status).toBe('accepted');
+      const snapshot = await snapshotOf(c, name);
+      const bad = blanked(0.3);
+      const r = await ingest(c, name, bad);
+      expect(r.status).toBe('quarantined');
+      expect(r.errors).toEqual([
+        {
+          column: 'BILL_AMT1',
+          message: `missing in 30.0% of rows (1500 of 5000) against 0.0% in training snapshot ${snapshot.artifact.sha256.slice(0, 12)}: a rise of more than 20.0% (validation.maxMissingRateIncrease)`,
+        },
+      ]);
+      expect(describeIngest(name, bad, r)).toContain('  column BILL_AMT1: missing in 30.0% of rows');
+      const audit = await c.db.query("SELECT details FROM audit_events WHERE model = $1 AND action = 'batch.quarantine'", [name]);
+      expect(audit.rows[0].details.checkedAgainst).toBe(snapshot.artifact.sha256);
+
+      // Within the tolerance the gaps are accepted as missing values and reach the next snapshot.
+      expect((await ingest(c, name, blanked(0.1))).status).toBe('accepted');
+      const next = await snapshotOf(c, name);
+      const stats = await c.db.query('SELECT stats FROM dataset_snapshots WHERE id = $1', [next.snapshotId]);
+      expect(stats.rows[0].stats.BILL_AMT1.missingRate).toBeCloseTo(500 / 10_000, 10);
+    });
+  });
 });
+

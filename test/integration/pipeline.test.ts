@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import type { PipelineOutcome } from '../../activities/types';
 import { decide } from '../../scripts/cli/approval';
@@ -28,8 +29,29 @@ describe('the factory loop on the real stack', () => {
       // The approval request links the report: a pre-signed S3 URL that serves the HTML.
       const page = await fetch(status.reportUrl!);
       expect(page.status).toBe(200);
-      expect(await page.text()).toContain('<svg');
+      const html = await page.text();
+      expect(html).toContain('<svg');
       expect(status.champion).toBeUndefined();
+
+      // The snapshot is a Parquet file in S3, named by its hash.
+      const snap = (await c.db.query('SELECT artifact_key, artifact_bytes FROM dataset_snapshots WHERE artifact_sha256 = $1', [status.snapshotSha256])).rows[0];
+      expect(snap.artifact_key).toBe(`snapshots/${status.snapshotSha256}.parquet`);
+      const parquet = await c.store.get({ key: snap.artifact_key, sha256: status.snapshotSha256!, bytes: Number(snap.artifact_bytes) });
+      expect(parquet.subarray(0, 4).toString()).toBe('PAR1');
+      // The training run's energy: measured where nvidia-smi answers, else estimated from CPU time and labelled so; priced by the sample curve.
+      const gpu = spawnSync('nvidia-smi', ['-L']).status === 0;
+      const run = await c.db.query(
+        'SELECT t.energy_kwh, t.energy_cost, t.energy_currency, t.energy FROM training_runs t JOIN models m ON m.id = t.model_id WHERE m.name = $1',
+        [name],
+      );
+      const energy = run.rows[0];
+      expect(energy.energy_kwh).toBeGreaterThan(0);
+      expect(energy.energy_cost).toBeGreaterThan(0);
+      expect(energy.energy_currency).toBe('EUR');
+      expect(energy.energy).toMatchObject({ kWh: energy.energy_kwh, estimated: !gpu, source: gpu ? 'nvidia-smi' : 'cpu-estimate', priceSource: expect.stringContaining('sample day-ahead curve') });
+      expect(energy.energy.method).toMatch(gpu ? /nvidia-smi/ : /CPU time × 15 W per busy core/);
+      expect(html).toContain('<h2>Training energy</h2>');
+      expect(html).toContain(gpu ? 'measured (nvidia-smi)' : 'ESTIMATE (cpu-estimate)');
 
       await expect(decide(c, 'approve', name, '1', 'mallory')).rejects.toThrow(`"mallory" is not an approver of ${name} (approvers: alice, bob)`);
       await expect(decide(c, 'approve', name, '2', 'alice')).rejects.toThrow(`${name} has no version 2; versions: v1 (awaiting_approval)`);
@@ -53,6 +75,7 @@ describe('the factory loop on the real stack', () => {
       expect(text).toContain('approved by alice via cli');
       expect(text).toContain(`model    sha256 ${row.artifact_sha256}`);
       expect(text).toContain(`snapshot sha256 ${row.snapshot_sha256} (10000 rows from batches`);
+      expect(text).toMatch(/\n    energy   [\d.e-]+ kWh, avg [\d.]+ W \((ESTIMATE|measured), .*\); cost [\d.e-]+ EUR at sample day-ahead curve/);
       // The stored model is the bytes the registry says it is.
       const bytes = await c.store.get({ key: row.artifact_key, sha256: row.artifact_sha256, bytes: Number(row.artifact_bytes) });
       expect(createHash('sha256').update(bytes).digest('hex')).toBe(row.artifact_sha256);
