@@ -9,4 +9,6 @@ export interface ActivityDeps {
   workDir: string;
   /** A chat webhook (Slack-compatible JSON) for rollbacks and escalations; unset: logs and audit trail only. */
   notifyUrl?: string;
+  /** Grid prices for energy-aware training: a CSV price curve or an HTTP/JSON feed (energy/README.md). */
+  priceFeed?: string;
 }

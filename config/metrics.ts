@@ -18,6 +18,7 @@ export const metrics = {
   candidateMetric: new Gauge({ name: 'factory_candidate_metric', help: 'Held-out metrics of the latest evaluated candidate', labelNames: ['model', 'metric'], registers: [registry] }),
   decisions: new Counter({ name: 'factory_decisions_total', help: 'Approval decisions', labelNames: ['model', 'decision', 'channel'], registers: [registry] }),
   rollouts: new Counter({ name: 'factory_rollouts_total', help: 'Finished rollouts, by outcome', labelNames: ['model', 'outcome'], registers: [registry] }),
+  driftChecks: new Counter({ name: 'factory_drift_checks_total', help: 'Drift checks, by outcome', labelNames: ['model', 'outcome'], registers: [registry] }),
   promotions: new Counter({ name: 'factory_promotions_total', help: 'Champion alias moves', labelNames: ['model'], registers: [registry] }),
 };
 

@@ -8,7 +8,8 @@ import { describeIngest, ingest } from './cli/ingest';
 import { listModels, registerModel } from './cli/models';
 import { describeRolloutStatus, followRollout, rolloutStatus, steerRollout } from './cli/rollout';
 import { modelStatus } from './cli/status';
-import { requestTraining, waitForStage } from './cli/train';
+import { backfillSchedule, describeSchedule } from './cli/schedule';
+import { parseDeadline, requestTraining, waitForStage } from './cli/train';
 import { up } from './cli/up';
 
 const print = (s: string) => process.stdout.write(s + '\n');
@@ -65,9 +66,15 @@ program
   .description('request a training pipeline (coalesced with one already running)')
   .option('--wait', 'wait until the candidate reaches the approval gate or is rejected by policy')
   .option('--reason <text>', 'why, recorded with the pipeline')
-  .action(run((model: string, opts: { wait?: boolean; reason?: string }) => withContext(async (ctx) => {
-    const state = await requestTraining(ctx, model, { reason: 'manual', requestedBy: ctx.actor, detail: opts.reason });
-    print(state.running ? `${model}: a pipeline is running (${state.running}); this request is queued as its follow-up` : `${model}: pipeline requested`);
+  .option('--deadline <when>', 'finish by then ("8h" or an ISO time): training waits for the cheapest energy window before it')
+  .option('--max-price <perMWh>', 'with --deadline: start at the first window averaging at most this price')
+  .action(run((model: string, opts: { wait?: boolean; reason?: string; deadline?: string; maxPrice?: string }) => withContext(async (ctx) => {
+    const maxPricePerMWh = opts.maxPrice === undefined ? undefined : Number(opts.maxPrice);
+    if (maxPricePerMWh !== undefined && !Number.isFinite(maxPricePerMWh)) throw new CliError(`--max-price "${opts.maxPrice}" is not a number`);
+    if (maxPricePerMWh !== undefined && !opts.deadline) throw new CliError('--max-price needs a --deadline');
+    const deadline = opts.deadline ? parseDeadline(opts.deadline) : undefined;
+    const state = await requestTraining(ctx, model, { reason: 'manual', requestedBy: ctx.actor, detail: opts.reason, deadline, maxPricePerMWh });
+    print(state.queued ? `${model}: a pipeline is running (${state.running}); this request is queued as its follow-up` : `${model}: pipeline requested`);
     if (!opts.wait) return;
     const { workflowId, status } = await waitForStage(ctx, model, ['awaiting-approval', 'failed-policy', 'promoted', 'rolled-back', 'rejected'], 30 * 60_000, (s) => print(`  ${s.stage}`));
     print(`${workflowId}: ${status.stage}${status.version ? ` v${status.version}` : ''}${status.verdict && !status.verdict.passed ? ` (${status.verdict.failures.join('; ')})` : ''}`);
@@ -90,6 +97,15 @@ for (const verdict of ['approve', 'reject'] as const) {
       }),
     ));
 }
+
+const schedule = program.command('schedule').description("a model's retrain schedule (Temporal Schedule, from triggers.schedule in its spec)");
+schedule.command('show <model>').action(run((model: string) => withContext(async (ctx) => print(await describeSchedule(ctx, model)))));
+schedule
+  .command('backfill <model>')
+  .description('run the schedule for the times it would have fired in a past interval')
+  .requiredOption('--from <time>', 'start (ISO time)')
+  .requiredOption('--to <time>', 'end (ISO time)')
+  .action(run((model: string, opts: { from: string; to: string }) => withContext(async (ctx) => print(await backfillSchedule(ctx, model, opts.from, opts.to)))));
 
 const rollout = program.command('rollout').description('watch or steer a rollout (shadow, canary, full)');
 rollout

@@ -118,6 +118,8 @@ export const approvalSchema = z
     timeout: durationSchema.default('72h'),
     /** reject: an unanswered request is rejected; escalate: escalated once, then rejected. */
     onTimeout: z.enum(['reject', 'escalate']).default('reject'),
+    /** A candidate still awaiting approval is rejected as superseded when a newer trigger asks for a retrain. */
+    supersede: z.boolean().default(false),
   })
   .strict();
 
@@ -158,6 +160,67 @@ export const rolloutSchema = z
   })
   .strict();
 
+/** Five cron fields (minute hour day-of-month month day-of-week), as Temporal Schedules read them. */
+const CRON = /^\s*(\S+\s+){4}\S+\s*$/;
+
+const timeZoneSchema = z.string().refine((tz) => {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}, 'not a known IANA time zone (e.g. "Europe/Berlin", "UTC")');
+
+/** A Temporal Schedule: every N (interval) or a cron expression, in a time zone, with jitter. */
+export const scheduleSchema = z
+  .object({
+    every: durationSchema.optional(),
+    cron: z.string().regex(CRON, 'must be five cron fields, e.g. "0 3 * * 1" (03:00 on Mondays)').optional(),
+    timezone: timeZoneSchema.default('UTC'),
+    /** Random delay added to each run so many models do not start at the same second. */
+    jitter: durationSchema.default('0s'),
+  })
+  .strict()
+  .refine((s) => (s.every === undefined) !== (s.cron === undefined), 'give exactly one of "every" or "cron"');
+
+export const driftTriggerSchema = z
+  .object({
+    /** How often the monitor compares recent predictions with the champion's training snapshot. */
+    every: durationSchema.default('1h'),
+    /** The recent window: predictions answered by the champion in this much time... */
+    window: durationSchema.default('24h'),
+    /** ...of which at least this many, or the check is skipped as inconclusive. */
+    minRows: z.number().int().min(50).default(500),
+    /** PSI at or above which a feature (or the score) counts as drifted. */
+    psiThreshold: z.number().gt(0).default(0.25),
+    /** Live AUC (logged predictions joined with labels that arrived later) below this retrains too. */
+    minLiveAuc: z.number().gt(0.5).lt(1).optional(),
+    /** Labelled predictions needed before live AUC is judged. */
+    minLabelled: z.number().int().min(50).default(300),
+  })
+  .strict();
+
+export const energySchema = z
+  .object({
+    /** Automatic retrains (schedule, rows, drift) must finish within this; they wait for the cheapest window before it. */
+    deadline: durationSchema,
+    /** Start at the first window whose average price is at most this (per MWh), rather than the cheapest. */
+    maxPricePerMWh: z.number().optional(),
+  })
+  .strict();
+
+/** What starts a retrain besides a person: time, data, drift. Each is optional. */
+export const triggersSchema = z
+  .object({
+    schedule: scheduleSchema.optional(),
+    /** Accepted labelled rows since the champion's snapshot that start a retrain. */
+    rows: z.number().int().min(1, 'a row threshold must be at least 1 (leave it out to retrain on data volume never)').optional(),
+    drift: driftTriggerSchema.optional(),
+    energy: energySchema.optional(),
+  })
+  .strict();
+
 export const splitSchema = z
   .object({
     seed: z.number().int().default(42),
@@ -183,6 +246,7 @@ export const modelSpecSchema = z
     policy: policySchema.prefault({}),
     approval: approvalSchema,
     rollout: rolloutSchema.prefault({}),
+    triggers: triggersSchema.prefault({}),
     split: splitSchema.prefault({}),
     /** How a new batch is checked against the latest snapshot's column statistics (activities/data.ts). */
     validation: z
@@ -220,6 +284,7 @@ export type TrainerSpec = z.infer<typeof trainerSchema>;
 export type Policy = z.infer<typeof policySchema>;
 export type RolloutPolicy = z.infer<typeof rolloutSchema>;
 export type RolloutGuard = z.infer<typeof rolloutGuardSchema>;
+export type Triggers = z.infer<typeof triggersSchema>;
 export type MetricName = z.infer<typeof metricNameSchema>;
 export type ProtectedAttribute = z.infer<typeof protectedAttributeSchema>;
 

@@ -1,11 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker, makeTelemetryFilterString, type LogLevel, type WorkerOptions } from '@temporalio/worker';
 import { createDataActivities } from '../activities/data';
 import type { ActivityDeps } from '../activities/deps';
 import { createEvaluationActivities } from '../activities/evaluation';
 import { createRegistryActivities } from '../activities/registry';
 import { createRolloutActivities } from '../activities/rollout';
+import { createTriggerActivities } from '../activities/triggers';
+import { createEnergyActivities } from '../activities/energy';
+import { createDriftActivities } from '../activities/drift';
 import { createTrainingActivities } from '../activities/training';
 import { connections, dataPaths, loadEnv, type FactoryEnv } from '../config/env';
 import { logger } from '../config/logger';
@@ -21,16 +25,18 @@ export interface PoolWorker {
 }
 
 /** What each pool runs: the gpu pool trains, the cpu pool validates and evaluates, the control pool runs workflows and the registry. */
-function poolOptions(pool: Pool, deps: ActivityDeps): Partial<WorkerOptions> {
+function poolOptions(pool: Pool, deps: ActivityDeps & { client?: Client }): Partial<WorkerOptions> {
   switch (pool) {
     case 'gpu':
       // One training at a time per host: it takes the machine. Heartbeats are few, so they are sent
       // within seconds rather than the default throttle: a checkpoint is durable soon after it is stored.
       return { activities: createTrainingActivities(deps), maxConcurrentActivityTaskExecutions: 1, maxHeartbeatThrottleInterval: '5s', defaultHeartbeatThrottleInterval: '5s' };
     case 'cpu':
-      return { activities: { ...createDataActivities(deps), ...createEvaluationActivities(deps) }, maxConcurrentActivityTaskExecutions: 2 };
+      return { activities: { ...createDataActivities(deps), ...createEvaluationActivities(deps), ...createDriftActivities(deps) }, maxConcurrentActivityTaskExecutions: 2 };
     case 'control':
-      return { activities: { ...createRegistryActivities(deps), ...createRolloutActivities(deps) }, workflowsPath: require.resolve('../workflows') };
+      return {
+        activities: { ...createRegistryActivities(deps), ...createRolloutActivities(deps), ...createTriggerActivities({ ...deps, client: deps.client! }), ...createEnergyActivities(deps) },
+        workflowsPath: require.resolve('../workflows') };
   }
 }
 
@@ -58,8 +64,11 @@ export async function createPoolWorker(pool: Pool, env: FactoryEnv = loadEnv(), 
   const db = pool === 'gpu' ? undefined : createPool(c.databaseUrl);
   // Workers bring the schema up to date themselves, so a fresh deployment needs no separate step.
   if (db) await migrate(db);
-  const deps = { db: db!, store: ArtifactStore.fromEnv(env, c.s3Endpoint), workDir, notifyUrl: env.FACTORY_NOTIFY_URL };
   const connection = await NativeConnection.connect({ address: c.temporalAddress });
+  // The control pool's trigger activities start and signal workflows themselves.
+  const clientConnection = pool === 'control' ? await Connection.connect({ address: c.temporalAddress }) : undefined;
+  const client = clientConnection && new Client({ connection: clientConnection, namespace: c.namespace });
+  const deps = { db: db!, store: ArtifactStore.fromEnv(env, c.s3Endpoint), workDir, notifyUrl: env.FACTORY_NOTIFY_URL, priceFeed: env.FACTORY_PRICE_FEED, client };
   const worker = await Worker.create({
     connection,
     namespace: c.namespace,
@@ -71,6 +80,7 @@ export async function createPoolWorker(pool: Pool, env: FactoryEnv = loadEnv(), 
     worker,
     close: async () => {
       await connection.close();
+      await clientConnection?.close();
       await db?.end();
     },
   };

@@ -2,7 +2,10 @@ import { proxyActivities } from '@temporalio/workflow';
 import type { DataActivities } from '../activities/data';
 import type { EvaluationActivities } from '../activities/evaluation';
 import type { RegistryActivities } from '../activities/registry';
+import type { DriftActivities } from '../activities/drift';
+import type { EnergyActivities } from '../activities/energy';
 import type { RolloutActivities } from '../activities/rollout';
+import type { TriggerActivities } from '../activities/triggers';
 import type { TrainingActivities } from '../activities/training';
 import { TASK_QUEUES } from '../config/task-queues';
 
@@ -47,4 +50,24 @@ export const replicas = proxyActivities<Pick<RolloutActivities, 'awaitReplicas'>
   startToCloseTimeout: '10m',
   heartbeatTimeout: '30s',
   retry: { maximumInterval: '30s' },
+});
+
+export const triggers = proxyActivities<TriggerActivities>({
+  taskQueue: TASK_QUEUES.control,
+  startToCloseTimeout: '1m',
+  retry: { maximumInterval: '30s' },
+});
+
+export const energy = proxyActivities<EnergyActivities>({
+  taskQueue: TASK_QUEUES.control,
+  // The feed's own timeout is seconds; this only bounds a stuck database.
+  startToCloseTimeout: '1m',
+  retry: { maximumAttempts: 3 },
+});
+
+export const drift = proxyActivities<DriftActivities>({
+  taskQueue: TASK_QUEUES.cpu,
+  startToCloseTimeout: '30m',
+  heartbeatTimeout: '2m',
+  retry: { maximumAttempts: 3 },
 });

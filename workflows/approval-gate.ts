@@ -3,7 +3,7 @@ import type { Decision } from '../activities/types';
 import { durationMs } from '../specs/duration';
 import type { ModelSpec } from '../specs/model-spec';
 import { registry } from './activities';
-import { approveSignal, approveUpdate, rejectSignal, rejectUpdate, type ApprovalRequest } from './definitions';
+import { approveSignal, approveUpdate, rejectSignal, rejectUpdate, supersedeSignal, type ApprovalRequest } from './definitions';
 
 /**
  * Waits for a human decision on one candidate version. The update handlers
@@ -39,6 +39,10 @@ export async function awaitDecision(model: string, version: number, spec: ModelS
     if (p) denied.push({ request: req, reason: p, action: verdict === 'approved' ? 'version.approve' : 'version.reject' });
     else decide(verdict, req, 'web-ui');
   };
+  setHandler(supersedeSignal, (t) => {
+    if (decision || !spec.approval.supersede) return;
+    decide('rejected', { version, approver: 'factory', comment: `superseded: a newer ${t.reason} trigger asked for a retrain${t.detail ? ` (${t.detail})` : ''}` }, 'supersede');
+  });
   setHandler(approveSignal, signalled('approved'));
   setHandler(rejectSignal, signalled('rejected'));
 

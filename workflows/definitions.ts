@@ -1,5 +1,6 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { Decision, DecisionChannel, PipelineOutcome, RolloutPhase, Trigger } from '../activities/types';
+import type { TrainingWindow } from '../activities/energy';
 import type { GuardStats, GuardVerdict } from '../ml/rollout-guard';
 import type { Verdict } from '../ml/policy';
 import type { VersionEvaluation } from '../activities/types';
@@ -13,6 +14,7 @@ export interface ApprovalRequest {
 }
 
 export type Stage =
+  | 'waiting-for-energy'
   | 'snapshot'
   | 'training'
   | 'evaluating'
@@ -27,6 +29,7 @@ export interface PipelineStatus {
   model: string;
   stage: Stage;
   trigger: Trigger;
+  energyWindow?: TrainingWindow;
   version?: number;
   championVersion?: number;
   snapshotSha256?: string;
@@ -57,6 +60,8 @@ export interface LoopState {
 }
 
 export const requestTrainingSignal = defineSignal<[Trigger]>('requestTraining');
+/** From the loop to a pipeline waiting for approval: newer data wants a retrain (honoured where the spec says approval.supersede). */
+export const supersedeSignal = defineSignal<[Trigger]>('supersede');
 export const loopStateQuery = defineQuery<LoopState>('state');
 
 export const loopWorkflowId = (model: string) => `factory-loop-${model}`;

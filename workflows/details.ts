@@ -5,6 +5,15 @@ const f = (v: number | undefined) => (v === undefined ? '–' : v.toFixed(4));
 /** The pipeline's "current details" in the Web UI: where it is and what a person can do now. */
 export function describe(s: PipelineStatus): string {
   const lines = [`**${s.model}** · stage **${s.stage}** · trigger ${s.trigger.reason} by ${s.trigger.requestedBy}`];
+  if (s.trigger.detail) lines.push(`why: ${s.trigger.detail}`);
+  if (s.energyWindow) {
+    const w = s.energyWindow;
+    lines.push(
+      `energy: training ${s.stage === 'waiting-for-energy' ? 'waits until' : 'started at'} ${w.startAt} (deadline ${s.trigger.deadline}): ${w.explanation}` +
+        (w.averagePricePerMWh !== null ? ` · avg ${w.averagePricePerMWh.toFixed(1)}/MWh` : '') +
+        (w.savingsVsNow ? ` · ${(w.savingsVsNow * 100).toFixed(0)}% cheaper than now` : ''),
+    );
+  }
   if (s.version !== undefined) lines.push(`candidate v${s.version} (model sha256 ${s.modelSha256?.slice(0, 12)}, snapshot ${s.snapshotSha256?.slice(0, 12)})`);
   if (s.candidate) {
     lines.push('', '| metric | candidate | champion |', '|---|---|---|');

@@ -1,7 +1,7 @@
-import { condition, continueAsNew, executeChild, log, setHandler, upsertSearchAttributes, uuid4, workflowInfo } from '@temporalio/workflow';
+import { condition, continueAsNew, executeChild, getExternalWorkflowHandle, log, setHandler, upsertSearchAttributes, uuid4, workflowInfo } from '@temporalio/workflow';
 import type { Trigger } from '../activities/types';
 import { SEARCH_ATTRIBUTES } from '../temporal/search-attributes';
-import { loopStateQuery, requestTrainingSignal, type LoopState } from './definitions';
+import { loopStateQuery, requestTrainingSignal, supersedeSignal, type LoopState } from './definitions';
 import { trainingPipeline } from './training-pipeline';
 
 /** Pipelines per run before continuing as new, well inside Temporal's history limits. */
@@ -29,6 +29,8 @@ export async function factoryLoop(input: FactoryLoopInput): Promise<void> {
   setHandler(requestTrainingSignal, (trigger) => {
     if (state.pending || state.running) state.coalesced++;
     state.pending ??= trigger;
+    // A candidate still waiting for a person may be superseded by the newer request (its spec decides).
+    if (state.running) void getExternalWorkflowHandle(state.running).signal(supersedeSignal, trigger).catch(() => undefined);
   });
   upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.FactoryModel, value: input.model }]);
 

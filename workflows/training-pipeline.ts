@@ -1,8 +1,8 @@
-import { CancellationScope, executeChild, isCancellation, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, executeChild, isCancellation, setCurrentDetails, sleep, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { PipelineOutcome, Trigger } from '../activities/types';
 import { comparePolicy } from '../ml/policy';
 import { SEARCH_ATTRIBUTES } from '../temporal/search-attributes';
-import { data, evaluation, registry, training } from './activities';
+import { data, energy, evaluation, registry, training } from './activities';
 import { awaitDecision } from './approval-gate';
 import { pipelineStatusQuery, rolloutWorkflowId, type PipelineStatus, type Stage } from './definitions';
 import { rolloutWorkflow } from './rollout';
@@ -23,6 +23,12 @@ export async function trainingPipeline(input: { model: string; trigger: Trigger 
     { key: SEARCH_ATTRIBUTES.FactoryModel, value: model },
     { key: SEARCH_ATTRIBUTES.FactoryTrigger, value: trigger.reason },
   ]);
+  if (trigger.deadline) {
+    // Energy-aware: wait on a durable timer for the cheapest window that still meets the deadline.
+    status.energyWindow = await energy.planTrainingWindow({ model, deadline: trigger.deadline, maxPricePerMWh: trigger.maxPricePerMWh });
+    stage('waiting-for-energy');
+    await sleep(Math.max(0, Date.parse(status.energyWindow.startAt) - Date.now()));
+  }
   stage('snapshot');
   const { spec, champion } = await registry.loadModel(model);
   status.championVersion = champion?.version;

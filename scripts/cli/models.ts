@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { parse } from 'yaml';
 import { upsertModel } from '../../db/models';
 import { parseModelSpec } from '../../specs/model-spec';
+import { syncSchedules } from '../../triggers/schedules';
 import type { CliContext } from './context';
 import { CliError } from './context';
 
@@ -23,7 +24,19 @@ export function readSpecFile(file: string) {
 export async function registerModel(ctx: CliContext, file: string): Promise<string> {
   const spec = readSpecFile(file);
   const { changed } = await upsertModel(ctx.db, spec, ctx.actor);
-  return `${spec.name}: ${changed ? 'registered' : 'unchanged'} (${spec.features.length} features, trainer ${spec.trainer.kind}, approvers ${spec.approval.approvers.join(', ')})`;
+  const schedules = await syncSchedules(ctx.client, spec);
+  const t = spec.triggers;
+  const triggers = [
+    t.schedule && `schedule ${t.schedule.every ? `every ${t.schedule.every}` : `cron "${t.schedule.cron}"`} ${t.schedule.timezone}`,
+    t.rows && `every ${t.rows} new rows`,
+    t.drift && `drift check every ${t.drift.every} (PSI >= ${t.drift.psiThreshold}${t.drift.minLiveAuc ? `, live AUC < ${t.drift.minLiveAuc}` : ''})`,
+    t.energy && `automatic runs within ${t.energy.deadline} at the cheapest energy window`,
+  ].filter(Boolean);
+  return [
+    `${spec.name}: ${changed ? 'registered' : 'unchanged'} (${spec.features.length} features, trainer ${spec.trainer.kind}, approvers ${spec.approval.approvers.join(', ')})`,
+    `  retrains on: ${['request', ...triggers].join('; ')}`,
+    ...(schedules.length ? [`  schedules: ${schedules.join(', ')}`] : []),
+  ].join('\n');
 }
 
 export async function listModels(ctx: CliContext): Promise<string> {

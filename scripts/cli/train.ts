@@ -1,22 +1,22 @@
 import type { PipelineOutcome, Trigger } from '../../activities/types';
-import { TASK_QUEUES } from '../../config/task-queues';
-import { SEARCH_ATTRIBUTES } from '../../temporal/search-attributes';
-import { factoryLoop } from '../../workflows';
-import { loopStateQuery, loopWorkflowId, pipelineStatusQuery, requestTrainingSignal, type LoopState, type PipelineStatus, type Stage } from '../../workflows/definitions';
+import { DURATION, durationMs } from '../../specs/duration';
+import { signalTraining } from '../../triggers/request';
+import { loopStateQuery, loopWorkflowId, pipelineStatusQuery, type LoopState, type PipelineStatus, type Stage } from '../../workflows/definitions';
 import { CliError, requireModel, type CliContext } from './context';
 
 /** Asks the model's factory loop for a pipeline, starting the loop if it is not running. */
-export async function requestTraining(ctx: CliContext, model: string, trigger: Trigger): Promise<LoopState> {
+export async function requestTraining(ctx: CliContext, model: string, trigger: Trigger): Promise<LoopState & { queued: boolean }> {
   await requireModel(ctx, model, { action: 'pipeline.request' });
-  const handle = await ctx.client.workflow.signalWithStart(factoryLoop, {
-    workflowId: loopWorkflowId(model),
-    taskQueue: TASK_QUEUES.control,
-    args: [{ model }],
-    signal: requestTrainingSignal,
-    signalArgs: [trigger],
-    typedSearchAttributes: [{ key: SEARCH_ATTRIBUTES.FactoryModel, value: model }],
-  });
-  return handle.query(loopStateQuery);
+  return signalTraining(ctx.client, model, trigger);
+}
+
+/** "8h" from now, or an ISO time: when a requested training must be done by. */
+export function parseDeadline(text: string, now = Date.now()): string {
+  if (DURATION.test(text)) return new Date(now + durationMs(text)).toISOString();
+  const at = Date.parse(text);
+  if (Number.isNaN(at)) throw new CliError(`--deadline "${text}" is neither a duration ("8h") nor a date-time ("2026-12-01T06:00:00Z")`);
+  if (at <= now) throw new CliError(`--deadline ${text} is in the past`);
+  return new Date(at).toISOString();
 }
 
 /** Polls until the model's current pipeline reaches one of the stages, returning its id and status. */

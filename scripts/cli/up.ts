@@ -9,6 +9,7 @@ import { replayBatches } from '../../data/replay';
 import { startStack } from '../../stack';
 import { stopProcess } from '../../stack/process';
 import { withContext, workflowUrl, type CliContext } from './context';
+import { demoStream } from './demo-stream';
 import { describeIngest, ingest } from './ingest';
 import { registerModel } from './models';
 import { modelStatus } from './status';
@@ -17,9 +18,12 @@ import { loopStateQuery, loopWorkflowId } from '../../workflows/definitions';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const DEMO_MODEL = 'credit-default';
-/** How many of the replay's monthly batches the first run ingests; the rest arrive later. */
-const FIRST_BATCHES = 3;
+/** How many of the replay's monthly batches the first run ingests; the rest arrive later, as a stream. */
+const FIRST_BATCHES = 2;
 const MONTHS = 6;
+/** A replayed month passes in this long, and its clients are scored at about this rate. */
+const DEMO_MONTH_MS = Number(process.env.FACTORY_DEMO_MONTH_MS ?? 180_000);
+const DEMO_RATE = 20;
 
 /** Each pool's worker serves Prometheus metrics on its own port. */
 const METRICS_PORTS: Record<Pool, number> = { control: 9464, cpu: 9465, gpu: 9466 };
@@ -39,14 +43,21 @@ function startService(name: string, entry: string, env: FactoryEnv, extraEnv: Re
   return child;
 }
 
+/** The first run: months 1–3 ingested, the first candidate trained to its gate; then the stream of later months. */
 async function demo(ctx: CliContext, print: (s: string) => void): Promise<void> {
   const sharedCsv = creditDefaultCsv(ctx.env);
-  const batches = await ctx.db.query("SELECT 1 FROM data_batches b JOIN models m ON m.id = b.model_id WHERE m.name = $1 AND b.status = 'accepted'", [DEMO_MODEL]);
-  if (batches.rowCount === 0) {
-    if (!fs.existsSync(sharedCsv)) throw new Error(`shipped data not found at ${sharedCsv}; set FACTORY_SHARED_DIR to the folder holding data/credit-default/`);
-    const files = replayBatches(sharedCsv, path.join(dataPaths(ctx.env).batches, DEMO_MODEL), MONTHS);
+  if (!fs.existsSync(sharedCsv)) throw new Error(`shipped data not found at ${sharedCsv}; set FACTORY_SHARED_DIR to the folder holding data/credit-default/`);
+  const files = replayBatches(sharedCsv, path.join(dataPaths(ctx.env).batches, DEMO_MODEL), MONTHS);
+  const accepted = await ctx.db.query<{ n: number }>("SELECT count(*)::int AS n FROM data_batches b JOIN models m ON m.id = b.model_id WHERE m.name = $1 AND b.status = 'accepted'", [DEMO_MODEL]);
+  if (accepted.rows[0].n === 0) {
     for (const file of files.slice(0, FIRST_BATCHES)) print(describeIngest(DEMO_MODEL, file, await ingest(ctx, DEMO_MODEL, file)));
   }
+  const stream = demoStream(ctx, { model: DEMO_MODEL, months: files, from: Math.max(FIRST_BATCHES, accepted.rows[0].n) + 1, monthMs: DEMO_MONTH_MS, rate: DEMO_RATE, servingUrl: `http://127.0.0.1:${ctx.env.SERVING_PORT}` }, print);
+  await firstCandidate(ctx, print);
+  await stream;
+}
+
+async function firstCandidate(ctx: CliContext, print: (s: string) => void): Promise<void> {
   const champion = await ctx.db.query("SELECT 1 FROM model_aliases a JOIN models m ON m.id = a.model_id WHERE m.name = $1 AND a.alias = 'champion'", [DEMO_MODEL]);
   const loop = await ctx.client.workflow.getHandle(loopWorkflowId(DEMO_MODEL)).query(loopStateQuery).catch(() => undefined);
   if (champion.rowCount === 0 && !loop?.running) {
@@ -69,6 +80,8 @@ async function demo(ctx: CliContext, print: (s: string) => void): Promise<void> 
       `  reject:   ./factory reject ${DEMO_MODEL} ${status.version} --as ${status.approvers?.[0]} --comment "why"`,
       `  or in the Web UI: Send Signal "approve" with {"version": ${status.version}, "approver": "${status.approvers?.[0]}"}`,
       `  then:     ./factory status ${DEMO_MODEL}`,
+      `  predict:  POST http://127.0.0.1:${ctx.env.SERVING_PORT}/v1/models/${DEMO_MODEL}/predict once a champion exists (curl example in README, "Serving")`,
+      `  stream:   after approval, months 4–6 arrive one every ${DEMO_MONTH_MS / 1000}s with live traffic; the factory retrains on rows, drift and schedule by itself`,
     ].join('\n'),
   );
 }
@@ -110,7 +123,7 @@ export async function up(env: FactoryEnv, opts: { demo: boolean }, print: (s: st
       print(await registerModel(ctx, path.join(ROOT, 'models', file)));
     }
     if (opts.demo) await demo(ctx, print);
+    else print('\nThe factory keeps running; press Ctrl-C to stop it.');
+    await new Promise(() => undefined);
   }, env);
-  print('\nThe factory keeps running; press Ctrl-C to stop it.');
-  await new Promise(() => undefined);
 }

@@ -79,6 +79,9 @@ export function creditSpec(name: string, change: (raw: Record<string, any>) => v
   raw.name = name;
   // Rollouts at test speed: seconds per phase, a guard reading every second.
   // Candidates here learn from one or two batches, so their scores move more than production retrains would.
+  // No automatic triggers and no superseding unless a test asks: they would start pipelines on their own.
+  raw.triggers = {};
+  raw.approval.supersede = false;
   raw.rollout = { shadow: '2s', canaryPercent: 30, bake: '3s', watch: '2s', checkEvery: '1s', minRequests: 100, replicaTimeout: '5s', guard: { maxScorePsi: 0.5 } };
   change(raw);
   return parseModelSpec(raw);
@@ -122,7 +125,7 @@ export async function startServing(env: Record<string, string> = {}) {
     env: { ...process.env, SERVING_PORT: String(port), SERVING_HEARTBEAT_MS: '500', ...env },
   });
   const base = `http://127.0.0.1:${port}`;
-  await waitUntil(`serving replica on ${port}`, async () => ((await fetch(`${base}/readyz`)).status === 200 ? true : undefined), 30_000);
+  await waitUntil(`serving replica on ${port}`, async () => ((await fetch(`${base}/healthz`)).status === 200 ? true : undefined), 30_000);
   return { base, port, child, stop: () => stopProcess(child), kill: () => child.kill('SIGKILL') };
 }
 

@@ -30,7 +30,7 @@ describe('model spec', () => {
     expect(spec.fairness).toEqual({ minGroupSize: 100 });
     expect(spec.split).toEqual({ seed: 42, test: 0.2, validation: 0.1 });
     expect(spec.trainer).toEqual({ kind: 'logistic-regression', l2: 1, maxIterations: 50, tolerance: 1e-8 });
-    expect(spec.approval).toEqual({ approvers: ['alice'], timeout: '72h', onTimeout: 'reject' });
+    expect(spec.approval).toEqual({ approvers: ['alice'], timeout: '72h', onTimeout: 'reject', supersede: false });
   });
 
   test.each([

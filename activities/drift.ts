@@ -1,0 +1,162 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Context } from '@temporalio/activity';
+import { metrics } from '../config/metrics';
+import { findModel } from '../db/models';
+import { readParquetColumns } from '../data/parquet';
+import { driftReport } from '../ml/drift';
+import { auc } from '../ml/metrics';
+import { OnnxScorer } from '../ml/scoring';
+import { fromCanonicalCsv } from '../specs/data-batch';
+import { durationMs } from '../specs/duration';
+import { driftTriggerSchema } from '../specs/model-spec';
+import type { ActivityDeps } from './deps';
+
+/** What one drift check found; the full per-feature tables are in the report in S3. */
+export interface DriftCheck {
+  conclusive: boolean;
+  retrain: boolean;
+  summary: string;
+  championVersion?: number;
+  rows: number;
+  maxPsi?: number;
+  scorePsi?: number;
+  driftedFeatures: string[];
+  liveAuc?: number;
+  labelled: number;
+  reportKey?: string;
+  reportSha256?: string;
+  reportUrl?: string;
+}
+
+/** Recent predictions read per check at most; PSI needs hundreds, not millions. */
+const MAX_WINDOW_ROWS = 50_000;
+
+interface Ref {
+  artifact_key: string;
+  artifact_sha256: string;
+  artifact_bytes: string;
+}
+const ref = (r: Ref) => ({ key: r.artifact_key, sha256: r.artifact_sha256, bytes: Number(r.artifact_bytes) });
+
+/**
+ * Drift activities (cpu pool): the champion's live inputs and scores against
+ * its training snapshot (PSI per feature and for the score, KS where a feature
+ * is continuous), and live AUC from labels that arrived after the predictions.
+ */
+export function createDriftActivities({ db, store, workDir }: ActivityDeps) {
+  return {
+    async measureDrift(input: { model: string; checkId: string }): Promise<DriftCheck> {
+      const model = await findModel(db, input.model);
+      const { spec } = model;
+      const cfg = spec.triggers.drift ?? driftTriggerSchema.parse({});
+      const champion = await db.query<Ref & { id: string; version: number; snapshot_id: string; s_key: string; s_sha256: string; s_bytes: string }>(
+        `SELECT v.id, v.version, v.snapshot_id, v.artifact_key, v.artifact_sha256, v.artifact_bytes,
+                s.artifact_key AS s_key, s.artifact_sha256 AS s_sha256, s.artifact_bytes AS s_bytes
+           FROM model_aliases a JOIN model_versions v ON v.id = a.version_id JOIN dataset_snapshots s ON s.id = v.snapshot_id
+          WHERE a.model_id = $1 AND a.alias = 'champion'`,
+        [model.id],
+      );
+      const c = champion.rows[0];
+      const record = async (check: DriftCheck) => {
+        await db.query(
+          `INSERT INTO drift_checks (model_id, check_id, version_id, snapshot_id, rows, max_psi, score_psi, drifted_features, live_auc, labelled, retrain, summary, report_key, report_sha256)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (check_id) DO NOTHING`,
+          [model.id, input.checkId, c?.id ?? null, c?.snapshot_id ?? null, check.rows, check.maxPsi ?? null, check.scorePsi ?? null, check.driftedFeatures, check.liveAuc ?? null, check.labelled, check.retrain, check.summary, check.reportKey ?? null, check.reportSha256 ?? null],
+        );
+        metrics.driftChecks.inc({ model: input.model, outcome: !check.conclusive ? 'inconclusive' : check.retrain ? 'retrain' : 'stable' });
+        return check;
+      };
+      if (!c) return record({ conclusive: false, retrain: false, summary: `${input.model} has no champion yet: nothing to compare`, rows: 0, driftedFeatures: [], labelled: 0 });
+
+      const recent = await db.query<{ features: number[]; score: number; row_id: string | null }>(
+        `SELECT features, score, row_id FROM predictions
+          WHERE model = $1 AND version = $2 AND role = 'champion' AND ok AND at > now() - make_interval(secs => $3)
+          ORDER BY at DESC LIMIT ${MAX_WINDOW_ROWS}`,
+        [input.model, c.version, durationMs(cfg.window) / 1000],
+      );
+      const rows = recent.rowCount ?? 0;
+      if (rows < cfg.minRows) {
+        return record({ conclusive: false, retrain: false, championVersion: c.version, rows, driftedFeatures: [], labelled: 0, summary: `only ${rows} predictions by v${c.version} in the last ${cfg.window} (need ${cfg.minRows}): inconclusive` });
+      }
+      const names = spec.features.map((f) => f.name);
+      const current = names.map((_, j) => Float64Array.from(recent.rows, (r) => r.features[j] ?? NaN));
+      const currentScores = Float64Array.from(recent.rows, (r) => r.score);
+
+      Context.current().heartbeat({ stage: 'reading the champion snapshot' });
+      const dir = fs.mkdtempSync(path.join(workDir, 'drift-'));
+      try {
+        const snapshotPath = path.join(dir, 'snapshot.parquet');
+        fs.writeFileSync(snapshotPath, await store.get(ref({ artifact_key: c.s_key, artifact_sha256: c.s_sha256, artifact_bytes: c.s_bytes })));
+        const snapshot = await readParquetColumns(snapshotPath, names);
+        const reference = names.map((n) => snapshot.columns[n]);
+        // The champion's scores on its own training data are the reference for the live score distribution.
+        const scorer = await OnnxScorer.load(await store.get(ref(c)), names.length);
+        const x = new Float32Array(snapshot.rows * names.length);
+        for (let i = 0; i < snapshot.rows; i++) for (let j = 0; j < names.length; j++) x[i * names.length + j] = reference[j][i];
+        const referenceScores = await scorer.score(x, snapshot.rows);
+        await scorer.release();
+
+        const report = driftReport({
+          features: names,
+          reference,
+          current,
+          referenceScores,
+          currentScores,
+          psiThreshold: cfg.psiThreshold,
+          discrete: spec.features.filter((f) => f.type === 'category').map((f) => f.name),
+        });
+        const live = await liveAuc(recent.rows);
+        const scorePsi = report.score?.psi;
+        const reasons = [
+          ...(report.drifted.length ? [`input drift in ${report.drifted.map((f) => `${f} (PSI ${psiOf(report, f)})`).join(', ')}`] : []),
+          ...(scorePsi !== undefined && scorePsi >= cfg.psiThreshold ? [`score drift (PSI ${scorePsi.toFixed(3)})`] : []),
+          ...(live.auc !== undefined && cfg.minLiveAuc !== undefined && live.auc < cfg.minLiveAuc ? [`live AUC ${live.auc.toFixed(3)} < ${cfg.minLiveAuc}`] : []),
+        ];
+        const body = JSON.stringify({ model: input.model, checkId: input.checkId, championVersion: c.version, snapshotSha256: c.s_sha256, window: cfg.window, liveAuc: live.auc, labelled: live.labelled, report }, null, 1);
+        const stored = await store.put('reports', body, '.json', 'application/json');
+        const top = [...report.features].sort((a, b) => b.psi - a.psi).slice(0, 3).map((f) => `${f.feature} ${f.psi.toFixed(3)}`).join(', ');
+        const summary = [
+          reasons.length ? `drift: ${reasons.join('; ')}` : `stable: max PSI ${report.maxPsi.toFixed(3)} < ${cfg.psiThreshold}`,
+          `${rows} predictions by v${c.version} in the last ${cfg.window} vs its training snapshot ${c.s_sha256.slice(0, 12)}`,
+          `top PSI ${top}; score PSI ${scorePsi?.toFixed(3) ?? '–'}`,
+          `live AUC ${live.auc?.toFixed(3) ?? '–'} on ${live.labelled} labelled predictions`,
+          `report ${stored.key}`,
+        ].join(' · ');
+        return record({
+          conclusive: true,
+          retrain: reasons.length > 0,
+          summary,
+          championVersion: c.version,
+          rows,
+          maxPsi: report.maxPsi,
+          scorePsi,
+          driftedFeatures: report.drifted,
+          liveAuc: live.auc,
+          labelled: live.labelled,
+          reportKey: stored.key,
+          reportSha256: stored.sha256,
+          reportUrl: await store.presign(stored.key, 7 * 24 * 3600),
+        });
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+
+      /** Labels arrive later, in accepted batches; a prediction whose request carried the row id meets its label here. */
+      async function liveAuc(predictions: { score: number; row_id: string | null }[]): Promise<{ auc?: number; labelled: number }> {
+        const wanted = new Set(predictions.flatMap((p) => (p.row_id === null ? [] : [p.row_id])));
+        if (wanted.size === 0) return { labelled: 0 };
+        const batches = await db.query<Ref>("SELECT artifact_key, artifact_sha256, artifact_bytes FROM data_batches WHERE model_id = $1 AND status = 'accepted' ORDER BY id", [model.id]);
+        const labels = new Map<string, number>();
+        for (const b of batches.rows) for (const row of fromCanonicalCsv(await store.getText(ref(b)))) if (wanted.has(row.id)) labels.set(row.id, row.label);
+        const joined = predictions.filter((p) => p.row_id !== null && labels.has(p.row_id));
+        if (joined.length < cfg.minLabelled) return { labelled: joined.length };
+        return { auc: auc(joined.map((p) => labels.get(p.row_id!)!), joined.map((p) => p.score)), labelled: joined.length };
+      }
+    },
+  };
+}
+
+const psiOf = (r: ReturnType<typeof driftReport>, feature: string) => r.features.find((f) => f.feature === feature)!.psi.toFixed(3);
+
+export type DriftActivities = ReturnType<typeof createDriftActivities>;

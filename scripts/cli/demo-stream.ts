@@ -1,0 +1,74 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { dataPaths, type FactoryEnv } from '../../config/env';
+import { logger } from '../../config/logger';
+import { driftReplay, SHIFT_FROM } from '../../data/drift-scenario';
+import type { CliContext } from './context';
+import { describeIngest, ingest } from './ingest';
+
+/**
+ * What makes the main job a factory rather than a single run: the shipped data
+ * arrives as a stream. While month m is "current", its clients are scored by
+ * the serving replica (about `rate` requests a second, each with its row id);
+ * at the month's end its labelled batch is ingested, which is what the row
+ * threshold, the drift monitor and live AUC react to. From month SHIFT_FROM the
+ * drift scenario's shift is in the data. After the last month the traffic
+ * keeps cycling through it, so rollouts always have live requests to judge.
+ */
+export async function demoStream(ctx: CliContext, opts: { model: string; months: string[]; from: number; monthMs: number; rate: number; servingUrl: string }, print: (s: string) => void): Promise<never> {
+  const files = driftReplay(opts.months, path.join(dataPaths(ctx.env).batches, opts.model, 'stream'));
+  await waitForChampion(ctx, opts.model);
+  print(`\nstream: from now on a month passes every ${opts.monthMs / 1000}s: its clients are scored at ~${opts.rate}/s, then its labelled batch arrives (drift scenario from month ${SHIFT_FROM}).`);
+  for (let m = opts.from; ; m++) {
+    const file = files[Math.min(m, files.length) - 1];
+    const served = await sendMonth(ctx.env, opts, file, opts.monthMs);
+    if (m > files.length) {
+      print(`stream: ${served.ok} predictions (${served.versions}) on month ${files.length} clients, ${served.failed} failed`);
+      continue;
+    }
+    print(`stream: month ${m}${m >= SHIFT_FROM ? ' (shifted)' : ''}: ${served.ok} predictions served by ${served.versions}, ${served.failed} failed`);
+    print(`  ${describeIngest(opts.model, file, await ingest(ctx, opts.model, file)).replace(/\n/g, '\n  ')}`);
+  }
+}
+
+/** The stream starts once someone has approved a first champion: before that there is nothing to serve. */
+async function waitForChampion(ctx: CliContext, model: string): Promise<void> {
+  for (;;) {
+    const r = await ctx.db.query("SELECT 1 FROM model_aliases a JOIN models m ON m.id = a.model_id WHERE m.name = $1 AND a.alias = 'champion'", [model]);
+    if (r.rowCount) return;
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+
+/** Scores one month's clients at a steady rate for the month's duration, as clients of the replica would. */
+async function sendMonth(env: FactoryEnv, opts: { model: string; rate: number; servingUrl: string }, file: string, ms: number) {
+  const [header, ...lines] = fs.readFileSync(file, 'utf8').trim().split('\n');
+  const names = header.split(',').map((h) => h.replace(/"/g, ''));
+  const token = env.SERVING_TOKENS.split(',')[0]?.trim();
+  const seen = new Map<number, number>();
+  let ok = 0;
+  let failed = 0;
+  const end = Date.now() + ms;
+  for (let i = 0; Date.now() < end; i++) {
+    const values = lines[i % lines.length].split(',').map(Number);
+    const instance = Object.fromEntries(names.map((n, j) => [n, values[j]]));
+    const started = Date.now();
+    try {
+      const res = await fetch(`${opts.servingUrl}/v1/models/${opts.model}/predict`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(token && { authorization: `Bearer ${token}` }) },
+        body: JSON.stringify({ instances: [instance] }),
+      });
+      if (res.ok) {
+        const { version } = (await res.json()) as { version: number };
+        seen.set(version, (seen.get(version) ?? 0) + 1);
+        ok++;
+      } else failed++;
+    } catch (err) {
+      failed++;
+      logger.debug({ err }, 'demo request failed');
+    }
+    await new Promise((r) => setTimeout(r, Math.max(0, 1000 / opts.rate - (Date.now() - started))));
+  }
+  return { ok, failed, versions: [...seen].map(([v, n]) => `v${v} ${n}`).join(', ') || 'none' };
+}

@@ -1,0 +1,66 @@
+import { judgeRollout, type LiveWindow } from '../../ml/rollout-guard';
+import { parseDeadline } from '../../scripts/cli/train';
+import { parseModelSpec, rolloutGuardSchema } from '../../specs/model-spec';
+
+const base = {
+  name: 'toy',
+  task: 'binary-classification',
+  idColumn: 'id',
+  label: 'y',
+  features: [{ name: 'amount', type: 'number' }],
+  trainer: { kind: 'logistic-regression' },
+  approval: { approvers: ['alice'] },
+};
+
+describe('trigger and rollout specs', () => {
+  test('defaults: no automatic triggers, a cautious rollout', () => {
+    const spec = parseModelSpec(base);
+    expect(spec.triggers).toEqual({});
+    expect(spec.rollout).toMatchObject({ shadow: '2m', canaryPercent: 10, bake: '10m', minRequests: 500, guard: { maxErrorRate: 0.01, maxP99Ratio: 2, maxScorePsi: 0.25 } });
+  });
+
+  test.each([
+    [{ triggers: { rows: 0 } }, 'spec.triggers.rows: a row threshold must be at least 1'],
+    [{ triggers: { schedule: { cron: '0 3 * *' } } }, 'spec.triggers.schedule.cron: must be five cron fields'],
+    [{ triggers: { schedule: { every: '1h', cron: '0 3 * * *' } } }, 'give exactly one of "every" or "cron"'],
+    [{ triggers: { schedule: { every: 'daily' } } }, 'spec.triggers.schedule.every: must be a duration'],
+    [{ triggers: { schedule: { every: '1h', timezone: 'Mars/Olympus' } } }, 'spec.triggers.schedule.timezone: not a known IANA time zone'],
+    [{ triggers: { drift: { psiThreshold: 0 } } }, 'spec.triggers.drift.psiThreshold'],
+    [{ rollout: { canaryPercent: 100 } }, 'spec.rollout.canaryPercent'],
+    [{ rollout: { minRequests: 10 } }, 'spec.rollout.minRequests: at least 50'],
+  ])('%j is refused with a message naming the field', (change, message) => {
+    expect(() => parseModelSpec({ ...base, ...change })).toThrow(message);
+  });
+
+  test('deadlines: a duration from now or a future time; anything else is refused', () => {
+    const now = Date.parse('2026-11-29T10:00:00Z');
+    expect(parseDeadline('8h', now)).toBe('2026-11-29T18:00:00.000Z');
+    expect(parseDeadline('2026-11-30T06:00:00Z', now)).toBe('2026-11-30T06:00:00.000Z');
+    expect(() => parseDeadline('tomorrow', now)).toThrow('neither a duration');
+    expect(() => parseDeadline('2026-11-28T06:00:00Z', now)).toThrow('in the past');
+  });
+});
+
+describe('the rollout guard', () => {
+  const guard = rolloutGuardSchema.parse({});
+  const w = (version: number, over: Partial<LiveWindow> = {}): LiveWindow => ({ version, requests: 1000, errors: 0, errorRate: 0, p50Ms: 1, p99Ms: 4, meanScore: 0.22, ...over });
+
+  test('a candidate like its champion passes once both have enough traffic', () => {
+    expect(judgeRollout(guard, 500, { candidate: w(2), baseline: w(1), scorePsi: 0.03 })).toEqual({ healthy: true, enough: true, failures: [] });
+    expect(judgeRollout(guard, 500, { candidate: w(2, { requests: 100 }), baseline: w(1), scorePsi: null })).toEqual({ healthy: true, enough: false, failures: [] });
+  });
+
+  test('errors fail it at once, even before there is enough traffic to judge the rest', () => {
+    const v = judgeRollout(guard, 500, { candidate: w(2, { requests: 40, errors: 4, errorRate: 0.1 }), baseline: w(1), scorePsi: null });
+    expect(v.healthy).toBe(false);
+    expect(v.failures).toEqual(["error rate 10.00% (4/40) exceeds 1.00% and v1's 0.00%"]);
+  });
+
+  test('latency beyond both the ratio and the slack, and a shifted score distribution, fail it', () => {
+    expect(judgeRollout(guard, 500, { candidate: w(2, { p99Ms: 8.5 }), baseline: w(1), scorePsi: 0 }).healthy).toBe(true);
+    expect(judgeRollout(guard, 500, { candidate: w(2, { p99Ms: 9.5 }), baseline: w(1), scorePsi: 0 }).failures).toEqual(['p99 latency 9.50 ms exceeds 9.00 ms (v1: 4.00 ms)']);
+    expect(judgeRollout(guard, 500, { candidate: w(2, { meanScore: 0.7 }), baseline: w(1), scorePsi: 2.1 }).failures).toEqual([
+      'score distribution shifted: PSI 2.100 > 0.25 (mean score 0.700 vs 0.220)',
+    ]);
+  });
+});
