@@ -53,11 +53,11 @@ program
   .action(run((model: string) => withContext(async (ctx) => print(await modelStatus(ctx, model)))));
 
 program
-  .command('ingest <model> <csv>')
-  .description('validate a CSV batch and add it to the model\'s data, or quarantine it whole')
-  .action(run((model: string, csv: string) => withContext(async (ctx) => {
-    const result = await ingest(ctx, model, csv);
-    print(describeIngest(model, csv, result));
+  .command('ingest <model> <file>')
+  .description('validate a batch (CSV or Parquet) and add it to the model\'s data, or quarantine it whole')
+  .action(run((model: string, file: string) => withContext(async (ctx) => {
+    const result = await ingest(ctx, model, file);
+    print(describeIngest(model, file, result));
     if (result.status === 'quarantined') process.exitCode = 2;
   })));
 

@@ -85,7 +85,7 @@ export async function modelStatus(ctx: CliContext, name: string): Promise<string
   for (const v of versions.rows) {
     const why = v.decision ? ` by ${v.decided_by} via ${v.channel}` : v.status_reason ? `: ${v.status_reason}` : '';
     const kWh = v.energy ? `  ${sig(v.energy.kWh)} kWh${v.energy.estimated ? ' (est.)' : ''}` : '';
-    out.push(`    v${v.version}  ${v.status.padEnd(17)} auc ${fmt(v.metrics?.auc)}${kWh}  ${v.created_at.toISOString()}${why}`);
+    out.push(`    v${v.version}  ${v.status.padEnd(17)} auc ${fmt(v.metrics?.auc)}${kWh}  trigger ${v.trigger.reason.padEnd(8)} ${v.created_at.toISOString()}${why}`);
   }
   if (versions.rowCount === 0) out.push('    none');
   const b = Object.fromEntries(batches.rows.map((r) => [r.status, r]));
@@ -96,5 +96,25 @@ export async function modelStatus(ctx: CliContext, name: string): Promise<string
     running.push(`    ${wf.workflowId}  stage ${stage}  ${workflowUrl(ctx, wf.workflowId)}`);
   }
   out.push(running.length ? '  running pipelines:' : '  running pipelines: none', ...running);
+  const rollouts = await ctx.db.query<{ version: number; phase: string; canary_percent: number; paused: boolean; reason: string | null; started_at: Date }>(
+    `SELECT v.version, r.phase, r.canary_percent, r.paused, r.reason, r.started_at FROM rollouts r JOIN model_versions v ON v.id = r.candidate_version_id
+      WHERE r.model_id = $1 ORDER BY r.id DESC LIMIT 5`,
+    [model.id],
+  );
+  out.push(rollouts.rowCount ? '  rollouts (latest first):' : '  rollouts: none');
+  for (const r of rollouts.rows) {
+    const where = r.phase === 'canary' ? ` at ${r.canary_percent}%` : '';
+    out.push(`    v${r.version}  ${r.phase}${where}${r.paused ? ' (paused)' : ''}  ${r.started_at.toISOString()}${r.reason ? `  ${r.reason}` : ''}`);
+  }
+  const drift = await ctx.db.query<{ created_at: Date; retrain: boolean; summary: string }>(
+    'SELECT created_at, retrain, summary FROM drift_checks WHERE model_id = $1 ORDER BY id DESC LIMIT 1',
+    [model.id],
+  );
+  const replicas = await ctx.db.query<{ replica_id: string; serving: Record<string, { champion: number; candidate: number | null }> }>(
+    "SELECT replica_id, serving FROM serving_replicas WHERE heartbeat_at > now() - interval '30 seconds' ORDER BY replica_id",
+  );
+  const serving = replicas.rows.filter((r) => r.serving[name]).map((r) => `${r.replica_id} v${r.serving[name].champion}${r.serving[name].candidate ? ` (+v${r.serving[name].candidate})` : ''}`);
+  out.push(`  serving replicas: ${serving.join(', ') || 'none reporting'}`);
+  out.push(`  last drift check: ${drift.rows[0] ? `${drift.rows[0].created_at.toISOString()} ${drift.rows[0].summary}` : 'none'}`);
   return out.join('\n');
 }
