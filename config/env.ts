@@ -40,6 +40,12 @@ export const envSchema = z.object({
   SERVING_URL: z.string().url().optional(),
   /** Prediction-log rows held in memory at most; beyond this they are dropped and counted, never waited for. */
   SERVING_LOG_BUFFER: z.coerce.number().int().min(0).default(50_000),
+  /** The data intake's HTTP port (POST /v1/models/<model>/batches). */
+  INTAKE_PORT: port.default(8090),
+  /** Comma-separated bearer tokens for the intake; empty means no authentication. */
+  INTAKE_TOKENS: z.string().default(''),
+  /** How often the intake looks for files under s3://<bucket>/incoming/<model>/. */
+  INTAKE_POLL_MS: z.coerce.number().int().min(100).default(5_000),
   /** Chat webhook (Slack incoming-webhook JSON) told about rollbacks; unset: log and audit trail only. */
   FACTORY_NOTIFY_URL: z.string().url().optional(),
   /** Electricity prices for training cost: a CSV curve's path or a JSON feed's URL (energy/README.md); unset, the synthetic sample curve. */

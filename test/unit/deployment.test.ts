@@ -12,7 +12,7 @@ const services: Record<string, any> = compose.services;
 describe('docker-compose.yml', () => {
   test('has the Temporal cluster on PostgreSQL with its UI, the registry database, S3 and one service per pool', () => {
     expect(Object.keys(services).sort()).toEqual(
-      ['factory-db', 's3', 'serving', 'temporal', 'temporal-db', 'temporal-setup', 'temporal-ui', 'worker-control', 'worker-cpu', 'worker-gpu'].sort(),
+      ['factory-db', 'intake', 's3', 'serving', 'temporal', 'temporal-db', 'temporal-setup', 'temporal-ui', 'worker-control', 'worker-cpu', 'worker-gpu'].sort(),
     );
     expect(services.temporal.environment.DB).toBe('postgres12');
     expect(services.temporal.environment.POSTGRES_SEEDS).toBe('temporal-db');
@@ -39,6 +39,12 @@ describe('docker-compose.yml', () => {
     expect(services.serving.deploy.replicas).toBeGreaterThan(1);
     for (const name of Object.keys(services.serving.environment)) expect(Object.keys(envSchema.shape)).toContain(name);
     expect(services.serving.environment.SERVING_TOKENS).toMatch(/SERVING_TOKENS/);
+  });
+  test('the intake takes batches over HTTP and from the landing area, with authentication', () => {
+    expect(services.intake.command).toEqual(['node', 'dist/intake/main.js']);
+    expect(fs.existsSync(path.join(ROOT, 'intake/main.ts'))).toBe(true);
+    for (const name of Object.keys(services.intake.environment)) expect(Object.keys(envSchema.shape)).toContain(name);
+    expect(services.intake.environment.INTAKE_TOKENS).toMatch(/INTAKE_TOKENS/);
   });
 
   test('every dependency names a service, and every mounted file exists', () => {

@@ -1,0 +1,54 @@
+import { timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { registry } from '../config/metrics';
+import type { IngestOutcome } from '../activities/types';
+
+/** Batches up to this size are taken over HTTP; larger ones belong in the S3 landing area. */
+const MAX_BATCH_BYTES = 256 * 1024 * 1024;
+
+const paramsSchema = z.object({ model: z.string().regex(/^[a-z][a-z0-9-]{1,62}$/, 'must be a model name (lowercase letters, digits, dashes)') });
+const querySchema = z.object({ source: z.string().min(1).max(200).optional() });
+
+/**
+ * The HTTP intake: `POST /v1/models/{model}/batches` with a CSV (text/csv) or
+ * Parquet (application/vnd.apache.parquet) body. 200 with the batch when it is
+ * accepted, 422 with every fault's line (or row) and column when it is
+ * quarantined, 404 for an unknown model, 401 without a valid bearer token.
+ */
+export function buildIntakeServer(
+  deps: { submit: (model: string, bytes: Buffer, source: string, actor: string) => Promise<IngestOutcome>; modelExists: (model: string) => Promise<boolean> },
+  tokens: string[],
+): FastifyInstance {
+  const app = Fastify({ logger: false, bodyLimit: MAX_BATCH_BYTES });
+  for (const type of ['text/csv', 'application/vnd.apache.parquet', 'application/octet-stream']) {
+    app.addContentTypeParser(type, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  }
+  const accepted = tokens.map((t) => Buffer.from(t));
+  const caller = (header: string | undefined): string | undefined => {
+    if (accepted.length === 0) return 'http';
+    const given = Buffer.from((header ?? '').replace(/^Bearer\s+/i, ''));
+    const i = accepted.findIndex((t) => t.length === given.length && timingSafeEqual(t, given));
+    // Tokens are never logged; the audit trail names which one was used by its position.
+    return i < 0 ? undefined : `http-token-${i + 1}`;
+  };
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+  app.post('/v1/models/:model/batches', async (req, reply) => {
+    const actor = caller(req.headers.authorization);
+    if (!actor) return reply.code(401).send({ error: 'missing or wrong bearer token' });
+    const params = paramsSchema.safeParse(req.params);
+    if (!params.success) return reply.code(400).send({ error: `model: ${params.error.issues[0].message}` });
+    const query = querySchema.safeParse(req.query);
+    if (!query.success) return reply.code(400).send({ error: `source: ${query.error.issues[0].message}` });
+    if (!Buffer.isBuffer(req.body) || req.body.length === 0) {
+      return reply.code(415).send({ error: 'send the batch as the body, with content-type text/csv or application/vnd.apache.parquet' });
+    }
+    const { model } = params.data;
+    if (!(await deps.modelExists(model))) return reply.code(404).send({ error: `no model "${model}" is registered` });
+    const result = await deps.submit(model, req.body, query.data.source ?? `http-${new Date().toISOString()}`, actor);
+    return reply.code(result.status === 'accepted' ? 200 : 422).send(result);
+  });
+  return app;
+}

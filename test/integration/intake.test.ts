@@ -1,0 +1,55 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { freePort, stopProcess } from '../../stack/process';
+import { creditSpec, ctx, registerSpec, ROOT, testEnv, uniqueName, waitUntil, withWorkers } from './helpers';
+
+describe('the data intake', () => {
+  const factory = withWorkers();
+  let intake: ReturnType<typeof spawn> | undefined;
+  afterAll(async () => intake && stopProcess(intake));
+
+  test('takes batches over HTTP (accepted 200, quarantined 422 with line and column) and from the S3 landing area', async () => {
+    const name = uniqueName('credit-intake');
+    await registerSpec(creditSpec(name));
+    const port = await freePort();
+    const logs = fs.openSync(path.join(testEnv().FACTORY_DATA_DIR, 'logs', `intake-${port}.log`), 'a');
+    intake = spawn(process.execPath, [path.join(ROOT, 'dist/intake/main.js')], {
+      stdio: ['ignore', logs, logs],
+      env: { ...process.env, INTAKE_PORT: String(port), INTAKE_TOKENS: 'feed-token', INTAKE_POLL_MS: '500' },
+    });
+    const base = `http://127.0.0.1:${port}`;
+    await waitUntil('intake', async () => ((await fetch(`${base}/healthz`)).ok ? true : undefined), 30_000);
+    const post = (body: string | Buffer, model = name, token = 'feed-token') =>
+      fetch(`${base}/v1/models/${model}/batches?source=feed-month-1.csv`, { method: 'POST', headers: { 'content-type': 'text/csv', authorization: `Bearer ${token}` }, body });
+
+    const csv = fs.readFileSync(factory.batches[0]);
+    expect((await post(csv, name, 'wrong')).status).toBe(401);
+    expect((await post(csv, 'no-such-model')).status).toBe(404);
+    const ok = await post(csv);
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({ status: 'accepted', rows: 5000, duplicate: false });
+    expect(await (await post(csv)).json()).toMatchObject({ status: 'accepted', duplicate: true });
+
+    const lines = csv.toString().split('\n');
+    const cells = lines[3].split(',');
+    cells[1] = 'lots';
+    lines[3] = cells.join(',');
+    const bad = await post(lines.join('\n'));
+    expect(bad.status).toBe(422);
+    const quarantined = (await bad.json()) as { status: string; errors: { line?: number; column: string }[] };
+    expect(quarantined.status).toBe('quarantined');
+    expect(quarantined.errors[0]).toMatchObject({ line: 4, column: 'LIMIT_BAL' });
+
+    // A producer drops a file under incoming/<model>/: it is ingested and removed from the landing area.
+    const key = `incoming/${name}/month-2.csv`;
+    await ctx((c) => c.store.client.send(new PutObjectCommand({ Bucket: c.store.bucket, Key: key, Body: fs.readFileSync(factory.batches[1]) })));
+    const landed = await waitUntil('the landed batch', async () => {
+      const r = await ctx((c) => c.db.query("SELECT b.status, b.row_count, b.source FROM data_batches b JOIN models m ON m.id = b.model_id WHERE m.name = $1 AND b.source = $2", [name, `s3://${key}`]));
+      return r.rows[0];
+    }, 60_000);
+    expect(landed).toEqual({ status: 'accepted', row_count: 5000, source: `s3://${key}` });
+    await waitUntil('the landing file to be removed', async () => ((await ctx((c) => c.store.exists(key))) ? undefined : true), 10_000);
+  });
+});
