@@ -1,7 +1,11 @@
 import { Pool, type PoolClient } from 'pg';
+import { logger } from '../config/logger';
 
 export function createPool(connectionString: string): Pool {
-  return new Pool({ connectionString, max: 5, application_name: process.env.FACTORY_SERVICE ?? 'ai-factory' });
+  const pool = new Pool({ connectionString, max: 5, application_name: process.env.FACTORY_SERVICE ?? 'ai-factory' });
+  // An idle connection dropped by the server (restart, failover) is replaced on next use; unhandled, it would crash the process.
+  pool.on('error', (err) => logger.warn({ err }, 'idle PostgreSQL connection lost'));
+  return pool;
 }
 
 /** Runs fn in one transaction; any throw rolls everything back. */

@@ -10,12 +10,15 @@ interface Pending {
 /**
  * Gathers concurrent requests for one model for at most maxDelayMs (or until
  * maxRows rows are waiting) and scores them in one ONNX Runtime call, then
- * answers each request with its own rows' scores.
+ * answers each request with its own rows' scores. A delay of 0 waits for no
+ * timer: the batch is what arrived in the same turn of the event loop.
  */
 export class MicroBatcher {
   private queue: Pending[] = [];
   private queuedRows = 0;
   private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
+  private readonly flushNow = () => this.flush();
   inFlight = 0;
 
   constructor(
@@ -32,34 +35,49 @@ export class MicroBatcher {
       this.queue.push({ rows, count, resolve, reject });
       this.queuedRows += count;
       if (this.queuedRows >= this.maxRows) this.flush();
-      else this.timer ??= setTimeout(() => this.flush(), this.maxDelayMs);
-    }).finally(() => this.inFlight--);
+      else if (this.maxDelayMs > 0) this.timer ??= setTimeout(this.flushNow, this.maxDelayMs);
+      else this.immediate ??= setImmediate(this.flushNow);
+    });
   }
 
   private flush(): void {
-    clearTimeout(this.timer);
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.immediate !== undefined) clearImmediate(this.immediate);
     this.timer = undefined;
+    this.immediate = undefined;
     const batch = this.queue;
     const total = this.queuedRows;
     this.queue = [];
     this.queuedRows = 0;
     if (batch.length === 0) return;
-    const x = new Float32Array(total * this.features);
-    let offset = 0;
-    for (const p of batch) {
-      x.set(p.rows, offset * this.features);
-      offset += p.count;
+    let x: Float32Array;
+    if (batch.length === 1) {
+      // One request: its own rows are the batch (ONNX Runtime only reads them).
+      x = batch[0].rows;
+    } else {
+      x = new Float32Array(total * this.features);
+      let offset = 0;
+      for (const p of batch) {
+        x.set(p.rows, offset * this.features);
+        offset += p.count;
+      }
     }
     this.onBatch(total);
     this.scorer.score(x, total).then(
       (scores) => {
+        this.inFlight -= batch.length;
+        if (batch.length === 1) return batch[0].resolve(scores);
         let at = 0;
         for (const p of batch) {
-          p.resolve(scores.slice(at, at + p.count));
+          // A view, not a copy: every run returns a fresh output buffer.
+          p.resolve(scores.subarray(at, at + p.count));
           at += p.count;
         }
       },
-      (err) => batch.forEach((p) => p.reject(err)),
+      (err) => {
+        this.inFlight -= batch.length;
+        for (const p of batch) p.reject(err);
+      },
     );
   }
 

@@ -13,10 +13,14 @@ export interface PredictionRecord {
   ok: boolean;
   rows: number;
   features: Float32Array;
+  /** Each row's id where the client sent one: delayed labels join on it. */
+  ids: (string | null)[];
   scores?: Float32Array;
 }
 
 const FLUSH_ROWS = 2_000;
+/** Rows formatted per event-loop turn: formatting is synchronous, and requests must not wait behind it. */
+const FORMAT_SLICE = 250;
 const FLUSH_MS = 500;
 /** Rows per INSERT: large enough to amortise the round trip, small enough to keep each statement short. */
 const INSERT_ROWS = 5_000;
@@ -69,18 +73,19 @@ export class PredictionLog {
   }
 
   private async write(batch: PredictionRecord[]): Promise<void> {
-    const cols = { at: [] as number[], model: [] as string[], version: [] as number[], role: [] as string[], requestId: [] as string[], rowIndex: [] as number[], latency: [] as number[], ok: [] as boolean[], score: [] as (number | null)[], features: [] as string[] };
+    const cols = { at: [] as number[], model: [] as string[], version: [] as number[], role: [] as string[], requestId: [] as string[], rowIndex: [] as number[], latency: [] as number[], ok: [] as boolean[], score: [] as (number | null)[], features: [] as string[], rowId: [] as (string | null)[] };
     const send = async () => {
       if (cols.at.length === 0) return;
       await this.db.query(
-        `INSERT INTO predictions (at, model, version, role, request_id, row_index, replica, latency_ms, ok, score, features)
-         SELECT to_timestamp(t.at / 1000.0), t.model, t.version, t.role, t.request_id, t.row_index, $11, t.latency_ms, t.ok, t.score, t.features::real[]
-           FROM unnest($1::float8[], $2::text[], $3::int[], $4::text[], $5::uuid[], $6::int[], $7::real[], $8::bool[], $9::real[], $10::text[])
-             AS t(at, model, version, role, request_id, row_index, latency_ms, ok, score, features)`,
-        [cols.at, cols.model, cols.version, cols.role, cols.requestId, cols.rowIndex, cols.latency, cols.ok, cols.score, cols.features, this.replica],
+        `INSERT INTO predictions (at, model, version, role, request_id, row_index, replica, latency_ms, ok, score, features, row_id)
+         SELECT to_timestamp(t.at / 1000.0), t.model, t.version, t.role, t.request_id, t.row_index, $12, t.latency_ms, t.ok, t.score, t.features::real[], t.row_id
+           FROM unnest($1::float8[], $2::text[], $3::int[], $4::text[], $5::uuid[], $6::int[], $7::real[], $8::bool[], $9::real[], $10::text[], $11::text[])
+             AS t(at, model, version, role, request_id, row_index, latency_ms, ok, score, features, row_id)`,
+        [cols.at, cols.model, cols.version, cols.role, cols.requestId, cols.rowIndex, cols.latency, cols.ok, cols.score, cols.features, cols.rowId, this.replica],
       );
       for (const c of Object.values(cols)) c.length = 0;
     };
+    let formatted = 0;
     for (const r of batch) {
       const F = r.features.length / r.rows;
       for (let i = 0; i < r.rows; i++) {
@@ -94,8 +99,14 @@ export class PredictionLog {
         cols.ok.push(r.ok);
         cols.score.push(r.scores ? r.scores[i] : null);
         cols.features.push(`{${r.features.subarray(i * F, (i + 1) * F).join(',')}}`);
+        cols.rowId.push(r.ids[i]);
       }
       if (cols.at.length >= INSERT_ROWS) await send();
+      formatted += r.rows;
+      if (formatted >= FORMAT_SLICE) {
+        formatted = 0;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
     }
     await send();
   }

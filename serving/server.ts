@@ -24,6 +24,31 @@ function rowSchema(features: FeatureSpec[]) {
   return s;
 }
 
+/**
+ * The body read against the spec: row-major features and each instance's row id
+ * (the spec's id column, where the client sent it, so labels that arrive later
+ * can be joined for live AUC), or the error message naming the field.
+ */
+function readBody(raw: unknown, features: FeatureSpec[], idColumn: string): { x: Float32Array; ids: (string | null)[] } | string {
+  const body = predictBodySchema.safeParse(raw);
+  if (!body.success) return describe(body.error);
+  const F = features.length;
+  const n = body.data.instances.length;
+  const x = new Float32Array(n * F);
+  const ids: (string | null)[] = new Array(n);
+  const schema = rowSchema(features);
+  for (let i = 0; i < n; i++) {
+    const instance = body.data.instances[i];
+    const row = schema.safeParse(instance);
+    if (!row.success) return describe(row.error, `instances.${i}`);
+    const values = row.data as Record<string, number>;
+    for (let j = 0; j < F; j++) x[i * F + j] = values[features[j].name];
+    const id = instance[idColumn];
+    ids[i] = typeof id === 'string' || typeof id === 'number' ? String(id) : null;
+  }
+  return { x, ids };
+}
+
 const describe = (e: z.ZodError, prefix = '') => e.issues.map((i) => `${[prefix, ...i.path].filter((p) => p !== '').join('.')}: ${i.message}`).join('; ');
 
 /**
@@ -64,29 +89,22 @@ export function buildServer(models: Pick<ServedModels, 'get' | 'serving' | 'repl
     if (!authorised(req.headers.authorization)) return answer(401, { error: 'missing or wrong bearer token' });
     const served = models.get(model);
     if (!served) return answer(404, { error: `no champion is served for model "${model}"`, models: Object.keys(models.serving()) });
-    const body = predictBodySchema.safeParse(req.body);
-    if (!body.success) return answer(400, { error: describe(body.error) });
     const { spec, champion, candidate, rollout } = served;
     const F = spec.features.length;
-    const n = body.data.instances.length;
-    const x = new Float32Array(n * F);
-    const schema = rowSchema(spec.features);
-    for (let i = 0; i < n; i++) {
-      const row = schema.safeParse(body.data.instances[i]);
-      if (!row.success) return answer(400, { error: describe(row.error, `instances.${i}`) });
-      const values = row.data as Record<string, number>;
-      spec.features.forEach((f, j) => (x[i * F + j] = values[f.name]));
-    }
+    const read = readBody(req.body, spec.features, spec.idColumn);
+    if (typeof read === 'string') return answer(400, { error: read });
+    const { x, ids } = read;
+    const n = x.length / F;
     const requestId = randomUUID();
     const score = async (v: LoadedVersion, role: 'champion' | 'canary' | 'shadow') => {
       const t0 = performance.now();
       const at = Date.now();
       try {
         const scores = await v.batcher.score(x, n);
-        log.record({ at, model, version: v.version, role, requestId, latencyMs: performance.now() - t0, ok: true, rows: n, features: x, scores });
+        log.record({ at, model, version: v.version, role, requestId, latencyMs: performance.now() - t0, ok: true, rows: n, features: x, ids, scores });
         return scores;
       } catch (err) {
-        log.record({ at, model, version: v.version, role, requestId, latencyMs: performance.now() - t0, ok: false, rows: n, features: x });
+        log.record({ at, model, version: v.version, role, requestId, latencyMs: performance.now() - t0, ok: false, rows: n, features: x, ids });
         logger.error({ err, model, version: v.version, role }, 'scoring failed');
         return undefined;
       }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { dataPaths, type FactoryEnv } from '../../config/env';
 import { logger } from '../../config/logger';
 import { driftReplay, SHIFT_FROM } from '../../data/drift-scenario';
+import { findModel } from '../../db/models';
 import type { CliContext } from './context';
 import { describeIngest, ingest } from './ingest';
 
@@ -17,11 +18,12 @@ import { describeIngest, ingest } from './ingest';
  */
 export async function demoStream(ctx: CliContext, opts: { model: string; months: string[]; from: number; monthMs: number; rate: number; servingUrl: string }, print: (s: string) => void): Promise<never> {
   const files = driftReplay(opts.months, path.join(dataPaths(ctx.env).batches, opts.model, 'stream'));
+  const { spec } = await findModel(ctx.db, opts.model);
   await waitForChampion(ctx, opts.model);
   print(`\nstream: from now on a month passes every ${opts.monthMs / 1000}s: its clients are scored at ~${opts.rate}/s, then its labelled batch arrives (drift scenario from month ${SHIFT_FROM}).`);
   for (let m = opts.from; ; m++) {
     const file = files[Math.min(m, files.length) - 1];
-    const served = await sendMonth(ctx.env, opts, file, opts.monthMs);
+    const served = await sendMonth(ctx.env, { ...opts, label: spec.label }, file, opts.monthMs);
     if (m > files.length) {
       print(`stream: ${served.ok} predictions (${served.versions}) on month ${files.length} clients, ${served.failed} failed`);
       continue;
@@ -41,9 +43,11 @@ async function waitForChampion(ctx: CliContext, model: string): Promise<void> {
 }
 
 /** Scores one month's clients at a steady rate for the month's duration, as clients of the replica would. */
-async function sendMonth(env: FactoryEnv, opts: { model: string; rate: number; servingUrl: string }, file: string, ms: number) {
+async function sendMonth(env: FactoryEnv, opts: { model: string; rate: number; servingUrl: string; label: string }, file: string, ms: number) {
   const [header, ...lines] = fs.readFileSync(file, 'utf8').trim().split('\n');
   const names = header.split(',').map((h) => h.replace(/"/g, ''));
+  // Clients send their id (labels arrive later and join on it), never the label itself.
+  const labelAt = names.indexOf(opts.label);
   const token = env.SERVING_TOKENS.split(',')[0]?.trim();
   const seen = new Map<number, number>();
   let ok = 0;
@@ -51,7 +55,7 @@ async function sendMonth(env: FactoryEnv, opts: { model: string; rate: number; s
   const end = Date.now() + ms;
   for (let i = 0; Date.now() < end; i++) {
     const values = lines[i % lines.length].split(',').map(Number);
-    const instance = Object.fromEntries(names.map((n, j) => [n, values[j]]));
+    const instance = Object.fromEntries(names.flatMap((n, j) => (j === labelAt ? [] : [[n, values[j]]])));
     const started = Date.now();
     try {
       const res = await fetch(`${opts.servingUrl}/v1/models/${opts.model}/predict`, {

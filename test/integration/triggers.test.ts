@@ -80,6 +80,10 @@ describe('triggers: rows, schedule, drift and energy windows', () => {
         by: 'factory',
         reason: 'superseded: a newer drift trigger asked for a retrain (PAY_0 moved)',
       });
+      await waitUntil('the follow-up pipeline', async () => {
+        const state = await c.client.workflow.getHandle(loopWorkflowId(name)).query(loopStateQuery);
+        return state.running && state.running !== first.workflowId ? true : undefined;
+      });
       const second = await waitForStage(c, name, ['awaiting-approval'], 90_000);
       expect(second.status).toMatchObject({ version: 2, trigger: { reason: 'drift' } });
       await stopLoop(c, name);
@@ -160,9 +164,13 @@ describe('triggers: rows, schedule, drift and energy windows', () => {
           await new Promise((r) => setTimeout(r, 1500));
         };
         await send(batches[3]);
+        // The month's labels arrive after its predictions: joined on the row id, they give live AUC.
+        expect((await ingest(c, name, batches[3])).status).toBe('accepted');
         const stable = await monitor(`${name}-drift-stable`);
         expect(stable).toMatchObject({ conclusive: true, retrain: false, requested: false });
         expect(stable.maxPsi).toBeLessThan(0.1);
+        expect(stable.labelled).toBeGreaterThanOrEqual(300);
+        expect(stable.liveAuc).toBeGreaterThan(0.65);
 
         await c.db.query('DELETE FROM predictions WHERE model = $1', [name]);
         await send(shifted[4]);
