@@ -4,7 +4,7 @@ import { comparePolicy } from '../ml/policy';
 import { SEARCH_ATTRIBUTES } from '../temporal/search-attributes';
 import { data, energy, evaluation, registry, training } from './activities';
 import { awaitDecision } from './approval-gate';
-import { pipelineStatusQuery, rolloutWorkflowId, type PipelineStatus, type Stage } from './definitions';
+import { pipelineStatusQuery, rolloutWorkflowId, supersedeSignal, type PipelineStatus, type Stage } from './definitions';
 import { rolloutWorkflow } from './rollout';
 import { describe } from './details';
 
@@ -14,6 +14,8 @@ export async function trainingPipeline(input: { model: string; trigger: Trigger 
   const { workflowId } = workflowInfo();
   const status: PipelineStatus = { model, trigger, stage: 'snapshot' };
   setHandler(pipelineStatusQuery, () => status);
+  // Only a candidate already waiting for a person can be superseded (the gate takes this over); earlier requests are the loop's follow-up.
+  setHandler(supersedeSignal, () => undefined);
   const stage = (s: Stage) => {
     status.stage = s;
     upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.FactoryStage, value: s }]);

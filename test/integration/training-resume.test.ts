@@ -12,12 +12,14 @@ describe('a training worker killed mid-run', () => {
       const name = uniqueName('credit-resume');
       await registerSpec(
         creditSpec(name, (raw) => {
-          raw.trainer = { kind: 'gbdt', trees: 1500, learningRate: 0.01, maxDepth: 6, earlyStoppingRounds: 0 };
+          // Long enough (tens of seconds) that a heartbeat naming a checkpoint reaches the server before training ends.
+          raw.trainer = { kind: 'gbdt', trees: 6000, learningRate: 0.003, maxDepth: 6, earlyStoppingRounds: 0 };
           raw.policy = { floors: { auc: 0.6 } };
         }),
       );
       await ctx(async (c) => {
-        expect((await ingest(c, name, monthlyBatches()[0])).status).toBe('accepted');
+        const batches = monthlyBatches();
+        for (const b of batches.slice(0, 2)) expect((await ingest(c, name, b)).status).toBe('accepted');
         await requestTraining(c, name, { reason: 'manual', requestedBy: 'test' });
         await firstGpu.waitForOutput('gpu', '"msg":"checkpoint stored"');
         // Kill only once the server holds a heartbeat naming a checkpoint: that is what the retry reads.
@@ -37,7 +39,7 @@ describe('a training worker killed mid-run', () => {
           [name],
         );
         expect(run.rows[0].metrics.resumedFromTree).toBeGreaterThanOrEqual(25);
-        expect(run.rows[0].metrics.trees).toBe(1500);
+        expect(run.rows[0].metrics.trees).toBe(6000);
       });
     } finally {
       await secondGpu?.stop();
