@@ -92,7 +92,7 @@ for (const verdict of ['approve', 'reject'] as const) {
         const result = await decide(ctx, verdict, model, version, opts.as, opts.comment, 0);
         print(describeDecision(model, result));
         if (verdict === 'reject' || !opts.follow) return;
-        const outcome = await followRollout(ctx, model, result.decision.version, print);
+        const outcome = await followRollout(ctx, model, result.decision.version, result.pipelineId, print);
         print(describeDecision(model, { ...result, outcome }));
       }),
     ));

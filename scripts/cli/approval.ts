@@ -18,7 +18,7 @@ export async function decide(
   comment?: string,
   /** How long to wait for the pipeline's end (its rollout included) before returning without an outcome. */
   waitMs = 60_000,
-): Promise<{ decision: Decision & { version: number }; outcome?: PipelineOutcome }> {
+): Promise<{ decision: Decision & { version: number }; pipelineId: string; outcome?: PipelineOutcome }> {
   const action = verdict === 'approve' ? 'version.approve' : 'version.reject';
   const version = Number(versionText.replace(/^v/, ''));
   const deny = async (reason: string): Promise<never> => {
@@ -55,7 +55,7 @@ export async function decide(
     handle.result() as Promise<PipelineOutcome>,
     new Promise<undefined>((r) => setTimeout(() => r(undefined), waitMs).unref()),
   ]);
-  return { decision: { ...decision, version }, outcome };
+  return { decision: { ...decision, version }, pipelineId: workflowId, outcome };
 }
 
 export function describeDecision(model: string, r: { decision: Decision & { version: number }; outcome?: PipelineOutcome }): string {

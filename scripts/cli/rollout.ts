@@ -1,7 +1,7 @@
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { audit } from '../../db/models';
 import { abortRolloutUpdate, pauseRolloutUpdate, resumeRolloutUpdate, rolloutStatusQuery, rolloutWorkflowId, type RolloutStatus } from '../../workflows/definitions';
-import type { RolloutOutcome } from '../../workflows/rollout';
+import type { PipelineOutcome } from '../../activities/types';
 import { CliError, requireModel, type CliContext } from './context';
 
 const UPDATES = { pause: pauseRolloutUpdate, resume: resumeRolloutUpdate, abort: abortRolloutUpdate } as const;
@@ -43,11 +43,12 @@ export function describeRolloutStatus(s: RolloutStatus): string {
   return `${head}${time}${guard}${waiting}${s.note ? `\n  ${s.note}` : ''}${s.reason ? `\n  rolled back: ${s.reason}` : ''}`;
 }
 
-/** Prints each change of a rollout's phase until it ends, and returns how it ended. */
-export async function followRollout(ctx: CliContext, model: string, version: number, print: (s: string) => void): Promise<RolloutOutcome> {
+/** Prints each change of a rollout's phase until the pipeline that started it ends, and returns how it ended. */
+export async function followRollout(ctx: CliContext, model: string, version: number, pipelineId: string, print: (s: string) => void): Promise<PipelineOutcome> {
   const handle = ctx.client.workflow.getHandle(rolloutWorkflowId(model, version));
   let last = '';
-  const done = handle.result() as Promise<RolloutOutcome>;
+  // The rollout starts a moment after the decision; the pipeline's result covers it and anything before it.
+  const done = ctx.client.workflow.getHandle(pipelineId).result() as Promise<PipelineOutcome>;
   let finished = false;
   void done.finally(() => (finished = true)).catch(() => undefined);
   while (!finished) {

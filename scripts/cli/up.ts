@@ -81,7 +81,7 @@ async function firstCandidate(ctx: CliContext, print: (s: string) => void): Prom
       `  or in the Web UI: Send Signal "approve" with {"version": ${status.version}, "approver": "${status.approvers?.[0]}"}`,
       `  then:     ./factory status ${DEMO_MODEL}`,
       `  predict:  POST http://127.0.0.1:${ctx.env.SERVING_PORT}/v1/models/${DEMO_MODEL}/predict once a champion exists (curl example in README, "Serving")`,
-      `  stream:   after approval, months 4–6 arrive one every ${DEMO_MONTH_MS / 1000}s with live traffic; the factory retrains on rows, drift and schedule by itself`,
+      `  stream:   after approval, months ${FIRST_BATCHES + 1}–${MONTHS} arrive one every ${DEMO_MONTH_MS / 1000}s with live traffic; the factory retrains on rows, drift and schedule by itself`,
     ].join('\n'),
   );
 }
