@@ -4,7 +4,8 @@ import { logger } from '../config/logger';
 export function createPool(connectionString: string): Pool {
   const pool = new Pool({ connectionString, max: 5, application_name: process.env.FACTORY_SERVICE ?? 'ai-factory' });
   // An idle connection dropped by the server (restart, failover) is replaced on next use; unhandled, it would crash the process.
-  pool.on('error', (err) => logger.warn({ err }, 'idle PostgreSQL connection lost'));
+  // Only the message and code: the error carries the whole client object.
+  pool.on('error', (err) => logger.warn({ error: err.message, code: (err as { code?: string }).code }, 'idle PostgreSQL connection lost'));
   return pool;
 }
 
