@@ -69,7 +69,7 @@ export async function rolloutWorkflow(input: { model: string; version: number; a
       await condition(() => abort !== undefined, durationMs(policy.checkEvery));
       if (!s.paused) s.elapsedMs += Date.now() - last;
       last = Date.now();
-      if (abort) return `aborted by ${abort.by}${abort.reason ? `: ${abort.reason}` : ''}`;
+      if (abort) return aborted(abort);
       s.stats = await rollout.readGuardStats({ model, ...windows, minScores: policy.minRequests });
       s.verdict = judgeRollout(policy.guard, policy.minRequests, s.stats);
       show();
@@ -135,6 +135,8 @@ export async function rolloutWorkflow(input: { model: string; version: number; a
         paired: false,
       });
     }
+    // An abort that landed while replicas were loading, with no watch phase to notice it, still counts.
+    failure ??= abort && aborted(abort);
     if (failure) return rollBack(`full: ${failure}`);
     return complete(championVersion);
   };
@@ -149,6 +151,8 @@ export async function rolloutWorkflow(input: { model: string; version: number; a
   await condition(allHandlersFinished);
   return outcome;
 }
+
+const aborted = (c: RolloutControl) => `aborted by ${c.by}${c.reason ? `: ${c.reason}` : ''}`;
 
 /** Activity failures wrap the activity's own error, which says what went wrong. */
 const causeOf = (err: Error) => (err.cause instanceof Error ? err.cause.message : err.message);
