@@ -1,6 +1,6 @@
 import { findModel } from '../db/models';
-import { SAMPLE_PRICE_CURVE, priceSourceFromConfig } from '../energy/prices';
 import { cheapestWindow } from '../energy/window';
+import { configuredPriceSource } from './training-energy';
 import type { ActivityDeps } from './deps';
 
 /** Without a history of this model's training times, plan for this long a run. */
@@ -18,7 +18,7 @@ export interface TrainingWindow {
 
 /** Energy activities (control pool): when to train, given the grid price curve and a deadline. */
 export function createEnergyActivities({ db, priceFeed }: ActivityDeps) {
-  const source = priceSourceFromConfig(priceFeed ?? SAMPLE_PRICE_CURVE);
+  const source = configuredPriceSource(priceFeed);
   return {
     /**
      * The start of the cheapest window (or the first under the price ceiling)

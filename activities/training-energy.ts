@@ -1,10 +1,9 @@
-import { loadEnv } from '../config/env';
 import { SAMPLE_PRICE_CURVE, priceSourceFromConfig, type PriceSource } from '../energy/prices';
 import { costOf, startEnergyMeter, type PowerSample } from '../energy/telemetry';
 import type { TrainingEnergy } from './types';
 
 /** FACTORY_PRICE_FEED, or the shipped synthetic curve under a name that says so, so its figures are not taken for real costs. */
-export function configuredPriceSource(feed = loadEnv().FACTORY_PRICE_FEED): PriceSource {
+export function configuredPriceSource(feed: string | undefined): PriceSource {
   if (feed) return priceSourceFromConfig(feed);
   const sample = priceSourceFromConfig(SAMPLE_PRICE_CURVE);
   return { name: 'sample day-ahead curve (synthetic: energy/sample-day-ahead.csv)', curve: (from, to) => sample.curve(from, to) };

@@ -30,8 +30,8 @@ interface TrainingHeartbeat {
 }
 
 /** Training activities (gpu pool). They need only S3: training hosts get no database credentials. */
-export function createTrainingActivities({ store, workDir }: { store: ArtifactStore; workDir: string }) {
-  const prices = configuredPriceSource();
+export function createTrainingActivities({ store, workDir, priceFeed }: { store: ArtifactStore; workDir: string; priceFeed?: string }) {
+  const prices = configuredPriceSource(priceFeed);
   return {
     /**
      * Trains a candidate in a child process, heartbeating its progress and
