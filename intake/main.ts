@@ -29,7 +29,7 @@ async function main(): Promise<void> {
         },
       ),
   };
-  const app = buildIntakeServer(deps, env.INTAKE_TOKENS.split(',').map((t) => t.trim()).filter(Boolean));
+  const app = buildIntakeServer(deps, env.INTAKE_TOKENS);
   await app.listen({ port: env.INTAKE_PORT, host: '0.0.0.0' });
   const watcher = watchLanding(new LandingArea(store.client, store.bucket), deps, env.INTAKE_POLL_MS);
   logger.info({ port: env.INTAKE_PORT, landing: `s3://${store.bucket}/incoming/<model>/`, auth: env.INTAKE_TOKENS ? 'bearer' : 'none' }, 'intake started');

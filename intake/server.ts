@@ -1,6 +1,6 @@
-import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { bearerTokens } from '../config/bearer';
 import { registry } from '../config/metrics';
 import type { IngestOutcome } from '../activities/types';
 
@@ -18,19 +18,17 @@ const querySchema = z.object({ source: z.string().min(1).max(200).optional() });
  */
 export function buildIntakeServer(
   deps: { submit: (model: string, bytes: Buffer, source: string, actor: string) => Promise<IngestOutcome>; modelExists: (model: string) => Promise<boolean> },
-  tokens: string[],
+  tokens: string,
 ): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: MAX_BATCH_BYTES });
   for (const type of ['text/csv', 'application/vnd.apache.parquet', 'application/octet-stream']) {
     app.addContentTypeParser(type, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   }
-  const accepted = tokens.map((t) => Buffer.from(t));
-  const caller = (header: string | undefined): string | undefined => {
-    if (accepted.length === 0) return 'http';
-    const given = Buffer.from((header ?? '').replace(/^Bearer\s+/i, ''));
-    const i = accepted.findIndex((t) => t.length === given.length && timingSafeEqual(t, given));
-    // Tokens are never logged; the audit trail names which one was used by its position.
-    return i < 0 ? undefined : `http-token-${i + 1}`;
+  const token = bearerTokens(tokens);
+  // Tokens are never logged; the audit trail names which one was used by its position.
+  const caller = (header: string | undefined) => {
+    const n = token(header);
+    return n === undefined ? undefined : n === 0 ? 'http' : `http-token-${n}`;
   };
 
   app.get('/healthz', async () => ({ status: 'ok' }));

@@ -2,10 +2,9 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { IngestOutcome } from '../activities/types';
 import { TASK_QUEUES } from '../config/task-queues';
+import { isParquet } from '../data/parquet';
 import type { ArtifactStore } from '../storage/artifacts';
 import { ingestBatch } from '../workflows';
-
-const PARQUET_MAGIC = Buffer.from('PAR1');
 
 /**
  * Every way a batch arrives (CLI, HTTP, the S3 landing area) ends here: the
@@ -14,7 +13,7 @@ const PARQUET_MAGIC = Buffer.from('PAR1');
  * the same model are one batch, however often or however they are sent.
  */
 export async function submitBatch(deps: { client: Client; store: ArtifactStore }, input: { model: string; bytes: Buffer; source: string; actor: string }): Promise<IngestOutcome> {
-  const parquet = input.bytes.subarray(0, 4).equals(PARQUET_MAGIC);
+  const parquet = isParquet(input.bytes);
   const ext = parquet ? '.parquet' : path.extname(input.source) || '.csv';
   const upload = await deps.store.put('uploads', input.bytes, ext, parquet ? 'application/vnd.apache.parquet' : 'text/csv');
   return deps.client.workflow.execute(ingestBatch, {

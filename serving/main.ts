@@ -16,7 +16,7 @@ async function main(): Promise<void> {
   const models = new ServedModels(db, c.databaseUrl, ArtifactStore.fromEnv(env, c.s3Endpoint), { maxRows: env.SERVING_MAX_BATCH, maxDelayMs: env.SERVING_MAX_DELAY_MS }, url);
   await models.start(env.SERVING_POLL_MS, env.SERVING_HEARTBEAT_MS);
   const log = new PredictionLog(db, models.replicaId, env.SERVING_LOG_BUFFER);
-  const app = buildServer(models, log, env.SERVING_TOKENS.split(',').map((t) => t.trim()).filter(Boolean));
+  const app = buildServer(models, log, env.SERVING_TOKENS);
   await app.listen({ port: env.SERVING_PORT, host: '0.0.0.0' });
   logger.info({ port: env.SERVING_PORT, replica: models.replicaId, models: models.serving(), auth: env.SERVING_TOKENS ? 'bearer' : 'none' }, 'serving started');
   const stop = async () => {

@@ -1,6 +1,7 @@
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { bearerTokens } from '../config/bearer';
 import { registry } from '../config/metrics';
 import { featureValueSchema } from '../specs/data-batch';
 import type { FeatureSpec } from '../specs/model-spec';
@@ -58,14 +59,10 @@ const describe = (e: z.ZodError, prefix = '') => e.issues.map((i) => `${[prefix,
  * has gone (shadow) or answers its share of requests (canary); every scoring
  * goes to the prediction log, which the rollout guard and drift monitor read.
  */
-export function buildServer(models: Pick<ServedModels, 'get' | 'serving' | 'replicaId'>, log: Pick<PredictionLog, 'record'>, tokens: string[]): FastifyInstance {
+export function buildServer(models: Pick<ServedModels, 'get' | 'serving' | 'replicaId'>, log: Pick<PredictionLog, 'record'>, tokens: string): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: 1 << 20 });
-  const accepted = tokens.map((t) => Buffer.from(t));
-  const authorised = (header: string | undefined) => {
-    if (accepted.length === 0) return true;
-    const given = Buffer.from((header ?? '').replace(/^Bearer\s+/i, ''));
-    return accepted.some((t) => t.length === given.length && timingSafeEqual(t, given));
-  };
+  const token = bearerTokens(tokens);
+  const authorised = (header: string | undefined) => token(header) !== undefined;
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {

@@ -2,7 +2,7 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import type { Decision, PipelineOutcome } from '../../activities/types';
 import { audit } from '../../db/models';
 import { approveUpdate, rejectUpdate } from '../../workflows/definitions';
-import { CliError, requireModel, type CliContext } from './context';
+import { CliError, notAVersion, parseVersion, requireModel, type CliContext } from './context';
 
 /**
  * approve/reject from the CLI: the pipeline's update validator is the authority
@@ -20,12 +20,13 @@ export async function decide(
   waitMs = 60_000,
 ): Promise<{ decision: Decision & { version: number }; pipelineId: string; outcome?: PipelineOutcome }> {
   const action = verdict === 'approve' ? 'version.approve' : 'version.reject';
-  const version = Number(versionText.replace(/^v/, ''));
+  const parsed = parseVersion(versionText);
   const deny = async (reason: string): Promise<never> => {
-    await audit(ctx.db, { actor: approver, action, model, version: Number.isInteger(version) ? version : undefined, channel: 'cli', outcome: 'denied', details: { reason, comment } });
+    await audit(ctx.db, { actor: approver, action, model, version: parsed, channel: 'cli', outcome: 'denied', details: { reason, comment } });
     throw new CliError(reason);
   };
-  if (!Number.isInteger(version) || version < 1) return deny(`"${versionText}" is not a version number (expected e.g. 3 or v3)`);
+  if (parsed === undefined) return deny(notAVersion(versionText));
+  const version = parsed;
   await requireModel(ctx, model, { action, actor: approver, version, details: { comment } });
   const row = await ctx.db.query<{ status: string; workflow_id: string }>(
     'SELECT v.status, v.workflow_id FROM model_versions v JOIN models m ON m.id = v.model_id WHERE m.name = $1 AND v.version = $2',

@@ -65,3 +65,11 @@ export async function requireModel(
 export function workflowUrl(ctx: Pick<CliContext, 'uiUrl' | 'env'>, workflowId: string): string {
   return `${ctx.uiUrl}/namespaces/${ctx.env.TEMPORAL_NAMESPACE}/workflows/${encodeURIComponent(workflowId)}`;
 }
+
+/** "3" or "v3" as a version number; undefined for anything else. */
+export function parseVersion(text: string): number | undefined {
+  const v = Number(text.replace(/^v/, ''));
+  return Number.isInteger(v) && v >= 1 ? v : undefined;
+}
+
+export const notAVersion = (text: string) => `"${text}" is not a version number (expected e.g. 3 or v3)`;

@@ -2,13 +2,13 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { audit } from '../../db/models';
 import { abortRolloutUpdate, pauseRolloutUpdate, resumeRolloutUpdate, rolloutStatusQuery, rolloutWorkflowId, type RolloutStatus } from '../../workflows/definitions';
 import type { PipelineOutcome } from '../../activities/types';
-import { CliError, requireModel, type CliContext } from './context';
+import { CliError, notAVersion, parseVersion, requireModel, type CliContext } from './context';
 
 const UPDATES = { pause: pauseRolloutUpdate, resume: resumeRolloutUpdate, abort: abortRolloutUpdate } as const;
 
 function versionOf(text: string): number {
-  const v = Number(text.replace(/^v/, ''));
-  if (!Number.isInteger(v) || v < 1) throw new CliError(`"${text}" is not a version number (expected e.g. 3 or v3)`);
+  const v = parseVersion(text);
+  if (v === undefined) throw new CliError(notAVersion(text));
   return v;
 }
 
