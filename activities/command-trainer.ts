@@ -5,7 +5,7 @@ import readline from 'node:readline';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { z } from 'zod';
 import { splitRows } from '../ml/split';
-import { fromCanonicalCsv, type BatchRow } from '../specs/data-batch';
+import type { BatchRow } from '../specs/data-batch';
 import { durationMs } from '../specs/duration';
 import type { commandTrainerSchema, ModelSpec } from '../specs/model-spec';
 
@@ -22,7 +22,8 @@ const METRICS = /^METRICS\s+(\{.*\})\s*$/;
 
 function writeSplit(file: string, spec: ModelSpec, rows: BatchRow[]): void {
   const lines = [[...spec.features.map((f) => f.name), spec.label].join(',')];
-  for (const r of rows) lines.push([...r.features, r.label].join(','));
+  // A missing value is an empty cell, as in the factory's own CSV batches.
+  for (const r of rows) lines.push([...r.features.map((v) => (Number.isNaN(v) ? '' : v)), r.label].join(','));
   fs.writeFileSync(file, lines.join('\n') + '\n');
 }
 
@@ -33,13 +34,13 @@ function writeSplit(file: string, spec: ModelSpec, rows: BatchRow[]): void {
 export async function runCommandTrainer(
   spec: ModelSpec,
   params: CommandParams,
-  snapshotCsv: string,
+  rows: BatchRow[],
   dir: string,
   report: (p: { step: number; total: number; message: string }) => void,
   log: (line: string) => void,
   signal: AbortSignal,
 ): Promise<CommandRun> {
-  const parts = splitRows(fromCanonicalCsv(snapshotCsv), spec.split);
+  const parts = splitRows(rows, spec.split);
   const trainCsv = path.join(dir, 'train.csv');
   const validationCsv = path.join(dir, 'validation.csv');
   const output = path.join(dir, 'model.onnx');

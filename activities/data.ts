@@ -3,14 +3,16 @@ import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { metrics } from '../config/metrics';
 import { checkAgainstSnapshot, type ReferenceStats } from '../data/batch-checks';
-import { buildParquetSnapshot, columnStats, isParquet, parquetToCsv, readParquetColumns, snapshotColumns } from '../data/parquet';
+import { isParquet } from '../data/format';
+import { buildParquetSnapshot, columnStats, parquetToCsv, readParquetColumns, snapshotColumns } from '../data/parquet';
 import { audit, findModel } from '../db/models';
 import { inTransaction } from '../db/pool';
 import { splitOf } from '../ml/split';
 import { toCanonicalCsv, validateBatch, type BatchValidation, type RowError } from '../specs/data-batch';
 import type { ModelSpec } from '../specs/model-spec';
-import type { ArtifactRef } from '../storage/artifacts';
+import { refOf, type ArtifactRef } from '../storage/artifacts';
 import type { ActivityDeps } from './deps';
+import { inScratch } from './scratch';
 import type { IngestResult, SnapshotRef } from './types';
 
 interface BatchRecord {
@@ -23,23 +25,7 @@ interface BatchRecord {
   report: { errors?: IngestResult['errors']; moreErrors?: number };
 }
 
-const toRef = (r: { artifact_key: string; artifact_sha256: string; artifact_bytes: string | number }): ArtifactRef => ({
-  key: r.artifact_key,
-  sha256: r.artifact_sha256,
-  bytes: Number(r.artifact_bytes),
-});
-
 const PARQUET_TYPE = 'application/vnd.apache.parquet';
-
-/** A scratch directory under the worker's work dir, removed however fn ends. */
-async function inScratch<T>(workDir: string, prefix: string, fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = fs.mkdtempSync(path.join(workDir, prefix));
-  try {
-    return await fn(dir);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 /** A Parquet file has rows, not lines: its faults are numbered by data row (CSV line 2 is row 1), header faults by column alone. */
 function byRow({ line, ...fault }: RowError): RowError {
@@ -96,7 +82,7 @@ export function createDataActivities({ db, store, workDir }: ActivityDeps) {
           status: b.status,
           duplicate: true,
           rows: b.row_count,
-          artifact: toRef(b),
+          artifact: refOf(b),
           errors: b.report.errors ?? [],
           moreErrors: b.report.moreErrors ?? 0,
         };
@@ -173,7 +159,7 @@ export function createDataActivities({ db, store, workDir }: ActivityDeps) {
         const files: string[] = [];
         for (const b of batches.rows) {
           files.push(path.join(dir, `batch-${b.id}.csv`));
-          fs.writeFileSync(files[files.length - 1], await store.get(toRef(b)));
+          fs.writeFileSync(files[files.length - 1], await store.get(refOf(b)));
           Context.current().heartbeat({ batch: b.id });
         }
         const out = path.join(dir, 'snapshot.parquet');

@@ -10,7 +10,9 @@ import { OnnxScorer } from '../ml/scoring';
 import { fromCanonicalCsv } from '../specs/data-batch';
 import { durationMs } from '../specs/duration';
 import { driftTriggerSchema } from '../specs/model-spec';
+import { refOf } from '../storage/artifacts';
 import type { ActivityDeps } from './deps';
+import { inScratch } from './scratch';
 
 /** What one drift check found; the full per-feature tables are in the report in S3. */
 export interface DriftCheck {
@@ -37,7 +39,6 @@ interface Ref {
   artifact_sha256: string;
   artifact_bytes: string;
 }
-const ref = (r: Ref) => ({ key: r.artifact_key, sha256: r.artifact_sha256, bytes: Number(r.artifact_bytes) });
 
 /**
  * Drift activities (cpu pool): the champion's live inputs and scores against
@@ -84,71 +85,71 @@ export function createDriftActivities({ db, store, workDir }: ActivityDeps) {
       const currentScores = Float64Array.from(recent.rows, (r) => r.score);
 
       Context.current().heartbeat({ stage: 'reading the champion snapshot' });
-      const dir = fs.mkdtempSync(path.join(workDir, 'drift-'));
-      try {
+      const snapshot = await inScratch(workDir, 'drift-', async (dir) => {
         const snapshotPath = path.join(dir, 'snapshot.parquet');
-        fs.writeFileSync(snapshotPath, await store.get(ref({ artifact_key: c.s_key, artifact_sha256: c.s_sha256, artifact_bytes: c.s_bytes })));
-        const snapshot = await readParquetColumns(snapshotPath, names);
-        const reference = names.map((n) => snapshot.columns[n]);
-        // The champion's scores on its own training data are the reference for the live score distribution.
-        const scorer = await OnnxScorer.load(await store.get(ref(c)), names.length);
-        const x = new Float32Array(snapshot.rows * names.length);
-        for (let i = 0; i < snapshot.rows; i++) for (let j = 0; j < names.length; j++) x[i * names.length + j] = reference[j][i];
-        const referenceScores = await scorer.score(x, snapshot.rows);
-        await scorer.release();
+        fs.writeFileSync(snapshotPath, await store.get(refOf({ artifact_key: c.s_key, artifact_sha256: c.s_sha256, artifact_bytes: c.s_bytes })));
+        return readParquetColumns(snapshotPath, names);
+      });
+      const reference = names.map((n) => snapshot.columns[n]);
+      // The champion's scores on its own training data are the reference for the live score distribution.
+      const scorer = await OnnxScorer.load(await store.get(refOf(c)), names.length);
+      const x = new Float32Array(snapshot.rows * names.length);
+      for (let i = 0; i < snapshot.rows; i++) for (let j = 0; j < names.length; j++) x[i * names.length + j] = reference[j][i];
+      const referenceScores = await scorer.score(x, snapshot.rows).finally(() => scorer.release());
 
-        const report = driftReport({
-          features: names,
-          reference,
-          current,
-          referenceScores,
-          currentScores,
-          psiThreshold: cfg.psiThreshold,
-          discrete: spec.features.filter((f) => f.type === 'category').map((f) => f.name),
-        });
-        const live = await liveAuc(recent.rows);
-        const scorePsi = report.score?.psi;
-        const reasons = [
-          ...(report.drifted.length ? [`input drift in ${report.drifted.map((f) => `${f} (PSI ${psiOf(report, f)})`).join(', ')}`] : []),
-          ...(scorePsi !== undefined && scorePsi >= cfg.psiThreshold ? [`score drift (PSI ${scorePsi.toFixed(3)})`] : []),
-          ...(live.auc !== undefined && cfg.minLiveAuc !== undefined && live.auc < cfg.minLiveAuc ? [`live AUC ${live.auc.toFixed(3)} < ${cfg.minLiveAuc}`] : []),
-        ];
-        const body = JSON.stringify({ model: input.model, checkId: input.checkId, championVersion: c.version, snapshotSha256: c.s_sha256, window: cfg.window, liveAuc: live.auc, labelled: live.labelled, report }, null, 1);
-        const stored = await store.put('reports', body, '.json', 'application/json');
-        const top = [...report.features].sort((a, b) => b.psi - a.psi).slice(0, 3).map((f) => `${f.feature} ${f.psi.toFixed(3)}`).join(', ');
-        const summary = [
-          reasons.length ? `drift: ${reasons.join('; ')}` : `stable: max PSI ${report.maxPsi.toFixed(3)} < ${cfg.psiThreshold}`,
-          `${rows} predictions by v${c.version} in the last ${cfg.window} vs its training snapshot ${c.s_sha256.slice(0, 12)}`,
-          `top PSI ${top}; score PSI ${scorePsi?.toFixed(3) ?? '–'}`,
-          `live AUC ${live.auc?.toFixed(3) ?? '–'} on ${live.labelled} labelled predictions`,
-          `report ${stored.key}`,
-        ].join(' · ');
-        return record({
-          conclusive: true,
-          retrain: reasons.length > 0,
-          summary,
-          championVersion: c.version,
-          rows,
-          maxPsi: report.maxPsi,
-          scorePsi,
-          driftedFeatures: report.drifted,
-          liveAuc: live.auc,
-          labelled: live.labelled,
-          reportKey: stored.key,
-          reportSha256: stored.sha256,
-          reportUrl: await store.presign(stored.key, 7 * 24 * 3600),
-        });
-      } finally {
-        fs.rmSync(dir, { recursive: true, force: true });
-      }
+      const report = driftReport({
+        features: names,
+        reference,
+        current,
+        referenceScores,
+        currentScores,
+        psiThreshold: cfg.psiThreshold,
+        discrete: spec.features.filter((f) => f.type === 'category').map((f) => f.name),
+      });
+      const live = await liveAuc(recent.rows);
+      const scorePsi = report.score?.psi;
+      const reasons = [
+        ...(report.drifted.length ? [`input drift in ${report.drifted.map((f) => `${f} (PSI ${psiOf(report, f)})`).join(', ')}`] : []),
+        ...(scorePsi !== undefined && scorePsi >= cfg.psiThreshold ? [`score drift (PSI ${scorePsi.toFixed(3)})`] : []),
+        ...(live.auc !== undefined && cfg.minLiveAuc !== undefined && live.auc < cfg.minLiveAuc ? [`live AUC ${live.auc.toFixed(3)} < ${cfg.minLiveAuc}`] : []),
+      ];
+      const body = JSON.stringify({ model: input.model, checkId: input.checkId, championVersion: c.version, snapshotSha256: c.s_sha256, window: cfg.window, liveAuc: live.auc, labelled: live.labelled, report }, null, 1);
+      const stored = await store.put('reports', body, '.json', 'application/json');
+      const top = [...report.features].sort((a, b) => b.psi - a.psi).slice(0, 3).map((f) => `${f.feature} ${f.psi.toFixed(3)}`).join(', ');
+      const summary = [
+        reasons.length ? `drift: ${reasons.join('; ')}` : `stable: max PSI ${report.maxPsi.toFixed(3)} < ${cfg.psiThreshold}`,
+        `${rows} predictions by v${c.version} in the last ${cfg.window} vs its training snapshot ${c.s_sha256.slice(0, 12)}`,
+        `top PSI ${top}; score PSI ${scorePsi?.toFixed(3) ?? '–'}`,
+        `live AUC ${live.auc?.toFixed(3) ?? '–'} on ${live.labelled} labelled predictions`,
+        `report ${stored.key}`,
+      ].join(' · ');
+      return record({
+        conclusive: true,
+        retrain: reasons.length > 0,
+        summary,
+        championVersion: c.version,
+        rows,
+        maxPsi: report.maxPsi,
+        scorePsi,
+        driftedFeatures: report.drifted,
+        liveAuc: live.auc,
+        labelled: live.labelled,
+        reportKey: stored.key,
+        reportSha256: stored.sha256,
+        reportUrl: await store.presign(stored.key, 7 * 24 * 3600),
+      });
 
       /** Labels arrive later, in accepted batches; a prediction whose request carried the row id meets its label here. */
       async function liveAuc(predictions: { score: number; row_id: string | null }[]): Promise<{ auc?: number; labelled: number }> {
         const wanted = new Set(predictions.flatMap((p) => (p.row_id === null ? [] : [p.row_id])));
         if (wanted.size === 0) return { labelled: 0 };
-        const batches = await db.query<Ref>("SELECT artifact_key, artifact_sha256, artifact_bytes FROM data_batches WHERE model_id = $1 AND status = 'accepted' ORDER BY id", [model.id]);
+        // Only batches accepted since the window opened can hold labels for its predictions: older ones are not read again.
+        const batches = await db.query<Ref>(
+          "SELECT artifact_key, artifact_sha256, artifact_bytes FROM data_batches WHERE model_id = $1 AND status = 'accepted' AND created_at > now() - make_interval(secs => $2) ORDER BY id",
+          [model.id, durationMs(cfg.window) / 1000],
+        );
         const labels = new Map<string, number>();
-        for (const b of batches.rows) for (const row of fromCanonicalCsv(await store.getText(ref(b)))) if (wanted.has(row.id)) labels.set(row.id, row.label);
+        for (const b of batches.rows) for (const row of fromCanonicalCsv(await store.getText(refOf(b)))) if (wanted.has(row.id)) labels.set(row.id, row.label);
         const joined = predictions.filter((p) => p.row_id !== null && labels.has(p.row_id));
         if (joined.length < cfg.minLabelled) return { labelled: joined.length };
         return { auc: auc(joined.map((p) => labels.get(p.row_id!)!), joined.map((p) => p.score)), labelled: joined.length };

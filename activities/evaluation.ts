@@ -12,6 +12,7 @@ import { readSnapshot } from '../ml/snapshot';
 import { renderReport, type VersionReport } from '../reports/html';
 import type { ModelSpec } from '../specs/model-spec';
 import type { ActivityDeps } from './deps';
+import { inScratch } from './scratch';
 import type { EvaluationResult, ModelVersionRef, SnapshotRef, TrainingEnergy, VersionEvaluation } from './types';
 
 /** Pre-signed report links stay valid for S3's maximum of seven days. */
@@ -33,15 +34,12 @@ export function createEvaluationActivities({ db, store, workDir }: ActivityDeps)
   }
 
   /** The held-out rows of a Parquet snapshot, read from a scratch copy. */
-  async function testRows(spec: ModelSpec, snapshot: SnapshotRef): Promise<Dataset> {
-    const dir = fs.mkdtempSync(path.join(workDir, 'evaluate-'));
-    try {
+  function testRows(spec: ModelSpec, snapshot: SnapshotRef): Promise<Dataset> {
+    return inScratch(workDir, 'evaluate-', async (dir) => {
       const file = path.join(dir, 'snapshot.parquet');
       fs.writeFileSync(file, await store.get(snapshot.artifact));
       return splitDataset(await readSnapshot(file, spec), spec.split).test;
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    });
   }
 
   async function evaluate(spec: ModelSpec, modelId: number, ref: ModelVersionRef, test: Dataset, label: string) {

@@ -3,6 +3,7 @@ import { metrics } from '../config/metrics';
 import { audit, findModel, UnknownModelError, type AuditEvent } from '../db/models';
 import { inTransaction } from '../db/pool';
 import type { Verdict } from '../ml/policy';
+import { refOf } from '../storage/artifacts';
 import type { ActivityDeps } from './deps';
 import type { Decision, LoadedModel, SnapshotRef, Trigger, TrainingResult } from './types';
 
@@ -26,7 +27,7 @@ export function createRegistryActivities({ db }: ActivityDeps) {
       return {
         name,
         spec: model.spec,
-        champion: c && { version: c.version, artifact: { key: c.artifact_key, sha256: c.artifact_sha256, bytes: Number(c.artifact_bytes) } },
+        champion: c && { version: c.version, artifact: refOf(c) },
       };
     },
 

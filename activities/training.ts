@@ -7,7 +7,6 @@ import type { PowerSample } from '../energy/telemetry';
 import { readSnapshot } from '../ml/snapshot';
 import { toRows } from '../ml/dataset';
 import type { ChildJob, ChildMessage } from '../ml/train-child';
-import { toCanonicalCsv } from '../specs/data-batch';
 import type { ModelSpec } from '../specs/model-spec';
 import { artifactRefSchema, type ArtifactRef, type ArtifactStore } from '../storage/artifacts';
 import { runCommandTrainer } from './command-trainer';
@@ -69,11 +68,10 @@ export function createTrainingActivities({ store, workDir, priceFeed }: { store:
           ctx.log.info('resuming training from checkpoint', { checkpoint: previous.data.key, attempt: ctx.info.attempt });
         }
         if (input.spec.trainer.kind === 'command') {
-          const snapshotCsv = toCanonicalCsv(input.spec, toRows(await readSnapshot(snapshotPath, input.spec)));
           const run = await runCommandTrainer(
             input.spec,
             input.spec.trainer,
-            snapshotCsv,
+            toRows(await readSnapshot(snapshotPath, input.spec)),
             dir,
             heartbeat,
             (line) => ctx.log.info(`trainer: ${line}`),

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { DuckDBConnection, DuckDBInstance, LIST, VARCHAR, listValue } from '@duckdb/node-api';
+import { NUMBER } from '../specs/data-batch';
 import type { ModelSpec } from '../specs/model-spec';
 
 /**
@@ -51,7 +52,7 @@ const ROW_GROUP_SIZE = 122_880;
  * that does not match fails the whole build; an empty cell is NULL.
  */
 const PATTERNS: Record<ColumnType, RegExp | null> = {
-  DOUBLE: /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/,
+  DOUBLE: NUMBER,
   BIGINT: /^[-+]?\d+$/,
   VARCHAR: null,
 };
@@ -143,13 +144,6 @@ export async function readParquetColumns(
     if (offset !== rows) throw new Error(`${path}: read ${offset} rows, the file declares ${rows}`);
     return { rows, columns: Object.fromEntries(columns.map((c, j) => [c, out[j]])), ids };
   });
-}
-
-/** Whether bytes are a Parquet file: the format puts its magic at both ends. */
-export function isParquet(bytes: Uint8Array): boolean {
-  const magic = Buffer.from('PAR1');
-  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return b.byteLength >= 12 && b.subarray(0, 4).equals(magic) && b.subarray(-4).equals(magic);
 }
 
 /**

@@ -2,13 +2,13 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { z } from 'zod';
+import { NUMBER } from '../specs/data-batch';
 
 /** The shipped sample curve; the build does not copy it into dist/, so it is found from the project root. */
 export const SAMPLE_PRICE_CURVE = path.resolve(__dirname, '..', '..', 'energy', 'sample-day-ahead.csv');
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
-const NUMBER = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
 
 /** A local time without an offset means a different instant in every timezone, so it is refused. */
 const isoTime = z.iso.datetime({ offset: true, error: 'must be an ISO time with a timezone (Z or ±hh:mm)' });

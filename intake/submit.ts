@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { IngestOutcome } from '../activities/types';
 import { TASK_QUEUES } from '../config/task-queues';
-import { isParquet } from '../data/parquet';
+import { isParquet } from '../data/format';
 import type { ArtifactStore } from '../storage/artifacts';
 import { ingestBatch } from '../workflows';
 

@@ -284,7 +284,6 @@ export type TrainerSpec = z.infer<typeof trainerSchema>;
 export type Policy = z.infer<typeof policySchema>;
 export type RolloutPolicy = z.infer<typeof rolloutSchema>;
 export type RolloutGuard = z.infer<typeof rolloutGuardSchema>;
-export type Triggers = z.infer<typeof triggersSchema>;
 export type MetricName = z.infer<typeof metricNameSchema>;
 export type ProtectedAttribute = z.infer<typeof protectedAttributeSchema>;
 

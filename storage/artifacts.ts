@@ -19,6 +19,11 @@ export const artifactRefSchema = z.object({
 });
 export type ArtifactRef = z.infer<typeof artifactRefSchema>;
 
+/** A registry row's artifact columns (artifact_key, artifact_sha256, artifact_bytes) as a reference. */
+export function refOf(r: { artifact_key: string; artifact_sha256: string; artifact_bytes: string | number }): ArtifactRef {
+  return { key: r.artifact_key, sha256: r.artifact_sha256, bytes: Number(r.artifact_bytes) };
+}
+
 export const ARTIFACT_KINDS = ['batches', 'quarantine', 'snapshots', 'models', 'checkpoints', 'reports', 'uploads'] as const;
 export type ArtifactKind = (typeof ARTIFACT_KINDS)[number];
 
