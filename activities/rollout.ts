@@ -8,6 +8,7 @@ import type { GuardStats, LiveWindow } from '../ml/rollout-guard';
 import { OnnxScorer } from '../ml/scoring';
 import { CHAMPION_CHANNEL } from '../serving/channel';
 import type { RolloutPolicy } from '../specs/model-spec';
+import { refOf } from '../storage/artifacts';
 import type { ActivityDeps } from './deps';
 import type { LogWindow, ReplicaExpectation, ReplicaReport, RolloutPhase } from './types';
 
@@ -76,7 +77,7 @@ export function createRolloutActivities({ db, store, notifyUrl }: ActivityDeps) 
       const row = await db.query<VersionRow>('SELECT artifact_key, artifact_sha256, artifact_bytes FROM model_versions WHERE model_id = $1 AND version = $2', [model.id, input.version]);
       const v = row.rows[0];
       const started = performance.now();
-      const bytes = await store.get({ key: v.artifact_key, sha256: v.artifact_sha256, bytes: Number(v.artifact_bytes) });
+      const bytes = await store.get(refOf(v));
       const scorer = await OnnxScorer.load(bytes, model.spec.features.length).catch((err) => {
         throw ApplicationFailure.nonRetryable(`v${input.version} does not load in ONNX Runtime: ${err.message}`, 'InfraCheck');
       });
@@ -100,8 +101,7 @@ export function createRolloutActivities({ db, store, notifyUrl }: ActivityDeps) 
     /** Moves the rollout to a phase (and traffic split) and tells the replicas; returns the database's time, the start of the phase's window. */
     async setRolloutPhase(input: { rolloutId: number; model: string; phase: RolloutPhase; canaryPercent?: number; paused?: boolean }): Promise<{ at: string }> {
       const r = await db.query<{ at: Date }>(
-        `UPDATE rollouts SET phase = $2, canary_percent = COALESCE($3, canary_percent), paused = COALESCE($4, paused), updated_at = now(),
-                finished_at = CASE WHEN $2 IN ('completed', 'rolled_back') THEN now() END
+        `UPDATE rollouts SET phase = $2, canary_percent = COALESCE($3, canary_percent), paused = COALESCE($4, paused), updated_at = now()
           WHERE id = $1 RETURNING updated_at AS at`,
         [input.rolloutId, input.phase, input.canaryPercent ?? null, input.paused ?? null],
       );
@@ -169,7 +169,7 @@ export function createRolloutActivities({ db, store, notifyUrl }: ActivityDeps) 
     },
 
     /** Moves the champion alias to the candidate; the previous champion stays recorded for the compensation. */
-    async promoteCandidate(input: { rolloutId: number; model: string; version: number; actor: string; workflowId: string }): Promise<{ previousChampion?: number }> {
+    async promoteCandidate(input: { rolloutId: number; model: string; version: number; actor: string; workflowId: string }): Promise<{ previousChampion?: number; at: string }> {
       return inTransaction(db, async (tx) => {
         const model = await findModel(tx, input.model);
         await tx.query('SELECT id FROM models WHERE id = $1 FOR UPDATE', [model.id]);
@@ -183,7 +183,10 @@ export function createRolloutActivities({ db, store, notifyUrl }: ActivityDeps) 
           [model.id],
         );
         const previous = current.rows[0];
-        if (previous?.version_id === versionId) return { previousChampion: undefined };
+        // The rollout enters its full phase in the same transaction: one write, one notification for the replicas.
+        const full = await tx.query<{ at: Date }>("UPDATE rollouts SET phase = 'full', updated_at = now() WHERE id = $1 RETURNING updated_at AS at", [input.rolloutId]);
+        const at = full.rows[0].at.toISOString();
+        if (previous?.version_id === versionId) return { previousChampion: undefined, at };
         await tx.query(
           `INSERT INTO model_aliases (model_id, alias, version_id, previous_version_id) VALUES ($1, 'champion', $2, $3)
            ON CONFLICT (model_id, alias) DO UPDATE SET version_id = EXCLUDED.version_id, previous_version_id = EXCLUDED.previous_version_id, updated_at = now()`,
@@ -191,7 +194,6 @@ export function createRolloutActivities({ db, store, notifyUrl }: ActivityDeps) 
         );
         await tx.query("UPDATE model_versions SET status = 'champion', status_reason = NULL, updated_at = now() WHERE id = $1", [versionId]);
         if (previous) await tx.query("UPDATE model_versions SET status = 'retired', updated_at = now() WHERE id = $1", [previous.version_id]);
-        await tx.query("UPDATE rollouts SET phase = 'full', updated_at = now() WHERE id = $1", [input.rolloutId]);
         await tx.query(
           "INSERT INTO deployments (model_id, version_id, previous_version_id, action, actor, workflow_id) VALUES ($1, $2, $3, 'promote', $4, $5)",
           [model.id, versionId, previous?.version_id ?? null, input.actor, input.workflowId],
@@ -200,7 +202,7 @@ export function createRolloutActivities({ db, store, notifyUrl }: ActivityDeps) 
         // Delivered on commit: replicas swap at once (they also poll).
         await tx.query('SELECT pg_notify($1, $2)', [CHAMPION_CHANNEL, JSON.stringify({ model: input.model, version: input.version })]);
         await audit(tx, { actor: input.actor, action: 'version.promote', model: input.model, version: input.version, outcome: 'ok', details: { previousChampion: previous?.version, workflowId: input.workflowId } });
-        return { previousChampion: previous?.version };
+        return { previousChampion: previous?.version, at };
       });
     },
 

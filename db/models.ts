@@ -28,6 +28,11 @@ export async function findModel(db: Db, name: string): Promise<ModelRow> {
 }
 
 /** Registers a model or updates its spec; the change is audited with the spec's hash. */
+export async function hasChampion(db: Db, model: string): Promise<boolean> {
+  const r = await db.query("SELECT 1 FROM model_aliases a JOIN models m ON m.id = a.model_id WHERE m.name = $1 AND a.alias = 'champion'", [model]);
+  return (r.rowCount ?? 0) > 0;
+}
+
 export async function upsertModel(db: Db, spec: ModelSpec, actor: string): Promise<{ id: number; changed: boolean }> {
   const json = JSON.stringify(spec);
   const hash = sha256(json);

@@ -11,6 +11,7 @@ import { modelStatus } from './cli/status';
 import { backfillSchedule, describeSchedule } from './cli/schedule';
 import { parseDeadline, requestTraining, waitForStage } from './cli/train';
 import { up } from './cli/up';
+import { RESTING_STAGES } from '../workflows/definitions';
 
 const print = (s: string) => process.stdout.write(s + '\n');
 
@@ -76,7 +77,7 @@ program
     const state = await requestTraining(ctx, model, { reason: 'manual', requestedBy: ctx.actor, detail: opts.reason, deadline, maxPricePerMWh });
     print(state.queued ? `${model}: a pipeline is running (${state.running}); this request is queued as its follow-up` : `${model}: pipeline requested`);
     if (!opts.wait) return;
-    const { workflowId, status } = await waitForStage(ctx, model, ['awaiting-approval', 'failed-policy', 'promoted', 'rolled-back', 'rejected'], 30 * 60_000, (s) => print(`  ${s.stage}`));
+    const { workflowId, status } = await waitForStage(ctx, model, RESTING_STAGES, 30 * 60_000, (s) => print(`  ${s.stage}`));
     print(`${workflowId}: ${status.stage}${status.version ? ` v${status.version}` : ''}${status.verdict && !status.verdict.passed ? ` (${status.verdict.failures.join('; ')})` : ''}`);
   })));
 

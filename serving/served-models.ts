@@ -3,7 +3,7 @@ import { Client, type Pool } from 'pg';
 import { logger } from '../config/logger';
 import { OnnxScorer } from '../ml/scoring';
 import { parseModelSpec, type ModelSpec } from '../specs/model-spec';
-import type { ArtifactRef, ArtifactStore } from '../storage/artifacts';
+import { refOf, type ArtifactRef, type ArtifactStore } from '../storage/artifacts';
 import { CHAMPION_CHANNEL } from './channel';
 import { MicroBatcher } from './micro-batcher';
 import { servingMetrics } from './metrics';
@@ -99,13 +99,14 @@ export class ServedModels {
     for (const row of rows.rows) {
       seen.add(row.name);
       const current = this.models.get(row.name);
-      const spec = parseModelSpec(row.spec, row.name);
+      // The same parsed spec while it is unchanged: the request path caches its validators on it.
+      const spec = current && JSON.stringify(row.spec) === JSON.stringify(current.spec) ? current.spec : parseModelSpec(row.spec, row.name);
       const reuse = (sha256: string) => [current?.champion, current?.candidate].find((v) => v?.sha256 === sha256);
-      const champion = reuse(row.artifact_sha256) ?? (await this.loadVersion(row.name, spec, row.version, { key: row.artifact_key, sha256: row.artifact_sha256, bytes: Number(row.artifact_bytes) }));
+      const champion = reuse(row.artifact_sha256) ?? (await this.loadVersion(row.name, spec, row.version, refOf(row)));
       const candidate =
         row.c_sha256 === null
           ? undefined
-          : (reuse(row.c_sha256) ?? (await this.loadVersion(row.name, spec, row.c_version!, { key: row.c_key!, sha256: row.c_sha256, bytes: Number(row.c_bytes) })));
+          : (reuse(row.c_sha256) ?? (await this.loadVersion(row.name, spec, row.c_version!, refOf({ artifact_key: row.c_key!, artifact_sha256: row.c_sha256, artifact_bytes: row.c_bytes! }))));
       const next: ServedModel = { model: row.name, spec, champion, candidate, rollout: row.phase ? { phase: row.phase, canaryPercent: row.canary_percent ?? 0 } : undefined };
       this.models.set(row.name, next);
       if (current) this.retire(current, next);
@@ -154,13 +155,12 @@ export class ServedModels {
   }
 
   async start(pollMs: number, heartbeatMs: number): Promise<void> {
-    await this.refresh();
+    // Listening first, then loading: a change made in between is either loaded or notified, never missed.
     this.listener = new Client({ connectionString: this.databaseUrl });
     this.listener.on('notification', () => void this.refresh());
     this.listener.on('error', (err) => logger.warn({ err }, 'LISTEN connection lost; polling continues'));
     await this.listener.connect();
     await this.listener.query(`LISTEN ${CHAMPION_CHANNEL}`);
-    // A notification sent while LISTEN was being set up would otherwise wait for the next poll.
     await this.refresh();
     this.timers = [
       setInterval(() => void this.refresh(), pollMs),

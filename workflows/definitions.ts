@@ -25,6 +25,9 @@ export type Stage =
   | 'rejected'
   | 'failed-policy';
 
+/** Where a pipeline stops moving on its own: a person must act, or it has ended. */
+export const RESTING_STAGES: Stage[] = ['awaiting-approval', 'failed-policy', 'promoted', 'rolled-back', 'rejected'];
+
 export interface PipelineStatus {
   model: string;
   stage: Stage;

@@ -5,6 +5,7 @@ import { durationMs } from '../specs/duration';
 import { replicas, rollout } from './activities';
 import { abortRolloutUpdate, pauseRolloutUpdate, resumeRolloutUpdate, rolloutStatusQuery, type RolloutControl, type RolloutStatus } from './definitions';
 import { describeRollout } from './details';
+import { causeOf } from './failures';
 
 export type RolloutOutcome = Extract<PipelineOutcome, { status: 'promoted' | 'rolled-back' }>;
 
@@ -50,11 +51,13 @@ export async function rolloutWorkflow(input: { model: string; version: number; a
   });
   setHandler(abortRolloutUpdate, (c) => ((abort = c), s), { validator: steerable });
 
-  const enter = async (phase: RolloutPhase, canaryPercent = 0) => {
+  /** Moves to a phase (by default through setRolloutPhase; full traffic comes with the promotion) and returns when its window starts. */
+  const enter = async (phase: RolloutPhase, canaryPercent = 0, move = () => rollout.setRolloutPhase({ rolloutId, model, phase, canaryPercent })) => {
     Object.assign(s, { phase, canaryPercent, elapsedMs: 0, phaseMs: 0, stats: undefined, verdict: undefined });
     show();
-    return (await rollout.setRolloutPhase({ rolloutId, model, phase, canaryPercent })).at;
+    return (await move()).at;
   };
+  const promote = () => enter('full', 0, () => rollout.promoteCandidate({ rolloutId, model, version, actor: input.actor, workflowId }));
   const awaitReplicas = async (expect: ReplicaExpectation): Promise<string | undefined> => {
     const r = await replicas.awaitReplicas({ model, expect, replicaTimeoutMs: durationMs(policy.replicaTimeout), waitMs: REPLICA_WAIT_MS });
     s.replicas = r.replicas;
@@ -102,8 +105,7 @@ export async function rolloutWorkflow(input: { model: string; version: number; a
     if (championVersion === undefined || before?.replicas.length === 0) {
       // Nothing to compare with live: no champion yet, or no replica serving traffic.
       s.note = championVersion === undefined ? 'first version: nothing serves yet to shadow or compare with' : 'no serving replica is running: nothing to shadow or canary, promoted directly';
-      await rollout.promoteCandidate({ rolloutId, model, version, actor: input.actor, workflowId });
-      await enter('full');
+      await promote();
       await awaitReplicas({ champion: version, candidate: null });
       return complete(championVersion);
     }
@@ -124,8 +126,7 @@ export async function rolloutWorkflow(input: { model: string; version: number; a
       paired: false,
     }));
     if (failure) return rollBack(`canary: ${failure}`);
-    await rollout.promoteCandidate({ rolloutId, model, version, actor: input.actor, workflowId });
-    const fullFrom = await enter('full');
+    const fullFrom = await promote();
     failure = await awaitReplicas({ champion: version, candidate: null });
     // Watching compares the new champion with the old one's figures from the canary, when both served side by side.
     if (!failure && durationMs(policy.watch) > 0) {
@@ -146,13 +147,10 @@ export async function rolloutWorkflow(input: { model: string; version: number; a
     outcome = await run();
   } catch (err) {
     // Whatever stopped it, the old champion must be left serving.
-    outcome = await rollBack(isCancellation(err) ? 'rollout cancelled' : `rollout failed: ${causeOf(err as Error)}`);
+    outcome = await rollBack(isCancellation(err) ? 'rollout cancelled' : `rollout failed: ${causeOf(err)}`);
   }
   await condition(allHandlersFinished);
   return outcome;
 }
 
 const aborted = (c: RolloutControl) => `aborted by ${c.by}${c.reason ? `: ${c.reason}` : ''}`;
-
-/** Activity failures wrap the activity's own error, which says what went wrong. */
-const causeOf = (err: Error) => (err.cause instanceof Error ? err.cause.message : err.message);

@@ -7,6 +7,7 @@ import { awaitDecision } from './approval-gate';
 import { pipelineStatusQuery, rolloutWorkflowId, supersedeSignal, type PipelineStatus, type Stage } from './definitions';
 import { rolloutWorkflow } from './rollout';
 import { describe } from './details';
+import { causeOf } from './failures';
 
 /** snapshot → train (gpu) → evaluate (cpu) → policy → human decision → promote or reject. */
 export async function trainingPipeline(input: { model: string; trigger: Trigger }): Promise<PipelineOutcome> {
@@ -88,8 +89,7 @@ async function markFailedOnError<T>(model: string, version: number, fn: () => Pr
   try {
     return await fn();
   } catch (err) {
-    const cause = err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err);
-    const reason = isCancellation(err) ? 'pipeline cancelled' : `pipeline failed: ${cause}`;
+    const reason = isCancellation(err) ? 'pipeline cancelled' : `pipeline failed: ${causeOf(err)}`;
     await CancellationScope.nonCancellable(() => registry.setVersionStatus({ model, version, status: 'failed', reason }));
     throw err;
   }

@@ -52,6 +52,7 @@ export async function decide(
     if (err instanceof WorkflowUpdateFailedError) return deny(err.cause?.message ?? err.message);
     throw err;
   }
+  if (waitMs === 0) return { decision: { ...decision, version }, pipelineId: workflowId };
   const outcome = await Promise.race([
     handle.result() as Promise<PipelineOutcome>,
     new Promise<undefined>((r) => setTimeout(() => r(undefined), waitMs).unref()),

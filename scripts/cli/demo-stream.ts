@@ -3,7 +3,7 @@ import path from 'node:path';
 import { dataPaths, type FactoryEnv } from '../../config/env';
 import { logger } from '../../config/logger';
 import { driftReplay, SHIFT_FROM } from '../../data/drift-scenario';
-import { findModel } from '../../db/models';
+import { findModel, hasChampion } from '../../db/models';
 import type { CliContext } from './context';
 import { describeIngest, ingest } from './ingest';
 
@@ -36,8 +36,7 @@ export async function demoStream(ctx: CliContext, opts: { model: string; months:
 /** The stream starts once someone has approved a first champion: before that there is nothing to serve. */
 async function waitForChampion(ctx: CliContext, model: string): Promise<void> {
   for (;;) {
-    const r = await ctx.db.query("SELECT 1 FROM model_aliases a JOIN models m ON m.id = a.model_id WHERE m.name = $1 AND a.alias = 'champion'", [model]);
-    if (r.rowCount) return;
+    if (await hasChampion(ctx.db, model)) return;
     await new Promise((r) => setTimeout(r, 2000));
   }
 }

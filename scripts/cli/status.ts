@@ -1,3 +1,4 @@
+import { durationMs } from '../../specs/duration';
 import type { TrainingEnergy } from '../../activities/types';
 import { requireModel, workflowUrl, type CliContext } from './context';
 
@@ -111,7 +112,9 @@ export async function modelStatus(ctx: CliContext, name: string): Promise<string
     [model.id],
   );
   const replicas = await ctx.db.query<{ replica_id: string; serving: Record<string, { champion: number; candidate: number | null }> }>(
-    "SELECT replica_id, serving FROM serving_replicas WHERE heartbeat_at > now() - interval '30 seconds' ORDER BY replica_id",
+    // Live as the model's rollouts count it: reported within its replicaTimeout.
+    'SELECT replica_id, serving FROM serving_replicas WHERE heartbeat_at > now() - make_interval(secs => $1) ORDER BY replica_id',
+    [durationMs(model.spec.rollout.replicaTimeout) / 1000],
   );
   const serving = replicas.rows.filter((r) => r.serving[name]).map((r) => `${r.replica_id} v${r.serving[name].champion}${r.serving[name].candidate ? ` (+v${r.serving[name].candidate})` : ''}`);
   out.push(`  serving replicas: ${serving.join(', ') || 'none reporting'}`);

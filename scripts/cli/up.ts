@@ -14,7 +14,8 @@ import { describeIngest, ingest } from './ingest';
 import { registerModel } from './models';
 import { modelStatus } from './status';
 import { requestTraining, waitForStage } from './train';
-import { loopStateQuery, loopWorkflowId } from '../../workflows/definitions';
+import { hasChampion } from '../../db/models';
+import { loopStateQuery, loopWorkflowId, RESTING_STAGES } from '../../workflows/definitions';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const DEMO_MODEL = 'credit-default';
@@ -43,7 +44,7 @@ function startService(name: string, entry: string, env: FactoryEnv, extraEnv: Re
   return child;
 }
 
-/** The first run: months 1–3 ingested, the first candidate trained to its gate; then the stream of later months. */
+/** The first run: the first months ingested, the first candidate trained to its gate; then the stream of later months. */
 async function demo(ctx: CliContext, print: (s: string) => void): Promise<void> {
   const sharedCsv = creditDefaultCsv(ctx.env);
   if (!fs.existsSync(sharedCsv)) throw new Error(`shipped data not found at ${sharedCsv}; set FACTORY_SHARED_DIR to the folder holding data/credit-default/`);
@@ -53,19 +54,19 @@ async function demo(ctx: CliContext, print: (s: string) => void): Promise<void> 
     for (const file of files.slice(0, FIRST_BATCHES)) print(describeIngest(DEMO_MODEL, file, await ingest(ctx, DEMO_MODEL, file)));
   }
   const stream = demoStream(ctx, { model: DEMO_MODEL, months: files, from: Math.max(FIRST_BATCHES, accepted.rows[0].n) + 1, monthMs: DEMO_MONTH_MS, rate: DEMO_RATE, servingUrl: `http://127.0.0.1:${ctx.env.SERVING_PORT}` }, print);
-  await firstCandidate(ctx, print);
-  await stream;
+  // Together, so a failing stream surfaces here rather than as an unhandled rejection while the first candidate trains.
+  await Promise.all([firstCandidate(ctx, print), stream]);
 }
 
 async function firstCandidate(ctx: CliContext, print: (s: string) => void): Promise<void> {
-  const champion = await ctx.db.query("SELECT 1 FROM model_aliases a JOIN models m ON m.id = a.model_id WHERE m.name = $1 AND a.alias = 'champion'", [DEMO_MODEL]);
+  const champion = await hasChampion(ctx.db, DEMO_MODEL);
   const loop = await ctx.client.workflow.getHandle(loopWorkflowId(DEMO_MODEL)).query(loopStateQuery).catch(() => undefined);
-  if (champion.rowCount === 0 && !loop?.running) {
+  if (!champion && !loop?.running) {
     await requestTraining(ctx, DEMO_MODEL, { reason: 'manual', requestedBy: ctx.actor, detail: 'first run of factory up' });
     print(`training the first ${DEMO_MODEL} candidate…`);
   }
-  if (champion.rowCount !== 0 && !loop?.running) return print(await modelStatus(ctx, DEMO_MODEL));
-  const { workflowId, status } = await waitForStage(ctx, DEMO_MODEL, ['awaiting-approval', 'failed-policy', 'promoted', 'rejected'], 15 * 60_000, (s) =>
+  if (champion && !loop?.running) return print(await modelStatus(ctx, DEMO_MODEL));
+  const { workflowId, status } = await waitForStage(ctx, DEMO_MODEL, RESTING_STAGES, 15 * 60_000, (s) =>
     print(`  ${DEMO_MODEL}: ${s.stage}${s.version ? ` (candidate v${s.version})` : ''}`),
   );
   print(`\nPipeline: ${workflowUrl(ctx, workflowId)}`);
