@@ -540,7 +540,7 @@ async function main(): Promise<void> {
     const store = ArtifactStore.fromEnv(env, c.s3Endpoint);
     await store.ensureBucket();
     const worker = startControlWorker(logs);
-    await upsertModel(db, spec, 'bench');
+    const { id: modelId } = await upsertModel(db, spec, 'bench');
 
     step('training the champion and three candidates (GBDT)');
     const csv = fs.readFileSync(creditDefaultCsv(env), 'utf8');
@@ -556,7 +556,6 @@ async function main(): Promise<void> {
     const artifacts: ArtifactRef[] = [];
     for (const t of trained) artifacts.push(await store.put('models', t.onnx, '.onnx'));
     const snapshot = await store.put('snapshots', JSON.stringify(parts.train), '.json');
-    const modelId = Number((await db.query<{ id: string }>('SELECT id FROM models WHERE name = $1', [spec.name])).rows[0].id);
     const snapshotId = (
       await db.query<{ id: string }>(
         `INSERT INTO dataset_snapshots (model_id, artifact_key, artifact_sha256, artifact_bytes, row_count, positives, batch_ids, split)
@@ -633,12 +632,11 @@ async function main(): Promise<void> {
     if (PARTS.has(1)) {
       say();
       say(`1. batch-1 requests, ${CONNECTIONS} connections (autocannon), ${SECONDS}s per setup in ${ROUNDS} alternating rounds`);
-      const dir = tmp;
-      const onnxPath = path.join(dir, 'model.onnx');
+      const onnxPath = path.join(tmp, 'model.onnx');
       fs.writeFileSync(onnxPath, trained[0].onnx);
-      fs.writeFileSync(path.join(dir, 'rows.json'), JSON.stringify(parts.test.slice(0, 500).map((r) => r.features)));
+      fs.writeFileSync(path.join(tmp, 'rows.json'), JSON.stringify(parts.test.slice(0, 500).map((r) => r.features)));
       step('part 1: raw onnxruntime-node');
-      const rawChild = benchChild(['--raw', onnxPath, path.join(dir, 'rows.json')]);
+      const rawChild = benchChild(['--raw', onnxPath, path.join(tmp, 'rows.json')]);
       const results: Figures[] = [JSON.parse(await rawChild.line((l) => l.startsWith('{'), 'raw benchmark'))];
       await rawChild.exited;
       // Both servers run side by side (an idle one costs nothing) and are measured in alternating rounds,

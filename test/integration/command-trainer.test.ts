@@ -1,14 +1,10 @@
 import { ingest } from '../../scripts/cli/ingest';
 import { requestTraining, waitForStage } from '../../scripts/cli/train';
-import { creditSpec, ctx, withWorkers, registerSpec, uniqueName } from './helpers';
+import { commandSpec, ctx, withWorkers, registerSpec, uniqueName } from './helpers';
 
 describe('the command trainer', () => {
   const factory = withWorkers();
 
-  const commandSpec = (name: string, env: Record<string, string> = {}) =>
-    creditSpec(name, (raw) => {
-      raw.trainer = { kind: 'command', command: ['node', 'test/fixtures/command-trainer.js'], env };
-    });
 
   test('runs an external program that writes ONNX; its output is logged, its progress heartbeated', async () => {
     const name = uniqueName('credit-command');
@@ -29,7 +25,7 @@ describe('the command trainer', () => {
 
   test('a failing program fails the pipeline with its last output, and nothing is registered', async () => {
     const name = uniqueName('credit-command-fail');
-    await registerSpec(commandSpec(name, { FAIL_AFTER_TRAINING: '1' }));
+    await registerSpec(commandSpec(name, (raw) => (raw.trainer.env = { FAIL_AFTER_TRAINING: '1' })));
     await ctx(async (c) => {
       expect((await ingest(c, name, factory.batches[0])).status).toBe('accepted');
       await requestTraining(c, name, { reason: 'manual', requestedBy: 'test' });

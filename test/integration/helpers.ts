@@ -9,7 +9,7 @@ import { upsertModel } from '../../db/models';
 import { replayBatches } from '../../data/replay';
 import { parseModelSpec, type ModelSpec } from '../../specs/model-spec';
 import { withContext, type CliContext } from '../../scripts/cli/context';
-import { freePort, stopProcess } from '../../stack/process';
+import { freePort, startProcess, stopProcess, waitFor } from '../../stack/process';
 
 export const ROOT = path.resolve(__dirname, '../../..');
 
@@ -73,6 +73,14 @@ export function withWorkers() {
   return state;
 }
 
+/** The credit-default spec trained by the external command trainer (test/fixtures/command-trainer.js): quick, and able to make a deliberately worse model. */
+export function commandSpec(name: string, change: (raw: Record<string, any>) => void = () => undefined): ModelSpec {
+  return creditSpec(name, (raw) => {
+    raw.trainer = { kind: 'command', command: ['node', 'test/fixtures/command-trainer.js'], env: {} };
+    change(raw);
+  });
+}
+
 /** The shipped credit-default spec under a unique name, with test-sized changes. */
 export function creditSpec(name: string, change: (raw: Record<string, any>) => void = () => undefined): ModelSpec {
   const raw = parse(fs.readFileSync(path.join(ROOT, 'models/credit-default.yaml'), 'utf8'));
@@ -116,18 +124,18 @@ export async function waitUntil<T>(what: string, probe: () => Promise<T | undefi
   throw new Error(`timed out waiting for ${what}`);
 }
 
-/** A serving replica as a real process on a free port (dist/serving/main.js). */
-export async function startServing(env: Record<string, string> = {}) {
+/** A factory service (dist/<entry>) as a real process on a free port, ready once its /healthz answers. */
+export async function startService(entry: string, portVariable: 'SERVING_PORT' | 'INTAKE_PORT', env: Record<string, string> = {}) {
   const port = await freePort();
-  const logs = fs.openSync(path.join(testEnv().FACTORY_DATA_DIR, 'logs', `serving-${port}.log`), 'a');
-  const child = spawn(process.execPath, [path.join(ROOT, 'dist/serving/main.js')], {
-    stdio: ['ignore', logs, logs],
-    env: { ...process.env, SERVING_PORT: String(port), SERVING_HEARTBEAT_MS: '500', ...env },
-  });
+  const logFile = path.join(testEnv().FACTORY_DATA_DIR, 'logs', `${path.basename(path.dirname(entry))}-${port}.log`);
+  const child = startProcess(process.execPath, [path.join(ROOT, 'dist', entry)], logFile, { ...process.env, [portVariable]: String(port), ...env });
   const base = `http://127.0.0.1:${port}`;
-  await waitUntil(`serving replica on ${port}`, async () => ((await fetch(`${base}/healthz`)).status === 200 ? true : undefined), 30_000);
-  return { base, port, child, stop: () => stopProcess(child), kill: () => child.kill('SIGKILL') };
+  await waitFor(`${entry} on ${port}`, async () => (await fetch(`${base}/healthz`)).ok, 30_000, child, logFile);
+  return { base, stop: () => stopProcess(child) };
 }
+
+/** A serving replica (reporting every half second, so rollouts see it quickly). */
+export const startServing = (env: Record<string, string> = {}) => startService('serving/main.js', 'SERVING_PORT', { SERVING_HEARTBEAT_MS: '500', ...env });
 
 /** Real client rows from a batch file, as JSON by column name. */
 export function rowsFrom(batch: string, count = 1): Record<string, number | undefined>[] {

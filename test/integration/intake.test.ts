@@ -1,26 +1,17 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { freePort, stopProcess } from '../../stack/process';
-import { creditSpec, ctx, registerSpec, ROOT, testEnv, uniqueName, waitUntil, withWorkers } from './helpers';
+import { creditSpec, ctx, registerSpec, startService, uniqueName, waitUntil, withWorkers } from './helpers';
 
 describe('the data intake', () => {
   const factory = withWorkers();
-  let intake: ReturnType<typeof spawn> | undefined;
-  afterAll(async () => intake && stopProcess(intake));
+  let intake: Awaited<ReturnType<typeof startService>> | undefined;
+  afterAll(async () => intake?.stop());
 
   test('takes batches over HTTP (accepted 200, quarantined 422 with line and column) and from the S3 landing area', async () => {
     const name = uniqueName('credit-intake');
     await registerSpec(creditSpec(name));
-    const port = await freePort();
-    const logs = fs.openSync(path.join(testEnv().FACTORY_DATA_DIR, 'logs', `intake-${port}.log`), 'a');
-    intake = spawn(process.execPath, [path.join(ROOT, 'dist/intake/main.js')], {
-      stdio: ['ignore', logs, logs],
-      env: { ...process.env, INTAKE_PORT: String(port), INTAKE_TOKENS: 'feed-token', INTAKE_POLL_MS: '500' },
-    });
-    const base = `http://127.0.0.1:${port}`;
-    await waitUntil('intake', async () => ((await fetch(`${base}/healthz`)).ok ? true : undefined), 30_000);
+    intake = await startService('intake/main.js', 'INTAKE_PORT', { INTAKE_TOKENS: 'feed-token', INTAKE_POLL_MS: '500' });
+    const { base } = intake;
     const post = (body: string | Buffer, model = name, token = 'feed-token') =>
       fetch(`${base}/v1/models/${model}/batches?source=feed-month-1.csv`, { method: 'POST', headers: { 'content-type': 'text/csv', authorization: `Bearer ${token}` }, body });
 

@@ -8,7 +8,7 @@ import { connections, loadEnv } from '../../config/env';
 export const HISTORIES_DIR = path.resolve(__dirname, '../../../test/fixtures/histories');
 
 /** Which closed executions to keep: the latest of each type, per status. */
-const WANTED = ['factoryLoop', 'trainingPipeline', 'rolloutWorkflow', 'ingestBatch', 'scheduledTraining', 'driftMonitor'];
+export const WANTED = ['factoryLoop', 'trainingPipeline', 'rolloutWorkflow', 'ingestBatch', 'scheduledTraining', 'driftMonitor'];
 
 /**
  * Saves real histories from the test run's Temporal server as replay fixtures

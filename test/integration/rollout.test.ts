@@ -6,7 +6,7 @@ import { ingest } from '../../scripts/cli/ingest';
 import { steerRollout } from '../../scripts/cli/rollout';
 import { requestTraining, waitForStage } from '../../scripts/cli/train';
 import { rolloutStatusQuery, rolloutWorkflowId, type RolloutStatus } from '../../workflows/definitions';
-import { creditSpec, ctx, monthlyBatches, registerSpec, rowsFrom, sendTraffic, startServing, startWorkers, uniqueName, waitUntil } from './helpers';
+import { commandSpec, ctx, monthlyBatches, registerSpec, rowsFrom, sendTraffic, startServing, startWorkers, uniqueName, waitUntil } from './helpers';
 
 describe('rollouts', () => {
   const name = uniqueName('credit-rollout');
@@ -22,11 +22,7 @@ describe('rollouts', () => {
   let traffic: ReturnType<typeof sendTraffic>;
 
   // The external (command) trainer is quick, and lets one test make a deliberately worse candidate.
-  const spec = (change: (raw: Record<string, any>) => void = () => undefined) =>
-    creditSpec(name, (raw) => {
-      raw.trainer = { kind: 'command', command: ['node', 'test/fixtures/command-trainer.js'], env: {} };
-      change(raw);
-    });
+  const spec = (change?: (raw: Record<string, any>) => void) => commandSpec(name, change);
 
   /** Ingests a batch, trains, approves the candidate and returns the rollout's phases as they were seen, with the pipeline's outcome. */
   async function approveNext(batch: string, version: number, during: (s: RolloutStatus) => Promise<void> = async () => undefined) {

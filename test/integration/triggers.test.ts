@@ -9,7 +9,7 @@ import { requestTraining, waitForStage } from '../../scripts/cli/train';
 import { retrainScheduleId, syncSchedules } from '../../triggers/schedules';
 import { driftMonitor } from '../../workflows';
 import { loopStateQuery, loopWorkflowId, pipelineStatusQuery } from '../../workflows/definitions';
-import { creditSpec, ctx, monthlyBatches, registerSpec, rowsFrom, sendTraffic, startServing, startWorkers, uniqueName, waitUntil } from './helpers';
+import { commandSpec, ctx, monthlyBatches, registerSpec, rowsFrom, sendTraffic, startServing, startWorkers, uniqueName, waitUntil } from './helpers';
 import type { CliContext } from '../../scripts/cli/context';
 
 describe('triggers: rows, schedule, drift and energy windows', () => {
@@ -25,11 +25,6 @@ describe('triggers: rows, schedule, drift and energy windows', () => {
   });
   let workers: Awaited<ReturnType<typeof startWorkers>>;
 
-  const spec = (name: string, change: (raw: Record<string, any>) => void = () => undefined) =>
-    creditSpec(name, (raw) => {
-      raw.trainer = { kind: 'command', command: ['node', 'test/fixtures/command-trainer.js'], env: {} };
-      change(raw);
-    });
   const pipelines = async (c: CliContext, name: string, extra = '') => {
     const found: { id: string; trigger: unknown }[] = [];
     for await (const w of c.client.workflow.list({ query: `FactoryModel = "${name}" AND WorkflowType = "trainingPipeline"${extra}` })) {
@@ -50,7 +45,7 @@ describe('triggers: rows, schedule, drift and energy windows', () => {
 
   test('each batch that carries new rows across the threshold asks for one retrain; crossings during a pipeline are coalesced', async () => {
     const name = uniqueName('credit-rows');
-    await registerSpec(spec(name, (raw) => (raw.triggers = { rows: 5000 })));
+    await registerSpec(commandSpec(name, (raw) => (raw.triggers = { rows: 5000 })));
     await ctx(async (c) => {
       const first = await ingest(c, name, batches[0]);
       expect(first).toMatchObject({ status: 'accepted', retrain: { rows: 5000, threshold: 5000, coalesced: false } });
@@ -68,7 +63,7 @@ describe('triggers: rows, schedule, drift and energy windows', () => {
 
   test('where the spec says so, a newer trigger supersedes a candidate still waiting for approval', async () => {
     const name = uniqueName('credit-supersede');
-    await registerSpec(spec(name, (raw) => (raw.approval.supersede = true)));
+    await registerSpec(commandSpec(name, (raw) => (raw.approval.supersede = true)));
     await ctx(async (c) => {
       expect((await ingest(c, name, batches[0])).status).toBe('accepted');
       await requestTraining(c, name, { reason: 'manual', requestedBy: 'first' });
@@ -92,7 +87,7 @@ describe('triggers: rows, schedule, drift and energy windows', () => {
 
   test('a Temporal Schedule from the spec retrains with reason "schedule"; a backfill of several runs yields one pipeline and one follow-up', async () => {
     const name = uniqueName('credit-sched');
-    const s = spec(name, (raw) => (raw.triggers = { schedule: { every: '1h', timezone: 'Europe/Berlin', jitter: '1s' } }));
+    const s = commandSpec(name, (raw) => (raw.triggers = { schedule: { every: '1h', timezone: 'Europe/Berlin', jitter: '1s' } }));
     await registerSpec(s);
     await ctx(async (c) => {
       expect((await ingest(c, name, batches[0])).status).toBe('accepted');
@@ -111,14 +106,14 @@ describe('triggers: rows, schedule, drift and energy windows', () => {
       expect(await pipelines(c, name)).toHaveLength(1);
       expect(await pipelines(c, name, ' AND FactoryTrigger = "schedule"')).toHaveLength(1);
       // Removing the schedule from the spec removes it from Temporal.
-      expect(await syncSchedules(c.client, spec(name))).toEqual([`${retrainScheduleId(name)} deleted`]);
+      expect(await syncSchedules(c.client, commandSpec(name))).toEqual([`${retrainScheduleId(name)} deleted`]);
       await stopLoop(c, name);
     });
   });
 
   test('a request with a deadline waits on a durable timer for the cheapest window, and trains at once when the price feed is down', async () => {
     const name = uniqueName('credit-energy');
-    await registerSpec(spec(name));
+    await registerSpec(commandSpec(name));
     await ctx(async (c) => {
       expect((await ingest(c, name, batches[0])).status).toBe('accepted');
       await requestTraining(c, name, { reason: 'manual', requestedBy: 'test', deadline: new Date(Date.now() + 8 * 3_600_000).toISOString() });
@@ -145,7 +140,7 @@ describe('triggers: rows, schedule, drift and energy windows', () => {
 
   test('drift in live inputs starts a retrain with the drift report attached; stable traffic does not', async () => {
     const name = uniqueName('credit-drift');
-    await registerSpec(spec(name, (raw) => (raw.triggers = { drift: { every: '1h', window: '1h', minRows: 300, psiThreshold: 0.1 } })));
+    await registerSpec(commandSpec(name, (raw) => (raw.triggers = { drift: { every: '1h', window: '1h', minRows: 300, psiThreshold: 0.1 } })));
     const shifted = driftReplay(batches, `${require('node:os').tmpdir()}/drift-${name}`);
     const serving = await startServing();
     try {
