@@ -1,5 +1,14 @@
-/** Tests run from the compiled output (npm run build), the same JavaScript the workers run. */
-const common = { testEnvironment: '<rootDir>/jest.environment.js', rootDir: __dirname };
+/**
+ * Tests run from the compiled output (npm run build), the same JavaScript the
+ * workers run. Only @noble's ES modules are transformed: Node requires them
+ * natively, Jest's module loader (before Node 24.9) cannot.
+ */
+const common = {
+  testEnvironment: '<rootDir>/jest.environment.js',
+  rootDir: __dirname,
+  transform: { '/node_modules/@noble/.+\\.js$': ['babel-jest', { plugins: ['@babel/plugin-transform-modules-commonjs'] }] },
+  transformIgnorePatterns: ['/node_modules/(?!@noble/)'],
+};
 module.exports = {
   testTimeout: 180_000,
   projects: [

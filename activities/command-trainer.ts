@@ -4,6 +4,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { z } from 'zod';
+import { writeCsv } from '../data/csv';
 import { splitRows } from '../ml/split';
 import type { BatchRow } from '../specs/data-batch';
 import { durationMs } from '../specs/duration';
@@ -21,10 +22,8 @@ const PROGRESS = /^PROGRESS\s+(\d+)\s+(\d+)\s*(.*)$/;
 const METRICS = /^METRICS\s+(\{.*\})\s*$/;
 
 function writeSplit(file: string, spec: ModelSpec, rows: BatchRow[]): void {
-  const lines = [[...spec.features.map((f) => f.name), spec.label].join(',')];
   // A missing value is an empty cell, as in the factory's own CSV batches.
-  for (const r of rows) lines.push([...r.features.map((v) => (Number.isNaN(v) ? '' : v)), r.label].join(','));
-  fs.writeFileSync(file, lines.join('\n') + '\n');
+  fs.writeFileSync(file, writeCsv([[...spec.features.map((f) => f.name), spec.label], ...rows.map((r) => [...r.features, r.label])]));
 }
 
 /**

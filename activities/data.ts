@@ -13,7 +13,7 @@ import type { ModelSpec } from '../specs/model-spec';
 import { refOf, type ArtifactRef } from '../storage/artifacts';
 import type { ActivityDeps } from './deps';
 import { inScratch } from './scratch';
-import type { IngestResult, SnapshotRef } from './types';
+import type { IngestResult, SnapshotRef } from '../contracts/payloads';
 
 interface BatchRecord {
   id: string;
@@ -33,7 +33,7 @@ function byRow({ line, ...fault }: RowError): RowError {
 }
 
 /** Data activities (cpu pool): batch validation with quarantine, and immutable Parquet snapshots. */
-export function createDataActivities({ db, store, workDir }: ActivityDeps) {
+export function createDataActivities({ db, store, workDir }: Pick<ActivityDeps, 'db' | 'store' | 'workDir'>) {
   /** A Parquet upload, read by DuckDB into the CSV validator; a file DuckDB cannot read is a fault of the batch, not of the activity. */
   async function validateParquet(spec: ModelSpec, bytes: Buffer): Promise<BatchValidation> {
     return inScratch(workDir, 'ingest-', async (dir) => {

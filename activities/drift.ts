@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { metrics } from '../config/metrics';
+import { findChampion } from '../db/champion';
 import { findModel } from '../db/models';
 import { readParquetColumns } from '../data/parquet';
 import { driftReport } from '../ml/drift';
@@ -11,25 +12,9 @@ import { fromCanonicalCsv } from '../specs/data-batch';
 import { durationMs } from '../specs/duration';
 import { driftTriggerSchema } from '../specs/model-spec';
 import { refOf } from '../storage/artifacts';
+import type { DriftCheck } from '../contracts/payloads';
 import type { ActivityDeps } from './deps';
 import { inScratch } from './scratch';
-
-/** What one drift check found; the full per-feature tables are in the report in S3. */
-export interface DriftCheck {
-  conclusive: boolean;
-  retrain: boolean;
-  summary: string;
-  championVersion?: number;
-  rows: number;
-  maxPsi?: number;
-  scorePsi?: number;
-  driftedFeatures: string[];
-  liveAuc?: number;
-  labelled: number;
-  reportKey?: string;
-  reportSha256?: string;
-  reportUrl?: string;
-}
 
 /** Recent predictions read per check at most; PSI needs hundreds, not millions. */
 const MAX_WINDOW_ROWS = 50_000;
@@ -51,19 +36,12 @@ export function createDriftActivities({ db, store, workDir }: ActivityDeps) {
       const model = await findModel(db, input.model);
       const { spec } = model;
       const cfg = spec.triggers.drift ?? driftTriggerSchema.parse({});
-      const champion = await db.query<Ref & { id: string; version: number; snapshot_id: string; s_key: string; s_sha256: string; s_bytes: string }>(
-        `SELECT v.id, v.version, v.snapshot_id, v.artifact_key, v.artifact_sha256, v.artifact_bytes,
-                s.artifact_key AS s_key, s.artifact_sha256 AS s_sha256, s.artifact_bytes AS s_bytes
-           FROM model_aliases a JOIN model_versions v ON v.id = a.version_id JOIN dataset_snapshots s ON s.id = v.snapshot_id
-          WHERE a.model_id = $1 AND a.alias = 'champion'`,
-        [model.id],
-      );
-      const c = champion.rows[0];
+      const c = await findChampion(db, model.id);
       const record = async (check: DriftCheck) => {
         await db.query(
           `INSERT INTO drift_checks (model_id, check_id, version_id, snapshot_id, rows, max_psi, score_psi, drifted_features, live_auc, labelled, retrain, summary, report_key, report_sha256)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (check_id) DO NOTHING`,
-          [model.id, input.checkId, c?.id ?? null, c?.snapshot_id ?? null, check.rows, check.maxPsi ?? null, check.scorePsi ?? null, check.driftedFeatures, check.liveAuc ?? null, check.labelled, check.retrain, check.summary, check.reportKey ?? null, check.reportSha256 ?? null],
+          [model.id, input.checkId, c?.versionId ?? null, c?.snapshot.id ?? null, check.rows, check.maxPsi ?? null, check.scorePsi ?? null, check.driftedFeatures, check.liveAuc ?? null, check.labelled, check.retrain, check.summary, check.reportKey ?? null, check.reportSha256 ?? null],
         );
         metrics.driftChecks.inc({ model: input.model, outcome: !check.conclusive ? 'inconclusive' : check.retrain ? 'retrain' : 'stable' });
         return check;
@@ -87,12 +65,12 @@ export function createDriftActivities({ db, store, workDir }: ActivityDeps) {
       Context.current().heartbeat({ stage: 'reading the champion snapshot' });
       const snapshot = await inScratch(workDir, 'drift-', async (dir) => {
         const snapshotPath = path.join(dir, 'snapshot.parquet');
-        fs.writeFileSync(snapshotPath, await store.get(refOf({ artifact_key: c.s_key, artifact_sha256: c.s_sha256, artifact_bytes: c.s_bytes })));
+        fs.writeFileSync(snapshotPath, await store.get(c.snapshot.artifact));
         return readParquetColumns(snapshotPath, names);
       });
       const reference = names.map((n) => snapshot.columns[n]);
       // The champion's scores on its own training data are the reference for the live score distribution.
-      const scorer = await OnnxScorer.load(await store.get(refOf(c)), names.length);
+      const scorer = await OnnxScorer.load(await store.get(c.artifact), names.length);
       const x = new Float32Array(snapshot.rows * names.length);
       for (let i = 0; i < snapshot.rows; i++) for (let j = 0; j < names.length; j++) x[i * names.length + j] = reference[j][i];
       const referenceScores = await scorer.score(x, snapshot.rows).finally(() => scorer.release());
@@ -113,12 +91,12 @@ export function createDriftActivities({ db, store, workDir }: ActivityDeps) {
         ...(scorePsi !== undefined && scorePsi >= cfg.psiThreshold ? [`score drift (PSI ${scorePsi.toFixed(3)})`] : []),
         ...(live.auc !== undefined && cfg.minLiveAuc !== undefined && live.auc < cfg.minLiveAuc ? [`live AUC ${live.auc.toFixed(3)} < ${cfg.minLiveAuc}`] : []),
       ];
-      const body = JSON.stringify({ model: input.model, checkId: input.checkId, championVersion: c.version, snapshotSha256: c.s_sha256, window: cfg.window, liveAuc: live.auc, labelled: live.labelled, report }, null, 1);
+      const body = JSON.stringify({ model: input.model, checkId: input.checkId, championVersion: c.version, snapshotSha256: c.snapshot.artifact.sha256, window: cfg.window, liveAuc: live.auc, labelled: live.labelled, report }, null, 1);
       const stored = await store.put('reports', body, '.json', 'application/json');
       const top = [...report.features].sort((a, b) => b.psi - a.psi).slice(0, 3).map((f) => `${f.feature} ${f.psi.toFixed(3)}`).join(', ');
       const summary = [
         reasons.length ? `drift: ${reasons.join('; ')}` : `stable: max PSI ${report.maxPsi.toFixed(3)} < ${cfg.psiThreshold}`,
-        `${rows} predictions by v${c.version} in the last ${cfg.window} vs its training snapshot ${c.s_sha256.slice(0, 12)}`,
+        `${rows} predictions by v${c.version} in the last ${cfg.window} vs its training snapshot ${c.snapshot.artifact.sha256.slice(0, 12)}`,
         `top PSI ${top}; score PSI ${scorePsi?.toFixed(3) ?? '–'}`,
         `live AUC ${live.auc?.toFixed(3) ?? '–'} on ${live.labelled} labelled predictions`,
         `report ${stored.key}`,

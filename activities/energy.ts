@@ -1,20 +1,11 @@
 import { findModel } from '../db/models';
 import { cheapestWindow } from '../energy/window';
 import { configuredPriceSource } from './training-energy';
+import type { TrainingWindow } from '../contracts/payloads';
 import type { ActivityDeps } from './deps';
 
 /** Without a history of this model's training times, plan for this long a run. */
 const DEFAULT_TRAINING_MS = 15 * 60_000;
-
-export interface TrainingWindow {
-  startAt: string;
-  explanation: string;
-  averagePricePerMWh: number | null;
-  savingsVsNow: number | null;
-  /** True when the price feed could not be read and the run starts now so the deadline holds. */
-  fallback: boolean;
-  source: string;
-}
 
 /** Energy activities (control pool): when to train, given the grid price curve and a deadline. */
 export function createEnergyActivities({ db, priceFeed }: ActivityDeps) {

@@ -13,7 +13,7 @@ import { renderReport, type VersionReport } from '../reports/html';
 import type { ModelSpec } from '../specs/model-spec';
 import type { ActivityDeps } from './deps';
 import { inScratch } from './scratch';
-import type { EvaluationResult, ModelVersionRef, SnapshotRef, TrainingEnergy, VersionEvaluation } from './types';
+import type { EvaluationResult, ModelVersionRef, SnapshotRef, TrainingEnergy, VersionEvaluation } from '../contracts/payloads';
 
 /** Pre-signed report links stay valid for S3's maximum of seven days. */
 const REPORT_LINK_SECONDS = 7 * 24 * 3600;

@@ -1,11 +1,11 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { metrics } from '../config/metrics';
+import { findChampion } from '../db/champion';
 import { audit, findModel, UnknownModelError, type AuditEvent } from '../db/models';
 import { inTransaction } from '../db/pool';
 import type { Verdict } from '../ml/policy';
-import { refOf } from '../storage/artifacts';
 import type { ActivityDeps } from './deps';
-import type { Decision, LoadedModel, SnapshotRef, Trigger, TrainingResult } from './types';
+import type { Decision, LoadedModel, SnapshotRef, Trigger, TrainingResult } from '../contracts/payloads';
 
 type VersionStatus = 'awaiting_approval' | 'rejected' | 'failed_policy' | 'failed' | 'approved';
 
@@ -17,18 +17,8 @@ export function createRegistryActivities({ db }: ActivityDeps) {
         if (err instanceof UnknownModelError) throw ApplicationFailure.nonRetryable(err.message, 'UnknownModel');
         throw err;
       });
-      const champion = await db.query<{ version: number; artifact_key: string; artifact_sha256: string; artifact_bytes: string }>(
-        `SELECT v.version, v.artifact_key, v.artifact_sha256, v.artifact_bytes
-           FROM model_aliases a JOIN model_versions v ON v.id = a.version_id
-          WHERE a.model_id = $1 AND a.alias = 'champion'`,
-        [model.id],
-      );
-      const c = champion.rows[0];
-      return {
-        name,
-        spec: model.spec,
-        champion: c && { version: c.version, artifact: refOf(c) },
-      };
+      const champion = await findChampion(db, model.id);
+      return { name, spec: model.spec, champion: champion && { version: champion.version, artifact: champion.artifact } };
     },
 
     /** Records the training run and its candidate version; a retry returns the version already registered. */
@@ -87,9 +77,9 @@ export function createRegistryActivities({ db }: ActivityDeps) {
           [input.model, input.version],
         );
         const inserted = await tx.query(
-          `INSERT INTO approvals (model_version_id, decision, decided_by, channel, comment, decided_at, workflow_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (model_version_id) DO NOTHING`,
-          [v.rows[0].id, d.decision, d.approver, d.channel, d.comment ?? null, d.decidedAt, input.workflowId],
+          `INSERT INTO approvals (model_version_id, decision, decided_by, channel, comment, decided_at, workflow_id, assertion_ids)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (model_version_id) DO NOTHING`,
+          [v.rows[0].id, d.decision, d.approver, d.channel, d.comment ?? null, d.decidedAt, input.workflowId, (d.votes ?? []).map((vote) => vote.assertionId)],
         );
         if (inserted.rowCount === 0) return;
         metrics.decisions.inc({ model: input.model, decision: d.decision, channel: d.channel });
@@ -105,7 +95,7 @@ export function createRegistryActivities({ db }: ActivityDeps) {
           version: input.version,
           channel: d.channel,
           outcome: 'ok',
-          details: { comment: d.comment, decidedAt: d.decidedAt, workflowId: input.workflowId },
+          details: { comment: d.comment, decidedAt: d.decidedAt, workflowId: input.workflowId, votes: (d.votes ?? []).map((vote) => ({ identity: vote.identity, decision: vote.decision, channel: vote.channel, assertionId: vote.assertionId })) },
         });
       });
     },

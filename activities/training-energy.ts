@@ -1,6 +1,6 @@
 import { SAMPLE_PRICE_CURVE, priceSourceFromConfig, type PriceSource } from '../energy/prices';
 import { costOf, startEnergyMeter, type PowerSample } from '../energy/telemetry';
-import type { TrainingEnergy } from './types';
+import type { TrainingEnergy } from '../contracts/payloads';
 
 /** FACTORY_PRICE_FEED, or the shipped synthetic curve under a name that says so, so its figures are not taken for real costs. */
 export function configuredPriceSource(feed: string | undefined): PriceSource {

@@ -11,7 +11,7 @@ import type { ModelSpec } from '../specs/model-spec';
 import { artifactRefSchema, type ArtifactRef, type ArtifactStore } from '../storage/artifacts';
 import { runCommandTrainer } from './command-trainer';
 import { configuredPriceSource, meterTraining } from './training-energy';
-import type { SnapshotRef, TrainingResult } from './types';
+import type { SnapshotRef, TrainingResult } from '../contracts/payloads';
 
 const CHILD = path.resolve(__dirname, '../ml/train-child.js');
 /** The parent heartbeats on its own clock too, so a long step in the child never looks like a dead worker. */

@@ -1,11 +1,12 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { logger } from '../config/logger';
+import { findChampion } from '../db/champion';
 import { audit, findModel } from '../db/models';
 import { durationMs } from '../specs/duration';
 import { signalTraining } from '../triggers/request';
 import type { ActivityDeps } from './deps';
-import type { Trigger } from './types';
+import type { Trigger } from '../contracts/payloads';
 
 /** Trigger activities (control pool): the checks behind automatic retrains, and the request itself. */
 export function createTriggerActivities({ db, client }: ActivityDeps & { client: Client }) {
@@ -39,14 +40,10 @@ export function createTriggerActivities({ db, client }: ActivityDeps & { client:
     async checkRowThreshold(input: { model: string; batchRows: number }): Promise<{ threshold?: number; rows: number; crossed: boolean }> {
       const model = await findModel(db, input.model);
       const threshold = model.spec.triggers.rows;
+      const champion = await findChampion(db, model.id);
       const r = await db.query<{ rows: string }>(
-        `SELECT coalesce(sum(b.row_count), 0) AS rows FROM data_batches b
-          WHERE b.model_id = $1 AND b.status = 'accepted'
-            AND NOT b.id = ANY(coalesce((SELECT s.batch_ids FROM model_aliases a
-                                           JOIN model_versions v ON v.id = a.version_id
-                                           JOIN dataset_snapshots s ON s.id = v.snapshot_id
-                                          WHERE a.model_id = $1 AND a.alias = 'champion'), '{}'))`,
-        [model.id],
+        "SELECT coalesce(sum(row_count), 0) AS rows FROM data_batches WHERE model_id = $1 AND status = 'accepted' AND NOT id = ANY($2)",
+        [model.id, champion?.snapshot.batchIds ?? []],
       );
       const rows = Number(r.rows[0].rows);
       if (!threshold) return { rows, crossed: false };

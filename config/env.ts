@@ -46,10 +46,30 @@ export const envSchema = z.object({
   INTAKE_TOKENS: z.string().default(''),
   /** How often the intake looks for files under s3://<bucket>/incoming/<model>/. */
   INTAKE_POLL_MS: z.coerce.number().int().min(100).default(5_000),
+  /** The approvals service's HTTP port: Slack's interactivity requests (/slack/events) and the CLI's decisions (/v1/...). */
+  APPROVALS_PORT: port.default(8085),
+  /** The approvals service's listen address: loopback unless Slack must reach it directly (usually a reverse proxy does). */
+  APPROVALS_HOST: z.string().min(1).default('127.0.0.1'),
+  /** Where the CLI reaches the approvals service; unset: this machine's APPROVALS_PORT. */
+  FACTORY_APPROVALS_URL: z.string().url().optional(),
+  /** The approvals service's Ed25519 signing key (PEM, 0600); created on its first start. Only that service reads it. */
+  FACTORY_APPROVALS_KEY_FILE: z.string().min(1).optional(),
+  /** The approvals service's public key(s), hex, comma-separated while a key is rotated; unset: the .pub file beside the signing key. */
+  FACTORY_APPROVALS_PUBLIC_KEY: z.string().optional(),
+  /** The Slack app's bot token (xoxb-…): posts approval cards and answers clicks. Unset: no Slack, decisions by CLI. */
+  SLACK_BOT_TOKEN: z.string().min(1).optional(),
+  /** The Slack app's signing secret: the approvals service verifies every Slack request with it. */
+  SLACK_SIGNING_SECRET: z.string().min(1).optional(),
+  /** Slack's Web API base URL (tests point it at a local stand-in). */
+  SLACK_API_URL: z.string().url().default('https://slack.com/api/'),
   /** Chat webhook (Slack incoming-webhook JSON) told about rollbacks; unset: log and audit trail only. */
   FACTORY_NOTIFY_URL: z.string().url().optional(),
   /** Electricity prices for training cost: a CSV curve's path or a JSON feed's URL (energy/README.md); unset, the synthetic sample curve. */
   FACTORY_PRICE_FEED: z.string().min(1).optional(),
+  /** The CLI caller's personal token (fct_…), taken before the credentials file: for CI and scripts that have no home for one. */
+  FACTORY_TOKEN: z.string().optional(),
+  /** Where the CLI reads its token; unset, <FACTORY_DATA_DIR>/credentials/token. */
+  FACTORY_CREDENTIALS_FILE: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -75,6 +95,7 @@ export function dataPaths(env: FactoryEnv) {
     logs: path.join(root, 'logs'),
     batches: path.join(root, 'batches'),
     work: path.join(root, 'work'),
+    approvalsKey: path.join(root, 'approvals', 'signing-key.pem'),
   };
 }
 
@@ -91,5 +112,11 @@ export function connections(env: FactoryEnv) {
     temporalUi: `http://${env.TEMPORAL_ADDRESS.split(':')[0]}:${env.TEMPORAL_UI_PORT}`,
     databaseUrl: env.DATABASE_URL ?? `postgres://postgres:postgres@127.0.0.1:${env.EMBEDDED_PG_PORT}/factory`,
     s3Endpoint: env.S3_ENDPOINT ?? `http://127.0.0.1:${env.S3_PORT}`,
+    approvalsUrl: env.FACTORY_APPROVALS_URL ?? `http://127.0.0.1:${env.APPROVALS_PORT}`,
   };
+}
+
+/** A workflow's page in the Temporal Web UI. */
+export function workflowUrl(env: FactoryEnv, workflowId: string): string {
+  return `${connections(env).temporalUi}/namespaces/${env.TEMPORAL_NAMESPACE}/workflows/${encodeURIComponent(workflowId)}`;
 }

@@ -11,4 +11,4 @@ export const TASK_QUEUES = {
   control: 'factory-control',
 } as const;
 
-export type Pool = keyof typeof TASK_QUEUES;
+export type WorkerPool = keyof typeof TASK_QUEUES;

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { parse } from 'csv-parse/sync';
+import { readCsv, writeCsv } from './csv';
 
 /**
  * The drift scenario people can watch and we can measure. From replay month
@@ -16,18 +16,13 @@ export const SHIFTED_COLUMNS = ['PAY_0', 'PAY_2', 'PAY_3', 'PAY_4', 'PAY_5', 'PA
 
 /** Applies the shift to one replay batch file (raw CSV with a header), writing the shifted copy. */
 export function shiftBatch(file: string, outFile: string, label = 'default.payment.next.month'): string {
-  const lines = fs.readFileSync(file, 'utf8').split(/\r?\n/).filter((l) => l.length > 0);
-  const header = (parse(lines[0]) as string[][])[0];
+  const [header = [], ...rows] = readCsv(fs.readFileSync(file, 'utf8')).map((r) => r.cells);
   const labelAt = header.indexOf(label);
   const at = SHIFTED_COLUMNS.map((c) => header.indexOf(c));
   if (labelAt < 0 || at.some((i) => i < 0)) throw new Error(`${file}: expected columns ${label} and ${SHIFTED_COLUMNS.join(', ')}`);
-  const shifted = lines.slice(1).map((line) => {
-    const cells = line.split(',');
-    if (cells[labelAt] === '1') for (const i of at) if (Number(cells[i]) >= 1) cells[i] = '-1';
-    return cells.join(',');
-  });
+  for (const cells of rows) if (cells[labelAt] === '1') for (const i of at) if (Number(cells[i]) >= 1) cells[i] = '-1';
   fs.mkdirSync(path.dirname(outFile), { recursive: true });
-  fs.writeFileSync(outFile, [lines[0], ...shifted].join('\n') + '\n');
+  fs.writeFileSync(outFile, writeCsv([header, ...rows]));
   return outFile;
 }
 

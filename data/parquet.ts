@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { DuckDBConnection, DuckDBInstance, LIST, VARCHAR, listValue } from '@duckdb/node-api';
 import { NUMBER } from '../specs/data-batch';
 import type { ModelSpec } from '../specs/model-spec';
+import { csvLine } from './csv';
 
 /**
  * Dataset snapshots: the canonical CSV batches of a model (specs/data-batch.ts),
@@ -87,7 +88,7 @@ export async function buildParquetSnapshot(input: {
   if (!columns.some((c) => c.name === orderBy)) throw new Error(`order key "${orderBy}" is not a snapshot column`);
   // read_csv maps columns by position and ignores the header's names, so a file
   // with its columns in another order would load without complaint.
-  const header = columns.map((c) => c.name).join(',');
+  const header = csvLine(columns.map((c) => c.name));
   for (const file of batchCsvPaths) {
     const found = firstLine(file);
     if (found !== header) throw new Error(`${file}: header is "${found}", expected "${header}"`);

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { parse } from 'csv-parse/sync';
 import { unitHash } from '../ml/split';
+import { readCsv, writeCsv } from './csv';
 
 /**
  * The shipped credit-default file has no time column, so the replay defines one:
@@ -11,20 +11,18 @@ import { unitHash } from '../ml/split';
 export const REPLAY_SEED = 2005;
 
 export function replayBatches(csvPath: string, outDir: string, months: number, idColumn = 'ID'): string[] {
-  const text = fs.readFileSync(csvPath, 'utf8');
-  const lines = text.split(/\r?\n/).filter((l) => l.length > 0);
-  const header = lines[0];
-  const idIndex = (parse(header) as string[][])[0].indexOf(idColumn);
+  const [header = [], ...records] = readCsv(fs.readFileSync(csvPath, 'utf8')).map((r) => r.cells);
+  const idIndex = header.indexOf(idColumn);
   if (idIndex < 0) throw new Error(`${csvPath}: no "${idColumn}" column in the header`);
-  const keyed = lines.slice(1).map((line) => ({ line, key: unitHash(REPLAY_SEED, line.split(',')[idIndex]) }));
+  const keyed = records.map((cells) => ({ cells, key: unitHash(REPLAY_SEED, cells[idIndex]) }));
   keyed.sort((a, b) => a.key - b.key);
   fs.mkdirSync(outDir, { recursive: true });
   const size = Math.ceil(keyed.length / months);
   const files: string[] = [];
   for (let m = 0; m < months; m++) {
     const file = path.join(outDir, `month-${String(m + 1).padStart(2, '0')}.csv`);
-    const rows = keyed.slice(m * size, (m + 1) * size).map((k) => k.line);
-    fs.writeFileSync(file, [header, ...rows].join('\n') + '\n');
+    const rows = keyed.slice(m * size, (m + 1) * size).map((k) => k.cells);
+    fs.writeFileSync(file, writeCsv([header, ...rows]));
     files.push(file);
   }
   return files;

@@ -1,7 +1,7 @@
 import { Pool, type PoolClient } from 'pg';
 import { logger } from '../config/logger';
 
-export function createPool(connectionString: string): Pool {
+export function createDbPool(connectionString: string): Pool {
   const pool = new Pool({ connectionString, max: 5, application_name: process.env.FACTORY_SERVICE ?? 'ai-factory' });
   // An idle connection dropped by the server (restart, failover) is replaced on next use; unhandled, it would crash the process.
   // Only the message and code: the error carries the whole client object.
@@ -23,4 +23,12 @@ export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => P
   } finally {
     client.release();
   }
+}
+
+/**
+ * Several writes as one: given a pool, they get their own transaction; given a
+ * client, they run in the transaction its caller holds, so they compose into a larger one.
+ */
+export function atomically<T>(db: Pool | PoolClient, fn: (db: PoolClient) => Promise<T>): Promise<T> {
+  return db instanceof Pool ? inTransaction(db, fn) : fn(db);
 }

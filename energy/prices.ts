@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { parse } from 'csv-parse/sync';
 import { z } from 'zod';
+import { CsvError, readCsv, type CsvRecord } from '../data/csv';
 import { NUMBER } from '../specs/data-batch';
 
 /** The shipped sample curve; the build does not copy it into dist/, so it is found from the project root. */
@@ -88,17 +88,16 @@ export class CsvPriceSource implements PriceSource {
   private parse(text: string): PricePoint[] {
     const fail = (line: number, column: string, message: string) =>
       new Error(`${this.file} line ${line}, column ${column}: ${message}`);
-    let records: { record: string[]; info: { lines: number } }[];
+    let records: CsvRecord[];
     try {
-      // The typings do not model `info: true`, which wraps each record with its line number.
-      records = parse(text, { info: true, skip_empty_lines: true, bom: true, trim: true }) as unknown as typeof records;
+      records = readCsv(text, { trim: true });
     } catch (err) {
-      const e = err as { lines?: number; message: string };
-      throw fail(e.lines ?? 0, '*', `not valid CSV: ${e.message}`);
+      if (!(err instanceof CsvError)) throw err;
+      throw fail(err.line, '*', `not valid CSV: ${err.message}`);
     }
     if (records.length === 0) throw new Error(`${this.file}: empty file, expected a header line`);
 
-    const header = records[0].record;
+    const header = records[0].cells;
     const startAt = header.indexOf('start');
     const endAt = header.indexOf('end');
     const priceAt = header.findIndex((h) => PRICE_COLUMN.test(h));
@@ -107,20 +106,21 @@ export class CsvPriceSource implements PriceSource {
     const ccy = PRICE_COLUMN.exec(header[priceAt])![1].toUpperCase();
     const columnAt = { start: startAt, end: endAt, price: priceAt };
 
-    const points = records.slice(1).map(({ record, info }) => {
+    const points = records.slice(1).map(({ cells, line }) => {
+      if (cells.length !== header.length) throw fail(line, '*', `has ${cells.length} fields, the header has ${header.length}`);
       const row = csvRowSchema.safeParse({
-        start: record[startAt],
-        end: endAt < 0 ? undefined : record[endAt],
-        price: record[priceAt],
+        start: cells[startAt],
+        end: endAt < 0 ? undefined : cells[endAt],
+        price: cells[priceAt],
       });
       if (!row.success) {
         const issue = row.error.issues[0];
         const at = columnAt[issue.path[0] as keyof typeof columnAt];
-        throw fail(info.lines, header[at], `"${record[at] ?? ''}" ${issue.message}`);
+        throw fail(line, header[at], `"${cells[at] ?? ''}" ${issue.message}`);
       }
       const start = Date.parse(row.data.start);
       const end = row.data.end ? Date.parse(row.data.end) : start + this.resolutionMs;
-      if (end <= start) throw fail(info.lines, header[endAt], 'end must be after start');
+      if (end <= start) throw fail(line, header[endAt], 'end must be after start');
       return point(start, end, row.data.price, ccy);
     });
     if (points.length === 0) throw new Error(`${this.file}: no price rows under the header`);

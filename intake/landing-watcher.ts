@@ -1,5 +1,5 @@
 import { logger } from '../config/logger';
-import type { IngestOutcome } from '../activities/types';
+import type { IngestOutcome } from '../contracts/payloads';
 import type { LandingArea } from '../storage/landing';
 
 /**

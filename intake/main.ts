@@ -1,8 +1,9 @@
 import { Client, Connection } from '@temporalio/client';
 import { connections, loadEnv } from '../config/env';
 import { logger } from '../config/logger';
+import { runService } from '../config/service';
 import { findModel, UnknownModelError } from '../db/models';
-import { createPool } from '../db/pool';
+import { createDbPool } from '../db/pool';
 import { ArtifactStore } from '../storage/artifacts';
 import { LandingArea } from '../storage/landing';
 import { watchLanding } from './landing-watcher';
@@ -10,11 +11,10 @@ import { buildIntakeServer } from './server';
 import { submitBatch } from './submit';
 
 /** The data intake: batches over HTTP and from the S3 landing area, into the same ingest workflow as the CLI's. */
-async function main(): Promise<void> {
-  process.env.FACTORY_SERVICE ??= 'intake';
+async function main(): Promise<() => Promise<void>> {
   const env = loadEnv();
   const c = connections(env);
-  const db = createPool(c.databaseUrl);
+  const db = createDbPool(c.databaseUrl);
   const store = ArtifactStore.fromEnv(env, c.s3Endpoint);
   const connection = await Connection.connect({ address: c.temporalAddress });
   const client = new Client({ connection, namespace: c.namespace });
@@ -33,18 +33,12 @@ async function main(): Promise<void> {
   await app.listen({ port: env.INTAKE_PORT, host: '0.0.0.0' });
   const watcher = watchLanding(new LandingArea(store.client, store.bucket), deps, env.INTAKE_POLL_MS);
   logger.info({ port: env.INTAKE_PORT, landing: `s3://${store.bucket}/incoming/<model>/`, auth: env.INTAKE_TOKENS ? 'bearer' : 'none' }, 'intake started');
-  const stop = async () => {
+  return async () => {
     await app.close();
     await watcher.stop();
     await connection.close();
     await db.end();
-    process.exit(0);
   };
-  process.once('SIGINT', () => void stop());
-  process.once('SIGTERM', () => void stop());
 }
 
-main().catch((err) => {
-  logger.error({ err }, 'intake failed to start');
-  process.exit(1);
-});
+runService('intake', main);

@@ -2,12 +2,13 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { bearerTokens } from '../config/bearer';
 import { registry } from '../config/metrics';
-import type { IngestOutcome } from '../activities/types';
+import type { IngestOutcome } from '../contracts/payloads';
+import { modelNameSchema } from '../specs/model-spec';
 
 /** Batches up to this size are taken over HTTP; larger ones belong in the S3 landing area. */
 const MAX_BATCH_BYTES = 256 * 1024 * 1024;
 
-const paramsSchema = z.object({ model: z.string().regex(/^[a-z][a-z0-9-]{1,62}$/, 'must be a model name (lowercase letters, digits, dashes)') });
+const paramsSchema = z.object({ model: modelNameSchema });
 const querySchema = z.object({ source: z.string().min(1).max(200).optional() });
 
 /**

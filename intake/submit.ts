@@ -1,10 +1,10 @@
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
-import type { IngestOutcome } from '../activities/types';
+import type { IngestOutcome } from '../contracts/payloads';
 import { TASK_QUEUES } from '../config/task-queues';
 import { isParquet } from '../data/format';
 import type { ArtifactStore } from '../storage/artifacts';
-import { ingestBatch } from '../workflows';
+import type { ingestBatch } from '../workflows';
 
 /**
  * Every way a batch arrives (CLI, HTTP, the S3 landing area) ends here: the
@@ -16,7 +16,7 @@ export async function submitBatch(deps: { client: Client; store: ArtifactStore }
   const parquet = isParquet(input.bytes);
   const ext = parquet ? '.parquet' : path.extname(input.source) || '.csv';
   const upload = await deps.store.put('uploads', input.bytes, ext, parquet ? 'application/vnd.apache.parquet' : 'text/csv');
-  return deps.client.workflow.execute(ingestBatch, {
+  return deps.client.workflow.execute<typeof ingestBatch>('ingestBatch' satisfies (typeof ingestBatch)['name'], {
     taskQueue: TASK_QUEUES.control,
     workflowId: `ingest-${input.model}-${upload.sha256.slice(0, 16)}`,
     workflowIdConflictPolicy: 'USE_EXISTING',

@@ -1,5 +1,5 @@
 import type { Dataset } from './dataset';
-import { OnnxScorer } from './scoring';
+import { checkInfra } from './infra-check';
 
 export interface InferenceProfile {
   latencyP50Ms: number;
@@ -16,24 +16,15 @@ const BATCH_RUNS = 10;
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
 
 /**
- * Loads the model in a fresh ONNX Runtime session (infra validation: it loads,
- * honours the factory's input/output contract and answers canary rows with
- * probabilities), then measures batch-1 latency and batch-1000 throughput.
+ * The infra check (ml/infra-check.ts) on the first rows, then batch-1 latency
+ * and batch-1000 throughput in the session it loaded.
  */
 export async function profileInference(bytes: Uint8Array, data: Dataset): Promise<InferenceProfile> {
-  let scorer: OnnxScorer;
+  const canaries = Math.min(5, data.rows);
+  const infra = await checkInfra(bytes, data.features, Float32Array.from(data.x.subarray(0, canaries * data.features)));
+  if (!infra.passed) return { latencyP50Ms: NaN, latencyP99Ms: NaN, throughputRowsPerS: NaN, inferenceCpuMsPer1k: NaN, infra };
+  const { scorer } = infra;
   try {
-    scorer = await OnnxScorer.load(bytes, data.features);
-  } catch (err) {
-    return { latencyP50Ms: NaN, latencyP99Ms: NaN, throughputRowsPerS: NaN, inferenceCpuMsPer1k: NaN, infra: { passed: false, reason: `the model does not load: ${(err as Error).message}` } };
-  }
-  try {
-    const canaries = Math.min(5, data.rows);
-    const out = await scorer.score(Float32Array.from(data.x.subarray(0, canaries * data.features)), canaries);
-    const bad = Array.from(out).find((p) => !(p >= 0 && p <= 1));
-    if (out.length !== canaries || bad !== undefined) {
-      return { latencyP50Ms: NaN, latencyP99Ms: NaN, throughputRowsPerS: NaN, inferenceCpuMsPer1k: NaN, infra: { passed: false, reason: `canary rows got ${out.length} answers for ${canaries} rows${bad !== undefined ? `, one of them ${bad}, not a probability` : ''}` } };
-    }
     const rows = Array.from({ length: Math.min(data.rows, 100) }, (_, r) => Float32Array.from(data.x.subarray(r * data.features, (r + 1) * data.features)));
     for (let i = 0; i < 20; i++) await scorer.score(rows[i % rows.length], 1);
     const latencies: number[] = [];
@@ -56,7 +47,7 @@ export async function profileInference(bytes: Uint8Array, data: Dataset): Promis
       latencyP99Ms: percentile(latencies, 0.99),
       throughputRowsPerS: (n * BATCH_RUNS) / seconds,
       inferenceCpuMsPer1k: ((used.user + used.system) / 1000 / (n * BATCH_RUNS)) * 1000,
-      infra: { passed: true, reason: `loads in a new session, takes "features" [N, ${data.features}] and answers ${canaries} canary rows with probabilities` },
+      infra: { passed: true, reason: infra.reason },
     };
   } finally {
     await scorer.release();

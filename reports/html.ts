@@ -1,4 +1,4 @@
-import type { TrainingEnergy } from '../activities/types';
+import type { TrainingEnergy } from '../contracts/payloads';
 import { CRITERIA, CRITERION_NAMES } from '../ml/criteria';
 import type { Metrics, Verdict } from '../ml/policy';
 import type { FairnessReport } from '../ml/quality';

@@ -3,15 +3,17 @@ import { Command } from 'commander';
 import { loadEnv } from '../config/env';
 import { ensureTool, TOOLS, type ToolName } from '../stack/tools';
 import { decide, describeDecision } from './cli/approval';
-import { CliError, withContext } from './cli/context';
+import { callerOf, CliError, withContext } from './cli/context';
+import { describeHistory, modelHistory } from './cli/history';
 import { describeIngest, ingest } from './cli/ingest';
 import { listModels, registerModel } from './cli/models';
 import { describeRolloutStatus, followRollout, rolloutStatus, steerRollout } from './cli/rollout';
+import { peopleAdd, peopleDisable, peopleGroups, peopleList, peopleToken } from './cli/people';
 import { modelStatus } from './cli/status';
 import { backfillSchedule, describeSchedule } from './cli/schedule';
 import { parseDeadline, requestTraining, waitForStage } from './cli/train';
 import { up } from './cli/up';
-import { RESTING_STAGES } from '../workflows/definitions';
+import { RESTING_STAGES } from '../contracts/messages';
 
 const print = (s: string) => process.stdout.write(s + '\n');
 
@@ -43,10 +45,19 @@ program
 
 program
   .command('register <spec>')
-  .description('register a model from its YAML spec, or update it')
-  .action(run((spec: string) => withContext(async (ctx) => print(await registerModel(ctx, spec)))));
+  .description('register a model from its YAML spec, or update it (as the person your token proves: the spec\'s history records who)')
+  .action(run((spec: string) => withContext(async (ctx) => print(await registerModel(ctx, spec, (await callerOf(ctx, 'model.register')).id)))));
 
 program.command('models').description('list registered models').action(run(() => withContext(async (ctx) => print(await listModels(ctx)))));
+
+program
+  .command('history <model>')
+  .description("a model's lineage and audit trail: who decided what, when, via which channel, on which figures; refusals included")
+  .option('--json', 'print it as JSON, for scripts')
+  .action(run((model: string, opts: { json?: boolean }) => withContext(async (ctx) => {
+    const h = await modelHistory(ctx, model);
+    print(opts.json ? JSON.stringify(h, null, 2) : describeHistory(h));
+  })));
 
 program
   .command('status <model>')
@@ -74,7 +85,8 @@ program
     if (maxPricePerMWh !== undefined && !Number.isFinite(maxPricePerMWh)) throw new CliError(`--max-price "${opts.maxPrice}" is not a number`);
     if (maxPricePerMWh !== undefined && !opts.deadline) throw new CliError('--max-price needs a --deadline');
     const deadline = opts.deadline ? parseDeadline(opts.deadline) : undefined;
-    const state = await requestTraining(ctx, model, { reason: 'manual', requestedBy: ctx.actor, detail: opts.reason, deadline, maxPricePerMWh });
+    const { id } = await callerOf(ctx, 'pipeline.request');
+    const state = await requestTraining(ctx, model, { reason: 'manual', requestedBy: id, detail: opts.reason, deadline, maxPricePerMWh });
     print(state.queued ? `${model}: a pipeline is running (${state.running}); this request is queued as its follow-up` : `${model}: pipeline requested`);
     if (!opts.wait) return;
     const { workflowId, status } = await waitForStage(ctx, model, RESTING_STAGES, 30 * 60_000, (s) => print(`  ${s.stage}`));
@@ -84,17 +96,17 @@ program
 for (const verdict of ['approve', 'reject'] as const) {
   program
     .command(`${verdict} <model> <version>`)
-    .description(`${verdict} a candidate awaiting approval`)
-    .requiredOption('--as <user>', 'who decides (must be on the model\'s approver list)')
+    .description(`${verdict} a candidate awaiting approval, as the person your token (FACTORY_TOKEN or the credentials file) proves`)
+    .option('--as <id>', 'check that your token is this person\'s before deciding')
     .option('--comment <text>', 'recorded in the audit trail')
     .option('--no-follow', 'return once the decision is taken, without following the rollout')
-    .action(run((model: string, version: string, opts: { as: string; comment?: string; follow: boolean }) =>
+    .action(run((model: string, version: string, opts: { as?: string; comment?: string; follow: boolean }) =>
       withContext(async (ctx) => {
-        const result = await decide(ctx, verdict, model, version, opts.as, opts.comment, 0);
-        print(describeDecision(model, result));
-        if (verdict === 'reject' || !opts.follow) return;
-        const outcome = await followRollout(ctx, model, result.decision.version, result.pipelineId, print);
-        print(describeDecision(model, { ...result, outcome }));
+        const result = await decide(ctx, verdict, model, version, { comment: opts.comment, as: opts.as }, 0);
+        print(describeDecision(result));
+        if (result.answer.decision?.decision !== 'approved' || !opts.follow) return;
+        const outcome = await followRollout(ctx, model, result.version, result.pipelineId, print);
+        print(describeDecision({ ...result, outcome }));
       }),
     ));
 }
@@ -116,11 +128,33 @@ for (const action of ['pause', 'resume', 'abort'] as const) {
   rollout
     .command(`${action} <model> <version>`)
     .description(action === 'abort' ? 'stop the rollout and roll back: the champion keeps serving' : `${action} the rollout's progress (the guard keeps watching)`)
-    .requiredOption('--as <user>', "who (must be one of the model's approvers)")
+    .option('--as <id>', 'check that your token is this person\'s (one of the model\'s approvers)')
     .option('--reason <text>', 'recorded with the rollout and in the audit trail')
-    .action(run((model: string, version: string, opts: { as: string; reason?: string }) =>
-      withContext(async (ctx) => print(describeRolloutStatus(await steerRollout(ctx, action, model, version, opts.as, opts.reason)))),
+    .action(run((model: string, version: string, opts: { as?: string; reason?: string }) =>
+      withContext(async (ctx) => print(describeRolloutStatus(await steerRollout(ctx, action, model, version, opts)))),
     ));
 }
+
+const people = program.command('people').description('the directory of people who decide, their groups and CLI tokens (admins only)');
+people
+  .command('add <id>')
+  .description('add a person (id: lowercase letters, digits, ".", "_", "-")')
+  .requiredOption('--name <display>', 'display name')
+  .option('--slack <TEAM_ID:USER_ID>', 'their Slack team and user ids (not a display name)')
+  .option('--group <group...>', 'groups an approval policy can name as group:<name>')
+  .action(run((id: string, opts: { name: string; slack?: string; group?: string[] }) => withContext(async (ctx) => print(await peopleAdd(ctx, id, opts)))));
+people.command('list').description('everyone, with Slack ids, groups and status').action(run(() => withContext(async (ctx) => print(await peopleList(ctx)))));
+people
+  .command('disable <id>')
+  .description('disable a person and revoke their token')
+  .action(run((id: string) => withContext(async (ctx) => print(await peopleDisable(ctx, id)))));
+people
+  .command('groups <id> [groups...]')
+  .description("replace a person's groups (none given: no groups)")
+  .action(run((id: string, groups: string[]) => withContext(async (ctx) => print(await peopleGroups(ctx, id, groups)))));
+people
+  .command('token <id>')
+  .description('issue a new CLI token for a person, replacing any earlier one; it is printed once')
+  .action(run((id: string) => withContext(async (ctx) => print(await peopleToken(ctx, id)))));
 
 program.parseAsync(process.argv);

@@ -1,17 +1,17 @@
 import { connections, loadEnv } from '../config/env';
 import { logger } from '../config/logger';
-import { createPool } from '../db/pool';
+import { runService } from '../config/service';
+import { createDbPool } from '../db/pool';
 import { ArtifactStore } from '../storage/artifacts';
 import { PredictionLog } from './prediction-log';
 import { ServedModels } from './served-models';
 import { buildServer } from './server';
 
 /** One serving replica: its only shared state is PostgreSQL and S3. */
-async function main(): Promise<void> {
-  process.env.FACTORY_SERVICE ??= 'serving';
+async function main(): Promise<() => Promise<void>> {
   const env = loadEnv();
   const c = connections(env);
-  const db = createPool(c.databaseUrl);
+  const db = createDbPool(c.databaseUrl);
   const url = env.SERVING_URL ?? `http://127.0.0.1:${env.SERVING_PORT}`;
   const models = new ServedModels(db, c.databaseUrl, ArtifactStore.fromEnv(env, c.s3Endpoint), { maxRows: env.SERVING_MAX_BATCH, maxDelayMs: env.SERVING_MAX_DELAY_MS }, url);
   await models.start(env.SERVING_POLL_MS, env.SERVING_HEARTBEAT_MS);
@@ -19,18 +19,12 @@ async function main(): Promise<void> {
   const app = buildServer(models, log, env.SERVING_TOKENS);
   await app.listen({ port: env.SERVING_PORT, host: '0.0.0.0' });
   logger.info({ port: env.SERVING_PORT, replica: models.replicaId, models: models.serving(), auth: env.SERVING_TOKENS ? 'bearer' : 'none' }, 'serving started');
-  const stop = async () => {
+  return async () => {
     await app.close();
     await log.stop();
     await models.stop();
     await db.end();
-    process.exit(0);
   };
-  process.once('SIGINT', () => void stop());
-  process.once('SIGTERM', () => void stop());
 }
 
-main().catch((err) => {
-  logger.error({ err }, 'serving failed to start');
-  process.exit(1);
-});
+runService('serving', main);

@@ -3,8 +3,8 @@ import { Client, type Pool } from 'pg';
 import { logger } from '../config/logger';
 import { OnnxScorer } from '../ml/scoring';
 import { parseModelSpec, type ModelSpec } from '../specs/model-spec';
-import { refOf, type ArtifactRef, type ArtifactStore } from '../storage/artifacts';
-import { CHAMPION_CHANNEL } from './channel';
+import type { ArtifactRef, ArtifactStore } from '../storage/artifacts';
+import { CHAMPION_CHANNEL, servingTargets } from '../db/champion';
 import { MicroBatcher } from './micro-batcher';
 import { servingMetrics } from './metrics';
 
@@ -23,21 +23,6 @@ export interface ServedModel {
   champion: LoadedVersion;
   candidate?: LoadedVersion;
   rollout?: { phase: 'shadow' | 'canary'; canaryPercent: number };
-}
-
-interface ServingRow {
-  name: string;
-  spec: unknown;
-  version: number;
-  artifact_key: string;
-  artifact_sha256: string;
-  artifact_bytes: string;
-  phase: 'shadow' | 'canary' | null;
-  canary_percent: number | null;
-  c_version: number | null;
-  c_key: string | null;
-  c_sha256: string | null;
-  c_bytes: string | null;
 }
 
 /**
@@ -85,30 +70,19 @@ export class ServedModels {
   }
 
   private async load(): Promise<void> {
-    const rows = await this.db.query<ServingRow>(
-      `SELECT m.name, m.spec, v.version, v.artifact_key, v.artifact_sha256, v.artifact_bytes,
-              r.phase, r.canary_percent, cv.version AS c_version, cv.artifact_key AS c_key, cv.artifact_sha256 AS c_sha256, cv.artifact_bytes AS c_bytes
-         FROM model_aliases a
-         JOIN models m ON m.id = a.model_id
-         JOIN model_versions v ON v.id = a.version_id
-         LEFT JOIN rollouts r ON r.model_id = m.id AND r.phase IN ('shadow', 'canary')
-         LEFT JOIN model_versions cv ON cv.id = r.candidate_version_id
-        WHERE a.alias = 'champion'`,
-    );
     const seen = new Set<string>();
-    for (const row of rows.rows) {
-      seen.add(row.name);
-      const current = this.models.get(row.name);
+    for (const target of await servingTargets(this.db)) {
+      seen.add(target.model);
+      const current = this.models.get(target.model);
       // The same parsed spec while it is unchanged: the request path caches its validators on it.
-      const spec = current && JSON.stringify(row.spec) === JSON.stringify(current.spec) ? current.spec : parseModelSpec(row.spec, row.name);
-      const reuse = (sha256: string) => [current?.champion, current?.candidate].find((v) => v?.sha256 === sha256);
-      const champion = reuse(row.artifact_sha256) ?? (await this.loadVersion(row.name, spec, row.version, refOf(row)));
-      const candidate =
-        row.c_sha256 === null
-          ? undefined
-          : (reuse(row.c_sha256) ?? (await this.loadVersion(row.name, spec, row.c_version!, refOf({ artifact_key: row.c_key!, artifact_sha256: row.c_sha256, artifact_bytes: row.c_bytes! }))));
-      const next: ServedModel = { model: row.name, spec, champion, candidate, rollout: row.phase ? { phase: row.phase, canaryPercent: row.canary_percent ?? 0 } : undefined };
-      this.models.set(row.name, next);
+      const spec = current && JSON.stringify(target.spec) === JSON.stringify(current.spec) ? current.spec : parseModelSpec(target.spec, target.model);
+      const load = async (v: { version: number; artifact: ArtifactRef }) =>
+        [current?.champion, current?.candidate].find((loaded) => loaded?.sha256 === v.artifact.sha256) ?? (await this.loadVersion(target.model, spec, v.version, v.artifact));
+      const champion = await load(target.champion);
+      const candidate = target.candidate && (await load(target.candidate));
+      const c = target.candidate;
+      const next: ServedModel = { model: target.model, spec, champion, candidate, rollout: c && { phase: c.phase, canaryPercent: c.canaryPercent } };
+      this.models.set(target.model, next);
       if (current) this.retire(current, next);
     }
     for (const [name, current] of this.models) {

@@ -1,5 +1,5 @@
-import { parse } from 'csv-parse/sync';
 import { z } from 'zod';
+import { CsvError, readCsv, writeCsv } from '../data/csv';
 import type { FeatureSpec, ModelSpec } from './model-spec';
 
 /** A number as batches, snapshots and price curves write it: no "inf", "0x10", "1_000" or padding. */
@@ -85,10 +85,10 @@ export function validateBatch(spec: ModelSpec, csv: string): BatchValidation {
 
   let records: string[][];
   try {
-    records = parse(csv, { skip_empty_lines: true, relax_column_count: true, bom: true });
+    records = readCsv(csv).map((r) => r.cells);
   } catch (err) {
-    const e = err as { lines?: number; message: string };
-    fail({ line: e.lines ?? 0, column: '*', message: `not valid CSV: ${e.message}` });
+    if (!(err instanceof CsvError)) throw err;
+    fail({ line: err.line, column: '*', message: `not valid CSV: ${err.message}` });
     return { rows: [], errors, moreErrors, rowCount: 0 };
   }
   if (records.length === 0) {
@@ -158,23 +158,16 @@ export function validateBatch(spec: ModelSpec, csv: string): BatchValidation {
 /** The canonical CSV of validated rows: the model's column order, so equal data hashes equally; a missing value is an empty cell. */
 export function toCanonicalCsv(spec: ModelSpec, rows: BatchRow[]): string {
   const header = [spec.idColumn, ...spec.features.map((f) => f.name), spec.label];
-  const out = [header.join(',')];
-  for (const r of rows) out.push([r.id, ...r.features.map((v) => (Number.isNaN(v) ? '' : v)), r.label].join(','));
-  return out.join('\n') + '\n';
+  return writeCsv([header, ...rows.map((r) => [r.id, ...r.features, r.label])]);
 }
 
 /** Reads a canonical CSV written by toCanonicalCsv (trusted: it was validated before it was stored). */
 export function fromCanonicalCsv(csv: string): BatchRow[] {
-  const lines = csv.split('\n');
-  const rows: BatchRow[] = [];
-  for (let i = 1; i < lines.length; i++) {
-    if (lines[i] === '') continue;
-    const cells = lines[i].split(',');
-    rows.push({
+  return readCsv(csv)
+    .slice(1)
+    .map(({ cells }) => ({
       id: cells[0],
       label: Number(cells[cells.length - 1]) as 0 | 1,
       features: cells.slice(1, -1).map((c) => (c === '' ? NaN : Number(c))),
-    });
-  }
-  return rows;
+    }));
 }

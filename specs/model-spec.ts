@@ -112,16 +112,29 @@ export const fairnessSchema = z
   })
   .strict();
 
+/** A person in the factory's directory (factory people add), or every enabled member of a group as `group:<name>`. */
+const approverSchema = z.string().regex(/^(group:)?[a-z][a-z0-9._-]{0,62}$/, 'must be a factory identity (e.g. "alice") or a group ("group:risk-officers")');
+
 export const approvalSchema = z
   .object({
-    approvers: z.array(z.string().min(1)).min(1, 'at least one approver is required'),
+    approvers: z.array(approverSchema).min(1, 'at least one approver is required'),
+    /** Distinct approvers who must approve; any one rejection rejects. */
+    required: z.number().int().min(1).default(1),
+    /** Segregation of duties: whoever requested the training or last changed this spec may not approve it. */
+    independent: z.boolean().default(false),
     timeout: durationSchema.default('72h'),
-    /** reject: an unanswered request is rejected; escalate: escalated once, then rejected. */
+    /** reject: an unanswered request expires (rejected) at the timeout; escalate: escalated once, then expires after another timeout. */
     onTimeout: z.enum(['reject', 'escalate']).default('reject'),
     /** A candidate still awaiting approval is rejected as superseded when a newer trigger asks for a retrain. */
     supersede: z.boolean().default(false),
+    /** Where the approval card is posted (a channel id or #name), and who hears of an escalation. */
+    slack: z.object({ channel: z.string().min(1), escalationChannel: z.string().min(1).optional() }).strict().optional(),
   })
-  .strict();
+  .strict()
+  .refine((a) => a.approvers.some((r) => r.startsWith('group:')) || a.required <= a.approvers.length, {
+    message: 'required is more than the approvers named: the candidate could never be approved',
+    path: ['required'],
+  });
 
 /** What a rollout's guard tolerates from the candidate, compared with the version serving beside it. */
 export const rolloutGuardSchema = z
@@ -229,11 +242,12 @@ export const splitSchema = z
   })
   .strict();
 
+/** A model's name: it becomes part of workflow ids, S3 keys and URLs. */
+export const modelNameSchema = z.string().regex(/^[a-z][a-z0-9-]{1,62}$/, 'must be lowercase letters, digits and dashes, starting with a letter');
+
 export const modelSpecSchema = z
   .object({
-    name: z
-      .string()
-      .regex(/^[a-z][a-z0-9-]{1,62}$/, 'must be lowercase letters, digits and dashes, starting with a letter'),
+    name: modelNameSchema,
     description: z.string().default(''),
     task: z.literal('binary-classification'),
     /** Unique row key; used for reproducible splits and de-duplication. */

@@ -1,7 +1,7 @@
 import { connections, dataPaths, type FactoryEnv } from '../config/env';
 import { logger } from '../config/logger';
 import { migrate } from '../db/migrate';
-import { createPool } from '../db/pool';
+import { createDbPool } from '../db/pool';
 import { startPostgres } from './postgres';
 import type { ServiceHandle } from './process';
 import { startS3 } from './s3';
@@ -42,7 +42,7 @@ export async function startStack(env: FactoryEnv): Promise<Stack> {
         logFile: `${paths.logs}/temporal.log`,
       }).then((h) => (started.push(h), h)),
     ]);
-    const pool = createPool(postgres.url);
+    const pool = createDbPool(postgres.url);
     const applied = await migrate(pool).finally(() => pool.end());
     if (applied.length > 0) logger.info({ applied }, 'database migrated');
     for (const s of [temporal, postgres, s3]) {

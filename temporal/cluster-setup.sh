@@ -10,7 +10,7 @@ until temporal operator cluster health --address "$TEMPORAL_ADDRESS" >/dev/null 
 temporal operator namespace describe --address "$TEMPORAL_ADDRESS" -n "$NAMESPACE" >/dev/null 2>&1 ||
   temporal operator namespace create --address "$TEMPORAL_ADDRESS" -n "$NAMESPACE" --retention 30d
 
-for attr in FactoryModel=Keyword FactoryStage=Keyword FactoryTrigger=Keyword FactoryCandidateVersion=Int; do
+for attr in FactoryModel=Keyword FactoryStage=Keyword FactoryTrigger=Keyword FactoryCandidateVersion=Int FactoryAwaitingApproval=KeywordList; do
   temporal operator search-attribute create --address "$TEMPORAL_ADDRESS" -n "$NAMESPACE" \
     --name "${attr%%=*}" --type "${attr#*=}" 2>/dev/null || true
 done

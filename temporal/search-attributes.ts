@@ -10,12 +10,15 @@ export const SEARCH_ATTRIBUTES = {
   FactoryStage: defineSearchAttributeKey('FactoryStage', 'KEYWORD'),
   FactoryTrigger: defineSearchAttributeKey('FactoryTrigger', 'KEYWORD'),
   FactoryCandidateVersion: defineSearchAttributeKey('FactoryCandidateVersion', 'INT'),
+  /** Who a pipeline at its approval gate still waits for, e.g. `FactoryAwaitingApproval="alice"`; empty once decided. */
+  FactoryAwaitingApproval: defineSearchAttributeKey('FactoryAwaitingApproval', 'KEYWORD_LIST'),
 } as const;
 
 /** The CLI's spelling of each type, for `temporal server start-dev --search-attribute NAME=Type`. */
-export const SEARCH_ATTRIBUTE_CLI_TYPES: Record<keyof typeof SEARCH_ATTRIBUTES, 'Keyword' | 'Int'> = {
+export const SEARCH_ATTRIBUTE_CLI_TYPES: Record<keyof typeof SEARCH_ATTRIBUTES, 'Keyword' | 'Int' | 'KeywordList'> = {
   FactoryModel: 'Keyword',
   FactoryStage: 'Keyword',
   FactoryTrigger: 'Keyword',
   FactoryCandidateVersion: 'Int',
+  FactoryAwaitingApproval: 'KeywordList',
 };

@@ -1,9 +1,9 @@
 import type { Client } from '@temporalio/client';
-import type { Trigger } from '../activities/types';
+import type { Trigger } from '../contracts/payloads';
 import { TASK_QUEUES } from '../config/task-queues';
 import { SEARCH_ATTRIBUTES } from '../temporal/search-attributes';
-import { factoryLoop } from '../workflows/factory-loop';
-import { loopStateQuery, loopWorkflowId, requestTrainingSignal, type LoopState } from '../workflows/definitions';
+import type { factoryLoop } from '../workflows';
+import { loopStateQuery, loopWorkflowId, requestTrainingSignal, type LoopState } from '../contracts/messages';
 
 /**
  * Every trigger (a person, a schedule, a row threshold, drift) asks the model's
@@ -13,7 +13,7 @@ import { loopStateQuery, loopWorkflowId, requestTrainingSignal, type LoopState }
 export async function signalTraining(client: Client, model: string, trigger: Trigger): Promise<LoopState & { queued: boolean }> {
   // Busy before the request arrives means it joins the follow-up rather than starting a pipeline.
   const before = await client.workflow.getHandle(loopWorkflowId(model)).query(loopStateQuery).catch(() => undefined);
-  const handle = await client.workflow.signalWithStart(factoryLoop, {
+  const handle = await client.workflow.signalWithStart<typeof factoryLoop, [Trigger]>('factoryLoop' satisfies (typeof factoryLoop)['name'], {
     workflowId: loopWorkflowId(model),
     taskQueue: TASK_QUEUES.control,
     args: [{ model }],

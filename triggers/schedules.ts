@@ -17,7 +17,7 @@ function wantedSchedules(spec: ModelSpec): Record<string, Wanted | undefined> {
   return {
     [retrainScheduleId(spec.name)]: schedule && {
       spec: {
-        ...(schedule.every ? { intervals: [{ every: schedule.every }] } : { cronExpressions: [schedule.cron!] }),
+        ...(schedule.every ? { intervals: [{ every: durationMs(schedule.every) }] } : { cronExpressions: [schedule.cron!] }),
         timezone: schedule.timezone,
         jitter: durationMs(schedule.jitter),
       },
@@ -27,7 +27,7 @@ function wantedSchedules(spec: ModelSpec): Record<string, Wanted | undefined> {
       memo: { model: spec.name },
     },
     [driftScheduleId(spec.name)]: drift && {
-      spec: { intervals: [{ every: drift.every }] },
+      spec: { intervals: [{ every: durationMs(drift.every) }] },
       action: { type: 'startWorkflow', workflowType: 'driftMonitor' satisfies (typeof driftMonitor)['name'], args: [{ model: spec.name }], taskQueue: TASK_QUEUES.control, ...common },
       policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '10m' },
       memo: { model: spec.name },

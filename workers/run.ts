@@ -2,7 +2,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker, makeTelemetryFilterString, type LogLevel, type WorkerOptions } from '@temporalio/worker';
+import { createApprovalActivities } from '../activities/approvals';
+import { createChatActivities } from '../activities/chat';
 import { createDataActivities } from '../activities/data';
+import { configuredPublicKeys } from '../approvals/signing-key';
+import { slackClient } from '../approvals/slack-client';
 import type { ActivityDeps } from '../activities/deps';
 import { createEvaluationActivities } from '../activities/evaluation';
 import { createRegistryActivities } from '../activities/registry';
@@ -11,12 +15,12 @@ import { createTriggerActivities } from '../activities/triggers';
 import { createEnergyActivities } from '../activities/energy';
 import { createDriftActivities } from '../activities/drift';
 import { createTrainingActivities } from '../activities/training';
-import { connections, dataPaths, loadEnv, type FactoryEnv } from '../config/env';
+import { connections, dataPaths, loadEnv, workflowUrl, type FactoryEnv } from '../config/env';
 import { logger } from '../config/logger';
 import { serveMetrics } from '../config/metrics';
-import { TASK_QUEUES, type Pool } from '../config/task-queues';
+import { TASK_QUEUES, type WorkerPool } from '../config/task-queues';
 import { migrate } from '../db/migrate';
-import { createPool } from '../db/pool';
+import { createDbPool } from '../db/pool';
 import { ArtifactStore } from '../storage/artifacts';
 
 export interface PoolWorker {
@@ -25,7 +29,7 @@ export interface PoolWorker {
 }
 
 /** What each pool runs: the gpu pool trains, the cpu pool validates and evaluates, the control pool runs workflows and the registry. */
-function poolOptions(pool: Pool, deps: ActivityDeps & { client?: Client }): Partial<WorkerOptions> {
+function poolOptions(pool: WorkerPool, deps: ActivityDeps & { client?: Client }): Partial<WorkerOptions> {
   switch (pool) {
     case 'gpu':
       // One training at a time per host: it takes the machine. Heartbeats are few, so they are sent
@@ -35,7 +39,14 @@ function poolOptions(pool: Pool, deps: ActivityDeps & { client?: Client }): Part
       return { activities: { ...createDataActivities(deps), ...createEvaluationActivities(deps), ...createDriftActivities(deps) }, maxConcurrentActivityTaskExecutions: 2 };
     case 'control':
       return {
-        activities: { ...createRegistryActivities(deps), ...createRolloutActivities(deps), ...createTriggerActivities({ ...deps, client: deps.client! }), ...createEnergyActivities(deps) },
+        activities: {
+          ...createRegistryActivities(deps),
+          ...createApprovalActivities(deps),
+          ...createChatActivities(deps),
+          ...createRolloutActivities(deps),
+          ...createTriggerActivities({ ...deps, client: deps.client! }),
+          ...createEnergyActivities(deps),
+        },
         workflowsPath: require.resolve('../workflows') };
   }
 }
@@ -43,7 +54,7 @@ function poolOptions(pool: Pool, deps: ActivityDeps & { client?: Client }): Part
 let runtimeInstalled = false;
 
 /** Builds one pool's worker against the configured services. The caller runs and shuts it down. */
-export async function createPoolWorker(pool: Pool, env: FactoryEnv = loadEnv(), extra: Partial<WorkerOptions> = {}): Promise<PoolWorker> {
+export async function createPoolWorker(pool: WorkerPool, env: FactoryEnv = loadEnv(), extra: Partial<WorkerOptions> = {}): Promise<PoolWorker> {
   if (!runtimeInstalled) {
     runtimeInstalled = true;
     // The SDK's own log lines (workflow and activity loggers included) go through pino as structured records.
@@ -61,14 +72,24 @@ export async function createPoolWorker(pool: Pool, env: FactoryEnv = loadEnv(), 
   const workDir = path.join(dataPaths(env).work, pool);
   fs.mkdirSync(workDir, { recursive: true });
   // The gpu pool gets no database: training hosts only need S3.
-  const db = pool === 'gpu' ? undefined : createPool(c.databaseUrl);
+  const db = pool === 'gpu' ? undefined : createDbPool(c.databaseUrl);
   // Workers bring the schema up to date themselves, so a fresh deployment needs no separate step.
   if (db) await migrate(db);
   const connection = await NativeConnection.connect({ address: c.temporalAddress });
   // The control pool's trigger activities start and signal workflows themselves.
   const clientConnection = pool === 'control' ? await Connection.connect({ address: c.temporalAddress }) : undefined;
   const client = clientConnection && new Client({ connection: clientConnection, namespace: c.namespace });
-  const deps = { db: db!, store: ArtifactStore.fromEnv(env, c.s3Endpoint), workDir, notifyUrl: env.FACTORY_NOTIFY_URL, priceFeed: env.FACTORY_PRICE_FEED, client };
+  const deps = {
+    db: db!,
+    store: ArtifactStore.fromEnv(env, c.s3Endpoint),
+    workDir,
+    notifyUrl: env.FACTORY_NOTIFY_URL,
+    priceFeed: env.FACTORY_PRICE_FEED,
+    client,
+    approvalKeys: () => configuredPublicKeys(env),
+    slack: env.SLACK_BOT_TOKEN ? slackClient(env) : undefined,
+    workflowUrl: (workflowId: string) => workflowUrl(env, workflowId),
+  };
   const worker = await Worker.create({
     connection,
     namespace: c.namespace,
@@ -87,7 +108,7 @@ export async function createPoolWorker(pool: Pool, env: FactoryEnv = loadEnv(), 
 }
 
 /** Entry point of a worker process: runs until SIGINT/SIGTERM, then drains. */
-export async function main(pool: Pool): Promise<void> {
+export async function main(pool: WorkerPool): Promise<void> {
   process.env.FACTORY_SERVICE ??= `worker-${pool}`;
   const env = loadEnv();
   const { worker, close } = await createPoolWorker(pool, env);

@@ -1,4 +1,6 @@
 import { proxyActivities } from '@temporalio/workflow';
+import type { ApprovalActivities } from '../activities/approvals';
+import type { ChatActivities } from '../activities/chat';
 import type { DataActivities } from '../activities/data';
 import type { EvaluationActivities } from '../activities/evaluation';
 import type { RegistryActivities } from '../activities/registry';
@@ -36,6 +38,19 @@ export const registry = proxyActivities<RegistryActivities>({
   taskQueue: TASK_QUEUES.control,
   startToCloseTimeout: '1m',
   retry: { maximumInterval: '30s' },
+});
+
+export const approvals = proxyActivities<ApprovalActivities>({
+  taskQueue: TASK_QUEUES.control,
+  startToCloseTimeout: '1m',
+  retry: { maximumInterval: '30s' },
+});
+
+/** Slack and the webhook are best effort: a few tries with backoff (the Slack client also honours Retry-After), then the gate goes on without. */
+export const chat = proxyActivities<ChatActivities>({
+  taskQueue: TASK_QUEUES.control,
+  startToCloseTimeout: '2m',
+  retry: { maximumAttempts: 4, initialInterval: '2s', backoffCoefficient: 3 },
 });
 
 export const rollout = proxyActivities<RolloutActivities>({

@@ -1,72 +1,141 @@
-import { condition, log, setHandler } from '@temporalio/workflow';
-import type { Decision } from '../activities/types';
+import { ApplicationFailure, allHandlersFinished, condition, log, patched, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { verifyAssertion } from '../approvals/assertion';
+import { refusal, tally, type Vote } from '../approvals/policy';
+import type { Decision, Trigger } from '../contracts/payloads';
+import { approveSignal, approveUpdate, rejectSignal, rejectUpdate, supersedeSignal, type ApprovalRequest, type GateAnswer } from '../contracts/messages';
 import { durationMs } from '../specs/duration';
 import type { ModelSpec } from '../specs/model-spec';
-import { registry } from './activities';
-import { approveSignal, approveUpdate, rejectSignal, rejectUpdate, supersedeSignal, type ApprovalRequest } from './definitions';
+import { SEARCH_ATTRIBUTES } from '../temporal/search-attributes';
+import { approvals, chat, registry } from './activities';
+import { awaitUnsignedDecision } from './approval-gate-unsigned';
+
+/** Pipelines that reached the gate before this marker decide by the unsigned gate they started with. */
+const SIGNED_DECISIONS = 'signed-decisions';
+
+export interface GateView {
+  approvers: string[];
+  required: number;
+  votes: Vote[];
+  deadline: string;
+  slackCard?: string;
+}
+
+type Considered = { vote: Vote } | { refused: string; identity?: string; claimed?: string; assertionId?: string };
 
 /**
- * Waits for a human decision on one candidate version. The update handlers
- * validate synchronously, so the CLI gets a clear "no" for a wrong version,
- * an approver not on the allowlist, or a decision already taken; the signals
- * do the same checks and leave a denied attempt in the audit trail. An
- * unanswered request is rejected at the deadline, or escalated once first.
+ * Waits for people to decide on one candidate. A vote counts only with an
+ * assertion signed by the approvals service for this pipeline, version and
+ * action, unexpired and never used before, from someone the model's policy lets
+ * decide (as the directory stood when the candidate got here): N distinct
+ * approvals approve, one rejection rejects. Anything else — a Web UI signal, a
+ * hand-written update, a forged, expired or replayed assertion — is refused
+ * with its reason and written to the audit trail by this workflow. A reminder
+ * goes out at half the timeout, then escalation (if the spec asks), then expiry.
  */
-export async function awaitDecision(model: string, version: number, spec: ModelSpec, workflowId: string, onDeadline: (iso: string) => void): Promise<Decision> {
+export async function awaitDecision(
+  input: { model: string; version: number; spec: ModelSpec; workflowId: string; trigger: Trigger },
+  show: (view: GateView) => void,
+): Promise<Decision> {
+  const { model, version, spec, workflowId } = input;
+  if (!patched(SIGNED_DECISIONS)) {
+    return awaitUnsignedDecision(model, version, spec, workflowId, (deadline) => show({ approvers: spec.approval.approvers, required: 1, votes: [], deadline }));
+  }
+  const { policy, publicKeys } = await approvals.openGate({ model, version, workflowId, trigger: input.trigger });
+  const votes: Vote[] = [];
+  const usedNonces = new Set<string>();
   let decision: Decision | undefined;
-  const denied: { request: ApprovalRequest; reason: string; action: string }[] = [];
+  let slackCard: string | undefined;
+  const timeoutMs = durationMs(spec.approval.timeout);
+  let deadline = Date.now() + timeoutMs;
+  const view = () => show({ approvers: policy.eligible, required: policy.required, votes: [...votes], deadline: new Date(deadline).toISOString(), slackCard });
+  const stillToVote = () => policy.eligible.filter((p) => !votes.some((v) => v.identity === p));
+  const answer = (): GateAnswer => ({ decision, votes: [...votes], required: policy.required, missing: tally(policy, votes).missing });
+  /** Chat is best effort: a Slack outage never stops the gate, and the decision can still come by CLI. */
+  const bestEffort = (what: string, p: Promise<unknown>) => void p.catch((err) => log.warn(`${what} failed`, { error: String(err) }));
+  const updateCard = () => bestEffort('updating the Slack card', chat.updateApprovalCard({ model, version, workflowId, policy, votes: [...votes], deadline: new Date(deadline).toISOString(), decision }));
 
-  const problem = (req: ApprovalRequest): string | undefined => {
-    if (decision) return `${model} v${version} was already ${decision.decision} by ${decision.approver}`;
-    if (req.version !== version) return `${model} is awaiting approval of v${version}, not v${req.version}`;
-    if (!spec.approval.approvers.includes(req.approver)) {
-      return `"${req.approver}" is not an approver of ${model} (approvers: ${spec.approval.approvers.join(', ')})`;
+  /** Judges one request synchronously, so two arriving together are counted one after the other. */
+  const consider = (action: 'approve' | 'reject', req: ApprovalRequest): Considered => {
+    const claimed = req?.approver === undefined ? undefined : String(req.approver);
+    if (decision) return { refused: `${model} v${version} was already ${decision.decision}${decision.approver === 'factory' ? ` (${decision.channel})` : ` by ${decision.approver}`}`, claimed };
+    const checked = verifyAssertion(req?.assertion, publicKeys, { workflowId, version, actions: [action] }, Date.now(), usedNonces);
+    if (!checked.ok) return { refused: checked.reason, claimed };
+    const { identity, nonce, channel, comment } = checked.claims;
+    usedNonces.add(nonce);
+    const why = refusal(policy, identity, action, votes);
+    if (why) return { refused: why, identity, assertionId: nonce };
+    const vote: Vote = { identity, decision: action === 'approve' ? 'approved' : 'rejected', channel, assertionId: nonce, comment, at: new Date().toISOString() };
+    votes.push(vote);
+    const { outcome } = tally(policy, votes);
+    if (outcome) decision = { decision: outcome, approver: identity, channel, comment, decidedAt: vote.at, votes: [...votes] };
+    return { vote };
+  };
+  /** What a request leaves behind: the vote with its assertion, or the refusal with its reason, in the audit trail. */
+  const record = async (action: 'approve' | 'reject', c: Considered, via: 'update' | 'signal') => {
+    if ('vote' in c) {
+      await approvals.recordVote({ model, version, workflowId, vote: c.vote });
+      if (!decision) upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.FactoryAwaitingApproval, value: stillToVote() }]);
+      view();
+      updateCard();
+      return;
     }
-    return undefined;
+    await registry.recordAudit({
+      actor: c.identity ?? 'unverified',
+      action: `version.${action}`,
+      model,
+      version,
+      channel: c.identity ? undefined : via === 'signal' ? 'web-ui' : 'api',
+      outcome: 'denied',
+      details: { reason: c.refused, workflowId, via, ...(c.claimed !== undefined && { claimedBy: c.claimed }), ...(c.assertionId && { assertionId: c.assertionId }) },
+    });
   };
-  const decide = (verdict: Decision['decision'], req: ApprovalRequest, channel: Decision['channel']): Decision => {
-    decision = { decision: verdict, approver: req.approver, channel: req.channel ?? channel, comment: req.comment, decidedAt: new Date().toISOString() };
-    return decision;
-  };
-  const validator = (req: ApprovalRequest) => {
-    const p = problem(req);
-    if (p) throw new Error(p);
-  };
-  setHandler(approveUpdate, (req) => decide('approved', req, 'api'), { validator });
-  setHandler(rejectUpdate, (req) => decide('rejected', req, 'api'), { validator });
-  const signalled = (verdict: Decision['decision']) => (req: ApprovalRequest) => {
-    const p = problem(req);
-    if (p) denied.push({ request: req, reason: p, action: verdict === 'approved' ? 'version.approve' : 'version.reject' });
-    else decide(verdict, req, 'web-ui');
-  };
+  for (const [action, update, signal] of [['approve', approveUpdate, approveSignal], ['reject', rejectUpdate, rejectSignal]] as const) {
+    setHandler(update, async (req) => {
+      const c = consider(action, req);
+      await record(action, c, 'update');
+      if ('refused' in c) throw ApplicationFailure.nonRetryable(c.refused, 'DecisionRefused');
+      return answer();
+    });
+    setHandler(signal, (req) => bestEffort('recording a signalled decision', record(action, consider(action, req), 'signal')));
+  }
   setHandler(supersedeSignal, (t) => {
     if (decision || !spec.approval.supersede) return;
-    decide('rejected', { version, approver: 'factory', comment: `superseded: a newer ${t.reason} trigger asked for a retrain${t.detail ? ` (${t.detail})` : ''}` }, 'supersede');
+    decision = { decision: 'rejected', approver: 'factory', channel: 'supersede', comment: `superseded: a newer ${t.reason} trigger asked for a retrain${t.detail ? ` (${t.detail})` : ''}`, decidedAt: new Date().toISOString(), votes: [...votes] };
   });
-  setHandler(approveSignal, signalled('approved'));
-  setHandler(rejectSignal, signalled('rejected'));
 
-  let deadline = Date.now() + durationMs(spec.approval.timeout);
+  upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.FactoryAwaitingApproval, value: stillToVote() }]);
+  view();
+  bestEffort(
+    'posting the Slack card',
+    chat.postApprovalCard({ model, version, workflowId, policy, deadline: new Date(deadline).toISOString() }).then((card) => {
+      slackCard = card?.permalink;
+      view();
+    }),
+  );
+
+  let remindAt: number | undefined = Date.now() + timeoutMs / 2;
   let escalated = false;
-  onDeadline(new Date(deadline).toISOString());
+  const tell = (kind: 'reminder' | 'escalation' | 'expiry') =>
+    chat.notifyGate({ model, version, workflowId, kind, waitingFor: stillToVote(), missing: tally(policy, votes).missing, deadline: new Date(deadline).toISOString() }).catch((err) => log.warn(`${kind} notification failed`, { error: String(err) }));
   while (!decision) {
-    const answered = await condition(() => decision !== undefined || denied.length > 0, Math.max(1, deadline - Date.now()));
-    for (const d of denied.splice(0)) {
-      await registry.recordAudit({
-        actor: String(d.request.approver), action: d.action, model, version: d.request.version,
-        channel: d.request.channel ?? 'web-ui', outcome: 'denied', details: { reason: d.reason, workflowId },
-      });
-    }
-    if (decision || answered) continue;
-    if (spec.approval.onTimeout === 'escalate' && !escalated) {
+    await condition(() => decision !== undefined, Math.max(1, Math.min(remindAt ?? Infinity, deadline) - Date.now()));
+    if (decision) break;
+    if (remindAt !== undefined && Date.now() >= remindAt) {
+      remindAt = undefined;
+      await tell('reminder');
+    } else if (Date.now() >= deadline && spec.approval.onTimeout === 'escalate' && !escalated) {
       escalated = true;
-      deadline = Date.now() + durationMs(spec.approval.timeout);
-      onDeadline(new Date(deadline).toISOString());
-      log.warn('approval request unanswered; escalating', { model, version });
-      await registry.recordAudit({ actor: 'factory', action: 'approval.escalate', model, version, outcome: 'ok', details: { approvers: spec.approval.approvers, newDeadline: new Date(deadline).toISOString(), workflowId } });
-      continue;
+      deadline = Date.now() + timeoutMs;
+      view();
+      await tell('escalation');
+    } else if (Date.now() >= deadline) {
+      decision = { decision: 'rejected', approver: 'factory', channel: 'timeout', comment: `no decision within ${spec.approval.timeout}${escalated ? ' after escalation' : ''}`, decidedAt: new Date().toISOString(), votes: [...votes] };
+      await tell('expiry');
     }
-    decide('rejected', { version, approver: 'factory', comment: `no decision within ${spec.approval.timeout}${escalated ? ' after escalation' : ''}` }, 'timeout');
   }
+  upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.FactoryAwaitingApproval, value: [] }]);
+  updateCard();
+  // The update that decided is answered before the pipeline moves on.
+  await condition(allHandlersFinished);
   return decision;
 }

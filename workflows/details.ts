@@ -1,9 +1,12 @@
-import type { PipelineStatus, RolloutStatus } from './definitions';
+import type { PipelineStatus, RolloutStatus } from '../contracts/messages';
+
+/** Activity and child failures wrap the error that says what went wrong; that is the one worth recording. */
+export const causeOf = (err: unknown): string => (err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err));
 
 const f = (v: number | undefined) => (v === undefined ? '–' : v.toFixed(4));
 
 /** The pipeline's "current details" in the Web UI: where it is and what a person can do now. */
-export function describe(s: PipelineStatus): string {
+export function pipelineDetails(s: PipelineStatus): string {
   const lines = [`**${s.model}** · stage **${s.stage}** · trigger ${s.trigger.reason} by ${s.trigger.requestedBy}`];
   if (s.trigger.detail) lines.push(`why: ${s.trigger.detail}`);
   if (s.energyWindow) {
@@ -27,11 +30,14 @@ export function describe(s: PipelineStatus): string {
   }
   if (s.reportUrl) lines.push('', `[Evaluation report](${s.reportUrl})`);
   if (s.stage === 'awaiting-approval' && s.version !== undefined) {
+    const missing = Math.max(0, (s.approvalsRequired ?? 1) - (s.votes?.length ?? 0));
     lines.push(
       '',
-      `Awaiting approval by ${s.approvers?.join(' or ')} until ${s.approvalDeadline}.`,
-      `CLI: \`factory approve ${s.model} ${s.version} --as <you>\` (or \`factory reject ...\`).`,
-      `Here: Send Signal \`approve\` or \`reject\` with input \`{"version": ${s.version}, "approver": "<you>", "comment": "..."}\`.`,
+      `Awaiting approval until ${s.approvalDeadline}: ${missing} of ${s.approvalsRequired ?? 1} approvals still needed, from ${s.approvers?.join(', ') || 'nobody enabled in the directory'}.`,
+      ...(s.votes?.length ? [`Votes: ${s.votes.map((v) => `${v.identity} ${v.decision} via ${v.channel}`).join('; ')}.`] : []),
+      s.slackCard ? `Decide on the [Slack card](${s.slackCard}), or` : 'Decide',
+      `with the CLI as yourself (your token): \`factory approve ${s.model} ${s.version}\` or \`factory reject ${s.model} ${s.version} --comment "why"\`.`,
+      'A signal or update sent from here is refused (and audited): a decision counts only with an assertion signed by the approvals service.',
     );
   }
   if (s.decision) lines.push('', `Decision: **${s.decision.decision}** by ${s.decision.approver} via ${s.decision.channel} at ${s.decision.decidedAt}${s.decision.comment ? `: ${s.decision.comment}` : ''}`);
@@ -41,7 +47,7 @@ export function describe(s: PipelineStatus): string {
 const ms = (v: number) => `${Math.round(v / 1000)}s`;
 
 /** The rollout's "current details": phase, traffic, the guard's last reading, and how to steer it. */
-export function describeRollout(s: RolloutStatus): string {
+export function rolloutDetails(s: RolloutStatus): string {
   const lines = [`**${s.model}** v${s.version} rollout · phase **${s.phase}**${s.paused ? ' · **paused**' : ''}${s.championVersion !== undefined ? ` · champion v${s.championVersion}` : ''}`];
   if (s.phase === 'canary') lines.push(`canary: v${s.version} answers ${s.canaryPercent}% of requests`);
   if (s.phaseMs > 0) lines.push(`phase time ${ms(s.elapsedMs)} of ${ms(s.phaseMs)}${s.verdict && !s.verdict.enough ? ' · waiting for enough traffic' : ''}`);
@@ -57,7 +63,7 @@ export function describeRollout(s: RolloutStatus): string {
   if (s.note) lines.push('', s.note);
   if (s.reason) lines.push('', `Rolled back: **${s.reason}**`);
   if (s.phase !== 'completed' && s.phase !== 'rolled_back') {
-    lines.push('', `Steer: Execute Update \`${s.paused ? 'resume' : 'pause'}\` or \`abort\` with input \`{"by": "<you>", "reason": "..."}\`, or \`factory rollout ${s.paused ? 'resume' : 'pause'}|abort ${s.model} ${s.version} --as <you>\`.`);
+    lines.push('', `Steer as yourself (your token): \`factory rollout ${s.paused ? 'resume' : 'pause'}|abort ${s.model} ${s.version} --reason "..."\`; an update sent from here without the approvals service's signature is refused.`);
   }
   return lines.join('\n');
 }

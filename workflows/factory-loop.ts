@@ -1,7 +1,7 @@
 import { condition, continueAsNew, executeChild, getExternalWorkflowHandle, log, setHandler, upsertSearchAttributes, uuid4, workflowInfo } from '@temporalio/workflow';
-import type { Trigger } from '../activities/types';
+import type { Trigger } from '../contracts/payloads';
 import { SEARCH_ATTRIBUTES } from '../temporal/search-attributes';
-import { loopStateQuery, requestTrainingSignal, supersedeSignal, type LoopState } from './definitions';
+import { loopStateQuery, requestTrainingSignal, supersedeSignal, type LoopState } from '../contracts/messages';
 import { trainingPipeline } from './training-pipeline';
 
 /** Pipelines per run before continuing as new, well inside Temporal's history limits. */

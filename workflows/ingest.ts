@@ -1,5 +1,5 @@
 import { upsertSearchAttributes } from '@temporalio/workflow';
-import type { IngestOutcome } from '../activities/types';
+import type { IngestOutcome } from '../contracts/payloads';
 import type { ArtifactRef } from '../storage/artifacts';
 import { SEARCH_ATTRIBUTES } from '../temporal/search-attributes';
 import { data, triggers } from './activities';

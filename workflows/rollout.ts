@@ -1,13 +1,15 @@
-import { allHandlersFinished, CancellationScope, condition, isCancellation, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { LogWindow, PipelineOutcome, ReplicaExpectation, RolloutPhase } from '../activities/types';
+import { allHandlersFinished, CancellationScope, condition, isCancellation, log, patched, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { LogWindow, PipelineOutcome, ReplicaExpectation, RolloutPhase } from '../contracts/payloads';
+import { verifyAssertion } from '../approvals/assertion';
 import { judgeRollout } from '../ml/rollout-guard';
 import { durationMs } from '../specs/duration';
-import { replicas, rollout } from './activities';
-import { abortRolloutUpdate, pauseRolloutUpdate, resumeRolloutUpdate, rolloutStatusQuery, type RolloutControl, type RolloutStatus } from './definitions';
-import { describeRollout } from './details';
-import { causeOf } from './failures';
+import { chat, replicas, rollout } from './activities';
+import { abortRolloutUpdate, pauseRolloutUpdate, resumeRolloutUpdate, rolloutStatusQuery, type RolloutControl, type RolloutStatus } from '../contracts/messages';
+import { causeOf, rolloutDetails } from './details';
 
 export type RolloutOutcome = Extract<PipelineOutcome, { status: 'promoted' | 'rolled-back' }>;
+
+const ROLLOUT_THREAD = 'rollout-thread';
 
 /** How long replicas get to load a version before the rollout gives up on them. */
 const REPLICA_WAIT_MS = 5 * 60_000;
@@ -21,17 +23,31 @@ const REPLICA_WAIT_MS = 5 * 60_000;
 export async function rolloutWorkflow(input: { model: string; version: number; actor: string }): Promise<RolloutOutcome> {
   const { model, version } = input;
   const { workflowId } = workflowInfo();
-  const { rolloutId, policy, championVersion, operators } = await rollout.beginRollout({ ...input, workflowId });
+  // Rollouts that started before their phases went to the approval card's thread replay without those posts.
+  const inThread = patched(ROLLOUT_THREAD);
+  /** News for the card's Slack thread: best effort, it never holds up or fails the rollout. */
+  const post = (e: Omit<Parameters<typeof chat.postRolloutEvent>[0], 'model' | 'version'>) =>
+    inThread ? chat.postRolloutEvent({ model, version, ...e }).catch((err) => log.warn('posting a rollout event failed', { error: String(err) })) : Promise.resolve();
+  const { rolloutId, policy, championVersion, operators, publicKeys } = await rollout.beginRollout({ ...input, workflowId });
   const s: RolloutStatus = { model, version, championVersion, phase: 'checking', canaryPercent: 0, paused: false, elapsedMs: 0, phaseMs: 0 };
   let abort: RolloutControl | undefined;
-  const show = () => setCurrentDetails(describeRollout(s));
-  const steerable = ({ by }: RolloutControl) => {
+  const show = () => setCurrentDetails(rolloutDetails(s));
+  const usedNonces = new Set<string>();
+  /** Only an operator's action signed by the approvals service steers; validators run live, so a refusal changes no history. */
+  const steerable = (action: 'pause' | 'resume' | 'abort') => (c: RolloutControl) => {
     if (s.phase === 'completed' || s.phase === 'rolled_back') throw new Error(`the rollout of ${model} v${version} has ended (${s.phase})`);
-    if (!operators.includes(by)) throw new Error(`"${by}" may not steer ${model} rollouts (allowed: ${operators.join(', ')})`);
+    const checked = verifyAssertion(c.assertion, publicKeys ?? {}, { workflowId, version, actions: [action] }, Date.now(), usedNonces);
+    if (!checked.ok) throw new Error(checked.reason);
+    if (!operators.includes(checked.claims.identity)) throw new Error(`"${checked.claims.identity}" may not steer ${model} rollouts (allowed: ${operators.join(', ')})`);
+  };
+  /** Who steered: the assertion's verified identity (histories from before signed steering carry only `by`). */
+  const steeredBy = (c: RolloutControl) => {
+    if (c.assertion) usedNonces.add(c.assertion.claims.nonce);
+    return c.assertion?.claims.identity ?? c.by;
   };
   const steer = (paused: boolean) => async (c: RolloutControl) => {
     s.paused = paused;
-    s.note = `${paused ? 'paused' : 'resumed'} by ${c.by}${c.reason ? `: ${c.reason}` : ''}`;
+    s.note = `${paused ? 'paused' : 'resumed'} by ${steeredBy(c)}${c.reason ? `: ${c.reason}` : ''}`;
     show();
     await rollout.setRolloutPhase({ rolloutId, model, phase: s.phase, paused });
     return s;
@@ -39,23 +55,25 @@ export async function rolloutWorkflow(input: { model: string; version: number; a
   setHandler(rolloutStatusQuery, () => s);
   setHandler(pauseRolloutUpdate, steer(true), {
     validator: (c) => {
-      steerable(c);
+      steerable('pause')(c);
       if (s.paused) throw new Error('the rollout is already paused');
     },
   });
   setHandler(resumeRolloutUpdate, steer(false), {
     validator: (c) => {
-      steerable(c);
+      steerable('resume')(c);
       if (!s.paused) throw new Error('the rollout is not paused');
     },
   });
-  setHandler(abortRolloutUpdate, (c) => ((abort = c), s), { validator: steerable });
+  setHandler(abortRolloutUpdate, (c) => ((abort = { ...c, by: steeredBy(c) }), s), { validator: steerable('abort') });
 
   /** Moves to a phase (by default through setRolloutPhase; full traffic comes with the promotion) and returns when its window starts. */
   const enter = async (phase: RolloutPhase, canaryPercent = 0, move = () => rollout.setRolloutPhase({ rolloutId, model, phase, canaryPercent })) => {
     Object.assign(s, { phase, canaryPercent, elapsedMs: 0, phaseMs: 0, stats: undefined, verdict: undefined });
     show();
-    return (await move()).at;
+    const { at } = await move();
+    void post({ phase, canaryPercent, note: s.note });
+    return at;
   };
   const promote = () => enter('full', 0, () => rollout.promoteCandidate({ rolloutId, model, version, actor: input.actor, workflowId }));
   const awaitReplicas = async (expect: ReplicaExpectation): Promise<string | undefined> => {
@@ -88,12 +106,14 @@ export async function rolloutWorkflow(input: { model: string; version: number; a
       const back = restoredChampion ?? championVersion;
       if (back !== undefined) await awaitReplicas({ champion: back, candidate: null });
       await rollout.notify({ model, version, text: `${model} v${version} was rolled back${back !== undefined ? `; v${back} serves` : ''}. Why: ${reason}` });
+      await post({ phase: 'rolled_back', reason, restoredChampion: back });
       return { status: 'rolled-back', version, reason, restoredChampion };
     });
   const complete = async (previousChampion?: number): Promise<RolloutOutcome> => {
     await rollout.completeRollout({ rolloutId, model, version, workflowId });
     Object.assign(s, { phase: 'completed' });
     show();
+    await post({ phase: 'completed' });
     return { status: 'promoted', version, previousChampion };
   };
 

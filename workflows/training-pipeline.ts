@@ -1,13 +1,12 @@
 import { CancellationScope, executeChild, isCancellation, setCurrentDetails, sleep, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import type { PipelineOutcome, Trigger } from '../activities/types';
+import type { PipelineOutcome, Trigger } from '../contracts/payloads';
 import { comparePolicy } from '../ml/policy';
 import { SEARCH_ATTRIBUTES } from '../temporal/search-attributes';
 import { data, energy, evaluation, registry, training } from './activities';
 import { awaitDecision } from './approval-gate';
-import { pipelineStatusQuery, rolloutWorkflowId, supersedeSignal, type PipelineStatus, type Stage } from './definitions';
+import { pipelineStatusQuery, rolloutWorkflowId, supersedeSignal, type PipelineStatus, type Stage } from '../contracts/messages';
 import { rolloutWorkflow } from './rollout';
-import { describe } from './details';
-import { causeOf } from './failures';
+import { causeOf, pipelineDetails } from './details';
 
 /** snapshot → train (gpu) → evaluate (cpu) → policy → human decision → promote or reject. */
 export async function trainingPipeline(input: { model: string; trigger: Trigger }): Promise<PipelineOutcome> {
@@ -20,7 +19,7 @@ export async function trainingPipeline(input: { model: string; trigger: Trigger 
   const stage = (s: Stage) => {
     status.stage = s;
     upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.FactoryStage, value: s }]);
-    setCurrentDetails(describe(status));
+    setCurrentDetails(pipelineDetails(status));
   };
   upsertSearchAttributes([
     { key: SEARCH_ATTRIBUTES.FactoryModel, value: model },
@@ -59,9 +58,9 @@ export async function trainingPipeline(input: { model: string; trigger: Trigger 
     await registry.setVersionStatus({ model, version, status: 'awaiting_approval' });
     status.approvers = spec.approval.approvers;
     stage('awaiting-approval');
-    status.decision = await awaitDecision(model, version, spec, workflowId, (deadline) => {
-      status.approvalDeadline = deadline;
-      setCurrentDetails(describe(status));
+    status.decision = await awaitDecision({ model, version, spec, workflowId, trigger }, (gate) => {
+      Object.assign(status, { approvers: gate.approvers, approvalDeadline: gate.deadline, votes: gate.votes, approvalsRequired: gate.required, slackCard: gate.slackCard });
+      setCurrentDetails(pipelineDetails(status));
     });
     await registry.recordDecision({ model, version, workflowId, decision: status.decision });
     if (status.decision.decision === 'rejected') {

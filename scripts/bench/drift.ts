@@ -17,7 +17,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parse } from 'yaml';
 import { creditDefaultCsv, loadEnv } from '../../config/env';
 import { driftReplay, SHIFT_FROM } from '../../data/drift-scenario';
 import { replayBatches } from '../../data/replay';
@@ -28,11 +27,11 @@ import { OnnxScorer } from '../../ml/scoring';
 import { splitRows } from '../../ml/split';
 import { runTrainer } from '../../ml/trainers';
 import { validateBatch, type BatchRow } from '../../specs/data-batch';
-import { driftTriggerSchema, parseModelSpec } from '../../specs/model-spec';
+import { driftTriggerSchema } from '../../specs/model-spec';
+import { shippedSpec } from './kit/repo';
 
-const ROOT = path.resolve(__dirname, '../../..');
 const MONTHS = 6;
-const spec = parseModelSpec(parse(fs.readFileSync(path.join(ROOT, 'models/credit-default.yaml'), 'utf8')));
+const spec = shippedSpec();
 const cfg = spec.triggers.drift ?? driftTriggerSchema.parse({});
 const F = spec.features.length;
 const names = spec.features.map((f) => f.name);

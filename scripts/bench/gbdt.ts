@@ -10,8 +10,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parse } from 'yaml';
 import { creditDefaultCsv, loadEnv } from '../../config/env';
+import { readCsv, writeCsv } from '../../data/csv';
 import { toDataset, type Dataset } from '../../ml/dataset';
 import { gbdtToOnnx } from '../../ml/gbdt/onnx';
 import { fitGbdt, predictGbdt } from '../../ml/gbdt/train';
@@ -19,18 +19,16 @@ import { auc, logLoss } from '../../ml/metrics';
 import { prng } from '../../ml/random';
 import { OnnxScorer } from '../../ml/scoring';
 import { validateBatch, type BatchRow } from '../../specs/data-batch';
-import { gbdtSchema, parseModelSpec } from '../../specs/model-spec';
+import { gbdtSchema } from '../../specs/model-spec';
+import { arg } from './kit/cli';
+import { ROOT, shippedSpec } from './kit/repo';
+import { verdict } from './kit/cli';
 
-const ROOT = path.resolve(__dirname, '../../..');
 const SEED = 20_260_101;
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
 const params = gbdtSchema.parse({
   kind: 'gbdt',
-  trees: arg('trees', 200),
-  maxDepth: arg('depth', 6),
+  trees: Number(arg('trees', '200')),
+  maxDepth: Number(arg('depth', '6')),
   learningRate: 0.1,
   lambda: 1,
   minChildWeight: 1,
@@ -61,13 +59,13 @@ function stratified(rows: BatchRow[]): { train: BatchRow[]; test: BatchRow[] } {
   return { train, test };
 }
 
-const toCsv = (rows: BatchRow[]) => rows.map((r) => [r.label, ...r.features].join(',')).join('\n') + '\n';
+const toCsv = (rows: BatchRow[]) => writeCsv(rows.map((r) => [r.label, ...r.features]));
 
 /** Our side runs in a child process so its peak RSS is its own. */
 function ourSide(trainFile: string, testFile: string, outFile: string): void {
   const read = (f: string): Dataset => {
-    const rows = fs.readFileSync(f, 'utf8').trim().split('\n').map((l, i) => {
-      const v = l.split(',').map(Number);
+    const rows = readCsv(fs.readFileSync(f, 'utf8')).map(({ cells }, i) => {
+      const v = cells.map(Number);
       return { id: String(i), label: v[0] as 0 | 1, features: v.slice(1) };
     });
     return toDataset(rows, rows[0].features.length);
@@ -90,7 +88,7 @@ function ourSide(trainFile: string, testFile: string, outFile: string): void {
 
 async function main(): Promise<void> {
   if (process.argv[2] === '--our-side') return ourSide(process.argv[3], process.argv[4], process.argv[5]);
-  const spec = parseModelSpec(parse(fs.readFileSync(path.join(ROOT, 'models/credit-default.yaml'), 'utf8')));
+  const spec = shippedSpec();
   const csv = fs.readFileSync(creditDefaultCsv(loadEnv()), 'utf8');
   const { rows } = validateBatch(spec, csv);
   const split = stratified(rows);
@@ -128,9 +126,9 @@ async function main(): Promise<void> {
   console.log(row(`xgboost ${xgb.version} hist`, xgb, xgbScores));
   const ratio = ours.trainSeconds / xgb.trainSeconds;
   const aucDelta = auc(labels, ourScores) - auc(labels, xgbScores);
-  console.log(`\ntrain time ratio (ours / xgboost): ${ratio.toFixed(2)}x   target <= 2.00x: ${ratio <= 2 ? 'met' : 'NOT met'}`);
-  console.log(`AUC difference (ours - xgboost):   ${aucDelta >= 0 ? '+' : ''}${aucDelta.toFixed(4)}   target >= 0: ${aucDelta >= 0 ? 'met' : 'NOT met'}`);
-  console.log(`ONNX parity (max |onnxruntime - ours| over ${onnx.length} test rows): ${parity.toExponential(2)}   target <= 1e-5: ${parity <= 1e-5 ? 'met' : 'NOT met'}`);
+  console.log(`\ntrain time ratio (ours / xgboost): ${ratio.toFixed(2)}x   target <= 2.00x: ${verdict(ratio <= 2)}`);
+  console.log(`AUC difference (ours - xgboost):   ${aucDelta >= 0 ? '+' : ''}${aucDelta.toFixed(4)}   target >= 0: ${verdict(aucDelta >= 0)}`);
+  console.log(`ONNX parity (max |onnxruntime - ours| over ${onnx.length} test rows): ${parity.toExponential(2)}   target <= 1e-5: ${verdict(parity <= 1e-5)}`);
   fs.rmSync(dir, { recursive: true, force: true });
 }
 

@@ -3,7 +3,10 @@ import { Client, Connection } from '@temporalio/client';
 import type { Pool } from 'pg';
 import { connections, loadEnv, type FactoryEnv } from '../../config/env';
 import { audit, findModel, UnknownModelError, type ModelRow } from '../../db/models';
-import { createPool } from '../../db/pool';
+import { createDbPool } from '../../db/pool';
+import { credentialsFile, CredentialsError, findToken, type FoundToken } from '../../people/credentials';
+import { authenticate, AuthenticationError, type Person } from '../../people/directory';
+import { parseToken } from '../../people/tokens';
 import { ArtifactStore } from '../../storage/artifacts';
 
 /** Connections a CLI command needs, opened once and closed when the command ends. */
@@ -12,7 +15,6 @@ export interface CliContext {
   client: Client;
   db: Pool;
   store: ArtifactStore;
-  uiUrl: string;
   actor: string;
 }
 
@@ -23,14 +25,13 @@ export async function withContext<T>(fn: (ctx: CliContext) => Promise<T>, env: F
   const connection = await Connection.connect({ address: c.temporalAddress, connectTimeout: 3000 }).catch((err) => {
     throw new CliError(`cannot reach Temporal at ${c.temporalAddress} (${err.message}); is the stack up? Run: ./factory up`);
   });
-  const db = createPool(c.databaseUrl);
+  const db = createDbPool(c.databaseUrl);
   try {
     return await fn({
       env,
       client: new Client({ connection, namespace: c.namespace }),
       db,
       store: ArtifactStore.fromEnv(env, c.s3Endpoint),
-      uiUrl: c.temporalUi,
       actor: process.env.FACTORY_USER ?? os.userInfo().username,
     });
   } finally {
@@ -62,9 +63,35 @@ export async function requireModel(
   }
 }
 
-export function workflowUrl(ctx: Pick<CliContext, 'uiUrl' | 'env'>, workflowId: string): string {
-  return `${ctx.uiUrl}/namespaces/${ctx.env.TEMPORAL_NAMESPACE}/workflows/${encodeURIComponent(workflowId)}`;
+/**
+ * The person the CLI's token proves the caller to be (FACTORY_TOKEN, else the
+ * credentials file). No token, or one refused, is a CliError, audited under
+ * `action` as unauthenticated with the OS user it came from, never the token.
+ */
+export async function callerOf(ctx: CliContext, action = 'cli.authenticate'): Promise<Person> {
+  const deny = async (reason: string, details: Record<string, unknown> = {}, actor = 'unauthenticated'): Promise<never> => {
+    await audit(ctx.db, { actor, action, channel: 'cli', outcome: 'denied', details: { reason, osUser: ctx.actor, ...details } });
+    throw new CliError(reason);
+  };
+  let found: FoundToken | undefined;
+  try {
+    found = findToken(ctx.env);
+  } catch (err) {
+    if (err instanceof CredentialsError) return deny(err.message);
+    throw err;
+  }
+  if (!found) {
+    return deny(`no factory token: set FACTORY_TOKEN or keep yours in ${credentialsFile(ctx.env)} (mode 0600); an admin issues one with: factory people token <id>`);
+  }
+  try {
+    return await authenticate(ctx.db, found.token);
+  } catch (err) {
+    if (!(err instanceof AuthenticationError)) throw err;
+    // The token id is public; it says which token was tried without giving it away.
+    return deny(`${err.message} (the token from ${found.source})`, { tokenSource: found.source, tokenId: parseToken(found.token)?.tokenId }, err.personId);
+  }
 }
+
 
 /** "3" or "v3" as a version number; undefined for anything else. */
 export function parseVersion(text: string): number | undefined {

@@ -2,8 +2,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { dataPaths, type FactoryEnv } from '../../config/env';
 import { logger } from '../../config/logger';
+import { readCsv } from '../../data/csv';
 import { driftReplay, SHIFT_FROM } from '../../data/drift-scenario';
-import { findModel, hasChampion } from '../../db/models';
+import { hasChampion } from '../../db/champion';
+import { findModel } from '../../db/models';
 import type { CliContext } from './context';
 import { describeIngest, ingest } from './ingest';
 
@@ -43,8 +45,7 @@ async function waitForChampion(ctx: CliContext, model: string): Promise<void> {
 
 /** Scores one month's clients at a steady rate for the month's duration, as clients of the replica would. */
 async function sendMonth(env: FactoryEnv, opts: { model: string; rate: number; servingUrl: string; label: string }, file: string, ms: number) {
-  const [header, ...lines] = fs.readFileSync(file, 'utf8').trim().split('\n');
-  const names = header.split(',').map((h) => h.replace(/"/g, ''));
+  const [names, ...records] = readCsv(fs.readFileSync(file, 'utf8')).map((r) => r.cells);
   // Clients send their id (labels arrive later and join on it), never the label itself.
   const labelAt = names.indexOf(opts.label);
   const token = env.SERVING_TOKENS.split(',')[0]?.trim();
@@ -53,7 +54,7 @@ async function sendMonth(env: FactoryEnv, opts: { model: string; rate: number; s
   let failed = 0;
   const end = Date.now() + ms;
   for (let i = 0; Date.now() < end; i++) {
-    const values = lines[i % lines.length].split(',').map(Number);
+    const values = records[i % records.length].map(Number);
     const instance = Object.fromEntries(names.flatMap((n, j) => (j === labelAt ? [] : [[n, values[j]]])));
     const started = Date.now();
     try {

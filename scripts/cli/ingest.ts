@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { IngestOutcome } from '../../activities/types';
+import type { IngestOutcome } from '../../contracts/payloads';
 import type { RowError } from '../../specs/data-batch';
 import { submitBatch } from '../../intake/submit';
 import { CliError, requireModel, type CliContext } from './context';

@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import { parse } from 'yaml';
+import { allChampions } from '../../db/champion';
 import { upsertModel } from '../../db/models';
+import { DirectoryError, resolveApprovers } from '../../people/directory';
 import { parseModelSpec } from '../../specs/model-spec';
 import { syncSchedules } from '../../triggers/schedules';
 import type { CliContext } from './context';
@@ -21,9 +23,13 @@ export function readSpecFile(file: string) {
   }
 }
 
-export async function registerModel(ctx: CliContext, file: string): Promise<string> {
+/** Registers or updates a model as `actor` (recorded in the spec's history); approvers the directory does not know are refused. */
+export async function registerModel(ctx: CliContext, file: string, actor: string): Promise<string> {
   const spec = readSpecFile(file);
-  const { changed } = await upsertModel(ctx.db, spec, ctx.actor);
+  await resolveApprovers(ctx.db, spec.approval.approvers).catch((err) => {
+    throw err instanceof DirectoryError ? new CliError(`${file}: approval.approvers: ${err.message}; add them first (factory people add <id> --name "<name>")`) : err;
+  });
+  const { changed } = await upsertModel(ctx.db, spec, actor);
   const schedules = await syncSchedules(ctx.client, spec);
   const t = spec.triggers;
   const triggers = [
@@ -40,15 +46,15 @@ export async function registerModel(ctx: CliContext, file: string): Promise<stri
 }
 
 export async function listModels(ctx: CliContext): Promise<string> {
-  const res = await ctx.db.query<{ name: string; description: string; champion: number | null; versions: string; batches: string }>(
-    `SELECT m.name, m.spec->>'description' AS description,
-            (SELECT v.version FROM model_aliases a JOIN model_versions v ON v.id = a.version_id WHERE a.model_id = m.id AND a.alias = 'champion') AS champion,
+  const champions = await allChampions(ctx.db);
+  const res = await ctx.db.query<{ id: string; name: string; description: string; versions: string; batches: string }>(
+    `SELECT m.id, m.name, m.spec->>'description' AS description,
             (SELECT count(*) FROM model_versions v WHERE v.model_id = m.id) AS versions,
             (SELECT count(*) FROM data_batches b WHERE b.model_id = m.id AND b.status = 'accepted') AS batches
        FROM models m ORDER BY m.name`,
   );
   if (res.rowCount === 0) return 'no models registered (factory register models/<name>.yaml)';
   return res.rows
-    .map((r) => `${r.name}\tchampion ${r.champion ? `v${r.champion}` : 'none'}\t${r.versions} versions\t${r.batches} batches\t${r.description}`)
+    .map((r) => `${r.name}\tchampion ${champions.has(Number(r.id)) ? `v${champions.get(Number(r.id))!.version}` : 'none'}\t${r.versions} versions\t${r.batches} batches\t${r.description}`)
     .join('\n');
 }

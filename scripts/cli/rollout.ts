@@ -1,10 +1,7 @@
-import { WorkflowUpdateFailedError } from '@temporalio/client';
-import { audit } from '../../db/models';
-import { abortRolloutUpdate, pauseRolloutUpdate, resumeRolloutUpdate, rolloutStatusQuery, rolloutWorkflowId, type RolloutStatus } from '../../workflows/definitions';
-import type { PipelineOutcome } from '../../activities/types';
+import { rolloutStatusQuery, rolloutWorkflowId, type RolloutStatus } from '../../contracts/messages';
+import type { PipelineOutcome } from '../../contracts/payloads';
+import { callApprovals, verifiedCaller } from './approvals-client';
 import { CliError, notAVersion, parseVersion, requireModel, type CliContext } from './context';
-
-const UPDATES = { pause: pauseRolloutUpdate, resume: resumeRolloutUpdate, abort: abortRolloutUpdate } as const;
 
 function versionOf(text: string): number {
   const v = parseVersion(text);
@@ -12,21 +9,11 @@ function versionOf(text: string): number {
   return v;
 }
 
-/** pause / resume / abort: the rollout workflow's validator decides; a refusal is audited with its reason. */
-export async function steerRollout(ctx: CliContext, action: keyof typeof UPDATES, model: string, versionText: string, by: string, reason?: string): Promise<RolloutStatus> {
+/** pause / resume / abort as the person the token proves, through the approvals service; the rollout verifies the signed action. */
+export async function steerRollout(ctx: CliContext, action: 'pause' | 'resume' | 'abort', model: string, versionText: string, opts: { reason?: string; as?: string } = {}): Promise<RolloutStatus> {
   const version = versionOf(versionText);
-  await requireModel(ctx, model, { action: `rollout.${action}`, actor: by, version });
-  const handle = ctx.client.workflow.getHandle(rolloutWorkflowId(model, version));
-  try {
-    const status = await handle.executeUpdate(UPDATES[action], { args: [{ by, reason }] });
-    await audit(ctx.db, { actor: by, action: `rollout.${action}`, model, version, channel: 'cli', outcome: 'ok', details: { reason } });
-    return status;
-  } catch (err) {
-    const why = err instanceof WorkflowUpdateFailedError ? (err.cause?.message ?? err.message) : (err as Error).name === 'WorkflowNotFoundError' ? `${model} v${version} has no rollout` : undefined;
-    if (!why) throw err;
-    await audit(ctx.db, { actor: by, action: `rollout.${action}`, model, version, channel: 'cli', outcome: 'denied', details: { reason: why } });
-    throw new CliError(why);
-  }
+  if (opts.as !== undefined) await verifiedCaller(ctx, opts.as);
+  return callApprovals<RolloutStatus>(ctx, 'POST', '/v1/rollouts', { model, version, action, reason: opts.reason });
 }
 
 export async function rolloutStatus(ctx: CliContext, model: string, versionText: string): Promise<RolloutStatus> {

@@ -1,6 +1,8 @@
+import { findChampion } from '../../db/champion';
 import { durationMs } from '../../specs/duration';
-import type { TrainingEnergy } from '../../activities/types';
-import { requireModel, workflowUrl, type CliContext } from './context';
+import type { TrainingEnergy } from '../../contracts/payloads';
+import { workflowUrl } from '../../config/env';
+import { requireModel, type CliContext } from './context';
 
 interface VersionRow {
   version: number;
@@ -56,30 +58,25 @@ export async function modelStatus(ctx: CliContext, name: string): Promise<string
       WHERE v.model_id = $1 ORDER BY v.version`,
     [model.id],
   );
-  const alias = await ctx.db.query<{ version: number; previous: number | null; updated_at: Date }>(
-    `SELECT v.version, p.version AS previous, a.updated_at FROM model_aliases a
-       JOIN model_versions v ON v.id = a.version_id LEFT JOIN model_versions p ON p.id = a.previous_version_id
-      WHERE a.model_id = $1 AND a.alias = 'champion'`,
-    [model.id],
-  );
+  const champion = await findChampion(ctx.db, model.id);
   const batches = await ctx.db.query<{ status: string; n: string; rows: string }>(
     'SELECT status, count(*) AS n, COALESCE(sum(row_count), 0) AS rows FROM data_batches WHERE model_id = $1 GROUP BY status',
     [model.id],
   );
   const out = [`${name}: ${model.spec.description}`];
-  const champ = alias.rows[0] && versions.rows.find((v) => v.version === alias.rows[0].version);
-  if (champ) {
+  const champ = champion && versions.rows.find((v) => v.version === champion.version);
+  if (champion && champ) {
     out.push(
-      `  champion: v${champ.version} since ${alias.rows[0].updated_at.toISOString()}`,
+      `  champion: v${champ.version} since ${champion.since.toISOString()}`,
       `    approved by ${champ.decided_by} via ${champ.channel} at ${champ.decided_at?.toISOString()}${champ.comment ? ` ("${champ.comment}")` : ''}`,
       `    model    sha256 ${champ.artifact_sha256} (${champ.artifact_bytes} bytes ONNX, ${champ.trainer.kind})`,
       `    snapshot sha256 ${champ.snapshot_sha256} (${champ.snapshot_rows} rows from batches ${champ.batch_ids.join(', ')})`,
       `    metrics  auc ${fmt(champ.metrics?.auc)}  log loss ${fmt(champ.metrics?.logLoss)}  accuracy ${fmt(champ.metrics?.accuracy)}  (${champ.metrics?.rows} held-out rows)`,
       `    trained  ${(champ.wall_ms / 1000).toFixed(1)}s wall, ${champ.cpu_ms === null ? 'CPU not observable' : `${(champ.cpu_ms / 1000).toFixed(1)}s CPU`}; trigger ${champ.trigger.reason} by ${champ.trigger.requestedBy}`,
       `    energy   ${energyLine(champ.energy)}`,
-      `    pipeline ${workflowUrl(ctx, champ.workflow_id)}`,
+      `    pipeline ${workflowUrl(ctx.env, champ.workflow_id)}`,
       ...(champ.report_key ? [`    report   ${await ctx.store.presign(champ.report_key, 24 * 3600)}`] : []),
-      `  previous champion: ${alias.rows[0].previous ? `v${alias.rows[0].previous} (kept for rollback)` : 'none'}`,
+      `  previous champion: ${champion.previous ? `v${champion.previous.version} (kept for rollback)` : 'none'}`,
     );
   } else out.push('  champion: none yet');
   out.push('  versions:');
@@ -94,7 +91,7 @@ export async function modelStatus(ctx: CliContext, name: string): Promise<string
   const running: string[] = [];
   for await (const wf of ctx.client.workflow.list({ query: `FactoryModel = "${name}" AND ExecutionStatus = "Running" AND WorkflowType = "trainingPipeline"` })) {
     const stage = wf.searchAttributes?.FactoryStage?.[0] ?? '?';
-    running.push(`    ${wf.workflowId}  stage ${stage}  ${workflowUrl(ctx, wf.workflowId)}`);
+    running.push(`    ${wf.workflowId}  stage ${stage}  ${workflowUrl(ctx.env, wf.workflowId)}`);
   }
   out.push(running.length ? '  running pipelines:' : '  running pipelines: none', ...running);
   const rollouts = await ctx.db.query<{ version: number; phase: string; canary_percent: number; paused: boolean; reason: string | null; started_at: Date }>(

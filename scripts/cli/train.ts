@@ -1,7 +1,7 @@
-import type { PipelineOutcome, Trigger } from '../../activities/types';
+import type { PipelineOutcome, Trigger } from '../../contracts/payloads';
 import { DURATION, durationMs } from '../../specs/duration';
 import { signalTraining } from '../../triggers/request';
-import { loopStateQuery, loopWorkflowId, pipelineStatusQuery, type LoopState, type PipelineStatus, type Stage } from '../../workflows/definitions';
+import { loopStateQuery, loopWorkflowId, pipelineStatusQuery, type LoopState, type PipelineStatus, type Stage } from '../../contracts/messages';
 import { CliError, requireModel, type CliContext } from './context';
 
 /** Asks the model's factory loop for a pipeline, starting the loop if it is not running. */

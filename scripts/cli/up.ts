@@ -2,23 +2,30 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import exitHook from 'async-exit-hook';
 import fs from 'node:fs';
 import path from 'node:path';
-import { connections, creditDefaultCsv, dataPaths, type FactoryEnv } from '../../config/env';
+import { connections, creditDefaultCsv, dataPaths, workflowUrl, type FactoryEnv } from '../../config/env';
 import { logger } from '../../config/logger';
-import type { Pool } from '../../config/task-queues';
+import type { WorkerPool } from '../../config/task-queues';
 import { replayBatches } from '../../data/replay';
+import { ensureAdmin } from '../../people/admin';
+import { credentialsFile } from '../../people/credentials';
+import { ADMINS, setGroups } from '../../people/directory';
 import { startStack } from '../../stack';
 import { stopProcess } from '../../stack/process';
-import { withContext, workflowUrl, type CliContext } from './context';
+import { withContext, type CliContext } from './context';
 import { demoStream } from './demo-stream';
 import { describeIngest, ingest } from './ingest';
 import { registerModel } from './models';
 import { modelStatus } from './status';
 import { requestTraining, waitForStage } from './train';
-import { hasChampion } from '../../db/models';
-import { loopStateQuery, loopWorkflowId, RESTING_STAGES } from '../../workflows/definitions';
+import { hasChampion } from '../../db/champion';
+import { loopStateQuery, loopWorkflowId, RESTING_STAGES } from '../../contracts/messages';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const DEMO_MODEL = 'credit-default';
+/** What `factory up` does it does as the factory itself, not as a person: no token is needed to start it. */
+const SYSTEM = 'factory';
+/** The group the shipped model specs name as their approvers. */
+const DEMO_APPROVERS = 'model-approvers';
 /** How many of the replay's monthly batches the first run ingests; the rest arrive later, as a stream. */
 const FIRST_BATCHES = 2;
 const MONTHS = 6;
@@ -27,7 +34,7 @@ const DEMO_MONTH_MS = Number(process.env.FACTORY_DEMO_MONTH_MS ?? 180_000);
 const DEMO_RATE = 20;
 
 /** Each pool's worker serves Prometheus metrics on its own port. */
-const METRICS_PORTS: Record<Pool, number> = { control: 9464, cpu: 9465, gpu: 9466 };
+const METRICS_PORTS: Record<WorkerPool, number> = { control: 9464, cpu: 9465, gpu: 9466 };
 
 /** A factory process (a worker pool or the serving replica) with its log under the data dir. */
 function startService(name: string, entry: string, env: FactoryEnv, extraEnv: Record<string, string>): ChildProcess {
@@ -62,14 +69,14 @@ async function firstCandidate(ctx: CliContext, print: (s: string) => void): Prom
   const champion = await hasChampion(ctx.db, DEMO_MODEL);
   const loop = await ctx.client.workflow.getHandle(loopWorkflowId(DEMO_MODEL)).query(loopStateQuery).catch(() => undefined);
   if (!champion && !loop?.running) {
-    await requestTraining(ctx, DEMO_MODEL, { reason: 'manual', requestedBy: ctx.actor, detail: 'first run of factory up' });
+    await requestTraining(ctx, DEMO_MODEL, { reason: 'manual', requestedBy: SYSTEM, detail: 'first run of factory up' });
     print(`training the first ${DEMO_MODEL} candidate…`);
   }
   if (champion && !loop?.running) return print(await modelStatus(ctx, DEMO_MODEL));
   const { workflowId, status } = await waitForStage(ctx, DEMO_MODEL, RESTING_STAGES, 15 * 60_000, (s) =>
     print(`  ${DEMO_MODEL}: ${s.stage}${s.version ? ` (candidate v${s.version})` : ''}`),
   );
-  print(`\nPipeline: ${workflowUrl(ctx, workflowId)}`);
+  print(`\nPipeline: ${workflowUrl(ctx.env, workflowId)}`);
   if (status.stage !== 'awaiting-approval') return;
   const c = status.candidate!.quality;
   print(
@@ -77,9 +84,10 @@ async function firstCandidate(ctx: CliContext, print: (s: string) => void): Prom
       `${DEMO_MODEL} v${status.version} is awaiting approval: AUC ${c.auc.toFixed(4)}, log loss ${c.logLoss.toFixed(4)}, accuracy ${c.accuracy.toFixed(4)} on ${c.rows} held-out rows; policy ${status.verdict?.passed ? 'passed' : 'FAILED (flagged)'}.`,
       ...(status.verdict?.warnings.length ? [`  advisory: ${status.verdict.warnings.join('; ')}`] : []),
       `  report:   ${status.reportUrl}`,
-      `  approve:  ./factory approve ${DEMO_MODEL} ${status.version} --as ${status.approvers?.[0]} --comment "looks good"`,
-      `  reject:   ./factory reject ${DEMO_MODEL} ${status.version} --as ${status.approvers?.[0]} --comment "why"`,
-      `  or in the Web UI: Send Signal "approve" with {"version": ${status.version}, "approver": "${status.approvers?.[0]}"}`,
+      `  approvers: ${status.approvers?.join(', ') || 'nobody enabled'} (${status.approvalsRequired ?? 1} approval${(status.approvalsRequired ?? 1) === 1 ? '' : 's'} needed)${status.slackCard ? `; Slack card: ${status.slackCard}` : ''}`,
+      `  approve:  ./factory approve ${DEMO_MODEL} ${status.version} --comment "looks good"   (as the person your token proves: ${credentialsFile(ctx.env)} or FACTORY_TOKEN)`,
+      `  reject:   ./factory reject ${DEMO_MODEL} ${status.version} --comment "why"`,
+      `  Web UI:   watch the pipeline there; a signal sent from it is refused and audited (decisions need the approvals service's signature)`,
       `  then:     ./factory status ${DEMO_MODEL}`,
       `  predict:  POST http://127.0.0.1:${ctx.env.SERVING_PORT}/v1/models/${DEMO_MODEL}/predict once a champion exists (curl example in README, "Serving")`,
       `  stream:   after approval, months ${FIRST_BATCHES + 1}–${MONTHS} arrive one every ${DEMO_MONTH_MS / 1000}s with live traffic; the factory retrains on rows, drift and schedule by itself`,
@@ -92,7 +100,9 @@ export async function up(env: FactoryEnv, opts: { demo: boolean }, print: (s: st
   fs.mkdirSync(dataPaths(env).logs, { recursive: true });
   const stack = await startStack(env);
   const services = [
-    ...(['control', 'cpu', 'gpu'] as Pool[]).map((p) => startService(`worker-${p}`, `workers/${p}.js`, env, { METRICS_PORT: String(METRICS_PORTS[p]) })),
+    // First: it creates the approval signing key whose public half the control workers hand to workflows.
+    startService('approvals', 'approvals/main.js', env, {}),
+    ...(['control', 'cpu', 'gpu'] as WorkerPool[]).map((p) => startService(`worker-${p}`, `workers/${p}.js`, env, { METRICS_PORT: String(METRICS_PORTS[p]) })),
     startService('serving', 'serving/main.js', env, {}),
     startService('intake', 'intake/main.js', env, {}),
   ];
@@ -122,8 +132,16 @@ export async function up(env: FactoryEnv, opts: { demo: boolean }, print: (s: st
     ].join('\n'),
   );
   await withContext(async (ctx) => {
+    const admin = await ensureAdmin(ctx.db, credentialsFile(env));
+    // The shipped models name group model-approvers; the first admin is in it so the demo's candidate can be approved at once.
+    if (admin.created) await setGroups(ctx.db, 'admin', [ADMINS, DEMO_APPROVERS], SYSTEM);
+    print(
+      admin.created
+        ? `  admin token      written to ${admin.file} (readable by you only): the CLI acts as "admin" with it (factory people, approve, reject)`
+        : `  people           the directory already has an admin; your token: FACTORY_TOKEN or ${credentialsFile(env)}`,
+    );
     for (const file of fs.readdirSync(path.join(ROOT, 'models')).filter((f) => /\.ya?ml$/.test(f))) {
-      print(await registerModel(ctx, path.join(ROOT, 'models', file)));
+      print(await registerModel(ctx, path.join(ROOT, 'models', file), SYSTEM));
     }
     if (opts.demo) await demo(ctx, print);
     else print('\nThe factory keeps running; press Ctrl-C to stop it.');

@@ -1,6 +1,6 @@
 import { ingest } from '../../scripts/cli/ingest';
 import { requestTraining, waitForStage } from '../../scripts/cli/train';
-import { loopWorkflowId, loopStateQuery } from '../../workflows/definitions';
+import { loopWorkflowId, loopStateQuery } from '../../contracts/messages';
 import { creditSpec, ctx, withWorkers, registerSpec, uniqueName, waitUntil } from './helpers';
 
 describe('an unanswered approval request', () => {

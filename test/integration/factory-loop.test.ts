@@ -2,9 +2,10 @@ import { decide } from '../../scripts/cli/approval';
 import { ingest } from '../../scripts/cli/ingest';
 import { requestTraining, waitForStage } from '../../scripts/cli/train';
 import { TASK_QUEUES } from '../../config/task-queues';
-import { factoryLoop } from '../../workflows';
-import { loopStateQuery, loopWorkflowId, requestTrainingSignal } from '../../workflows/definitions';
-import { creditSpec, ctx, registerSpec, uniqueName, withWorkers } from './helpers';
+import type { factoryLoop } from '../../workflows';
+import { loopStateQuery, loopWorkflowId, requestTrainingSignal } from '../../contracts/messages';
+import type { Trigger } from '../../contracts/payloads';
+import { as, creditSpec, ctx, registerSpec, uniqueName, withWorkers } from './helpers';
 
 describe('the per-model factory loop', () => {
   const factory = withWorkers();
@@ -20,7 +21,7 @@ describe('the per-model factory loop', () => {
       const state = await c.client.workflow.getHandle(loopWorkflowId(name)).query(loopStateQuery);
       expect(state).toMatchObject({ running: first.workflowId, pending: { requestedBy: 'second' }, coalesced: 3 });
 
-      await decide(c, 'reject', name, '1', 'alice', 'make way for the follow-up');
+      await decide(as(c, 'alice'), 'reject', name, '1', { comment: 'make way for the follow-up' });
       const second = await waitForStage(c, name, ['awaiting-approval'], 60_000);
       expect(second.workflowId).not.toBe(first.workflowId);
       expect(second.status.trigger.requestedBy).toBe('second');
@@ -38,7 +39,7 @@ describe('the per-model factory loop', () => {
     await registerSpec(creditSpec(name));
     await ctx(async (c) => {
       expect((await ingest(c, name, factory.batches[0])).status).toBe('accepted');
-      const loop = await c.client.workflow.signalWithStart(factoryLoop, {
+      const loop = await c.client.workflow.signalWithStart<typeof factoryLoop, [Trigger]>('factoryLoop' satisfies (typeof factoryLoop)['name'], {
         workflowId: loopWorkflowId(name),
         taskQueue: TASK_QUEUES.control,
         args: [{ model: name, pipelinesPerRun: 1 }],
@@ -48,7 +49,7 @@ describe('the per-model factory loop', () => {
       await waitForStage(c, name, ['awaiting-approval'], 60_000);
       await c.client.workflow.getHandle(loopWorkflowId(name)).signal(requestTrainingSignal, { reason: 'manual', requestedBy: 'second' });
       const firstRun = (await loop.describe()).runId;
-      await decide(c, 'reject', name, '1', 'alice', 'hand over');
+      await decide(as(c, 'alice'), 'reject', name, '1', { comment: 'hand over' });
       const second = await waitForStage(c, name, ['awaiting-approval'], 60_000);
       expect(second.status.trigger.requestedBy).toBe('second');
       const current = c.client.workflow.getHandle(loopWorkflowId(name));

@@ -1,4 +1,6 @@
+import type { ChildProcess } from 'node:child_process';
 import type { Stack } from '../../stack';
+import { stopProcess } from '../../stack/process';
 import { recordHistories } from './record-histories';
 
 export default async function globalTeardown(): Promise<void> {
@@ -6,5 +8,7 @@ export default async function globalTeardown(): Promise<void> {
     const files = await recordHistories();
     process.stderr.write(`recorded ${files.length} workflow histories as replay fixtures\n`);
   }
+  const approvals = (globalThis as Record<string, unknown>).__factoryApprovals as ChildProcess | undefined;
+  if (approvals) await stopProcess(approvals);
   await ((globalThis as Record<string, unknown>).__factoryStack as Stack | undefined)?.stop();
 }

@@ -4,8 +4,10 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { spawn } from 'node:child_process';
 import { creditDefaultCsv, loadEnv, type FactoryEnv } from '../../config/env';
-import type { Pool } from '../../config/task-queues';
-import { upsertModel } from '../../db/models';
+import type { WorkerPool } from '../../config/task-queues';
+import { findChampion } from '../../db/champion';
+import { findModel, upsertModel } from '../../db/models';
+import { readCsv } from '../../data/csv';
 import { replayBatches } from '../../data/replay';
 import { parseModelSpec, type ModelSpec } from '../../specs/model-spec';
 import { withContext, type CliContext } from '../../scripts/cli/context';
@@ -21,10 +23,10 @@ export function testEnv(overrides: Partial<Record<keyof FactoryEnv, string>> = {
  * The three pools as real worker processes (dist/workers/*.js), as deployed:
  * nothing of them runs inside Jest's sandbox.
  */
-export async function startWorkers(envOverrides: Record<string, string> = {}, pools: Pool[] = ['control', 'cpu', 'gpu']) {
+export async function startWorkers(envOverrides: Record<string, string> = {}, pools: WorkerPool[] = ['control', 'cpu', 'gpu']) {
   const logs = path.join(testEnv().FACTORY_DATA_DIR, 'logs');
   fs.mkdirSync(logs, { recursive: true });
-  const metricsPorts = Object.fromEntries(await Promise.all(pools.map(async (p) => [p, await freePort()]))) as Record<Pool, number>;
+  const metricsPorts = Object.fromEntries(await Promise.all(pools.map(async (p) => [p, await freePort()]))) as Record<WorkerPool, number>;
   const children = pools.map((pool) => {
     const child = spawn(process.execPath, [path.join(ROOT, 'dist/workers', `${pool}.js`)], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -44,16 +46,16 @@ export async function startWorkers(envOverrides: Record<string, string> = {}, po
   await Promise.all(children.map((c) => c.ready));
   return {
     /** The pool's Prometheus exposition. */
-    async metrics(pool: Pool): Promise<string> {
+    async metrics(pool: WorkerPool): Promise<string> {
       return (await fetch(`http://127.0.0.1:${metricsPorts[pool]}/metrics`)).text();
     },
     /** Waits until a pool's log says something. */
-    waitForOutput(pool: Pool, text: string, timeoutMs = 60_000): Promise<true> {
+    waitForOutput(pool: WorkerPool, text: string, timeoutMs = 60_000): Promise<true> {
       const c = children.find((w) => w.pool === pool)!;
       return waitUntil(`"${text}" from worker ${pool}`, async () => (c.output.text.includes(text) ? true : undefined), timeoutMs);
     },
     /** Kills a pool's worker outright, as a crash or a lost host would. */
-    kill(pool: Pool): void {
+    kill(pool: WorkerPool): void {
       children.find((w) => w.pool === pool)!.child.kill('SIGKILL');
     },
     async stop() {
@@ -110,6 +112,21 @@ export function ctx<T>(fn: (c: CliContext) => Promise<T>, env = testEnv()): Prom
   return withContext(fn, env);
 }
 
+/** A person's token from the test directory (global-setup.ts): alice, bob and carol approve; mallory does not. */
+export function tokenOf(person: string): string {
+  const token = (JSON.parse(process.env.FACTORY_TEST_TOKENS ?? '{}') as Record<string, string>)[person];
+  if (!token) throw new Error(`no test token for "${person}"`);
+  return token;
+}
+
+/** The same CLI context acting as `person`: the CLI's decisions carry that person's token. */
+export const as = (c: CliContext, person: string): CliContext => ({ ...c, env: { ...c.env, FACTORY_TOKEN: tokenOf(person) } });
+
+/** The model's champion version, as the registry reads it (db/champion.ts). */
+export async function championVersion(name: string): Promise<number | undefined> {
+  return ctx(async (c) => (await findChampion(c.db, (await findModel(c.db, name)).id))?.version);
+}
+
 export async function registerSpec(spec: ModelSpec): Promise<void> {
   await ctx((c) => upsertModel(c.db, spec, 'test'));
 }
@@ -125,7 +142,7 @@ export async function waitUntil<T>(what: string, probe: () => Promise<T | undefi
 }
 
 /** A factory service (dist/<entry>) as a real process on a free port, ready once its /healthz answers. */
-export async function startService(entry: string, portVariable: 'SERVING_PORT' | 'INTAKE_PORT', env: Record<string, string> = {}) {
+export async function startService(entry: string, portVariable: 'SERVING_PORT' | 'INTAKE_PORT' | 'APPROVALS_PORT', env: Record<string, string> = {}) {
   const port = await freePort();
   const logFile = path.join(testEnv().FACTORY_DATA_DIR, 'logs', `${path.basename(path.dirname(entry))}-${port}.log`);
   const child = startProcess(process.execPath, [path.join(ROOT, 'dist', entry)], logFile, { ...process.env, [portVariable]: String(port), ...env });
@@ -139,12 +156,8 @@ export const startServing = (env: Record<string, string> = {}) => startService('
 
 /** Real client rows from a batch file, as JSON by column name. */
 export function rowsFrom(batch: string, count = 1): Record<string, number | undefined>[] {
-  const [header, ...lines] = fs.readFileSync(batch, 'utf8').trim().split('\n');
-  const names = header.split(',').map((h) => h.replace(/"/g, ''));
-  return lines.slice(0, count).map((line) => {
-    const values = line.split(',').map(Number);
-    return Object.fromEntries(names.map((h, i) => [h, values[i]]));
-  });
+  const [names, ...records] = readCsv(fs.readFileSync(batch, 'utf8')).map((r) => r.cells);
+  return records.slice(0, count).map((cells) => Object.fromEntries(names.map((h, i) => [h, Number(cells[i])])));
 }
 
 /**

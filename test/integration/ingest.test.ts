@@ -4,7 +4,8 @@ import path from 'node:path';
 import { DuckDBInstance, VARCHAR } from '@duckdb/node-api';
 import { MockActivityEnvironment } from '@temporalio/testing/lib/mocking-activity-environment';
 import { createDataActivities } from '../../activities/data';
-import type { SnapshotRef } from '../../activities/types';
+import type { SnapshotRef } from '../../contracts/payloads';
+import { readCsv, writeCsv } from '../../data/csv';
 import { describeIngest, ingest } from '../../scripts/cli/ingest';
 import type { CliContext } from '../../scripts/cli/context';
 import { requestTraining, waitForStage } from '../../scripts/cli/train';
@@ -34,17 +35,12 @@ describe('data batches', () => {
 
   /** A real batch with two cells spoiled: line 10's AGE and line 25's PAY_0. */
   function spoiledBatch(): { file: string; bytes: Buffer } {
-    const lines = fs.readFileSync(factory.batches[1], 'utf8').split('\n');
-    const header = lines[0].split(',').map((h) => h.replace(/"/g, ''));
-    const spoil = (line: number, column: string, value: string) => {
-      const cells = lines[line - 1].split(',');
-      cells[header.indexOf(column)] = value;
-      lines[line - 1] = cells.join(',');
-    };
+    const records = readCsv(fs.readFileSync(factory.batches[1], 'utf8')).map((r) => r.cells);
+    const spoil = (line: number, column: string, value: string) => (records[line - 1][records[0].indexOf(column)] = value);
     spoil(10, 'AGE', 'abc');
     spoil(25, 'PAY_0', '15');
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bad-')), 'month-02-bad.csv');
-    fs.writeFileSync(file, lines.join('\n'));
+    fs.writeFileSync(file, writeCsv(records));
     return { file, bytes: fs.readFileSync(file) };
   }
 
@@ -89,11 +85,10 @@ describe('data batches', () => {
   test('a file missing a required column is refused at the header, naming the column', async () => {
     const name = uniqueName('credit-header');
     await registerSpec(creditSpec(name));
-    const lines = fs.readFileSync(factory.batches[0], 'utf8').split('\n').slice(0, 50);
-    const header = lines[0].split(',');
-    const drop = header.indexOf('"LIMIT_BAL"') >= 0 ? header.indexOf('"LIMIT_BAL"') : header.indexOf('LIMIT_BAL');
+    const records = readCsv(fs.readFileSync(factory.batches[0], 'utf8')).slice(0, 50).map((r) => r.cells);
+    const drop = records[0].indexOf('LIMIT_BAL');
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'hdr-')), 'no-limit.csv');
-    fs.writeFileSync(file, lines.map((l) => l.split(',').filter((_, i) => i !== drop).join(',')).join('\n'));
+    fs.writeFileSync(file, writeCsv(records.map((cells) => cells.filter((_, i) => i !== drop))));
     await ctx(async (c) => {
       const r = await ingest(c, name, file);
       expect(r.status).toBe('quarantined');
@@ -161,17 +156,11 @@ describe('data batches', () => {
     await registerSpec(creditSpec(name, (raw) => (raw.validation = { missingValues: 'allow', maxMissingRateIncrease: 0.2 })));
     /** Month 2 with BILL_AMT1 blank in the first `share` of its rows. */
     const blanked = (share: number) => {
-      const lines = fs.readFileSync(factory.batches[1], 'utf8').trim().split('\n');
-      const at = lines[0].split(',').map((h) => h.replace(/"/g, '')).indexOf('BILL_AMT1');
-      const rows = lines.length - 1;
-      const out = lines.map((line, i) => {
-        if (i === 0 || i > rows * share) return line;
-        const cells = line.split(',');
-        cells[at] = '';
-        return cells.join(',');
-      });
+      const [header, ...rows] = readCsv(fs.readFileSync(factory.batches[1], 'utf8')).map((r) => r.cells);
+      const at = header.indexOf('BILL_AMT1');
+      for (const cells of rows.slice(0, rows.length * share)) cells[at] = '';
       const file = path.join(scratch(), `month-02-${share}.csv`);
-      fs.writeFileSync(file, out.join('\n') + '\n');
+      fs.writeFileSync(file, writeCsv([header, ...rows]));
       return file;
     };
     await ctx(async (c) => {

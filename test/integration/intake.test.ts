@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { readCsv, writeCsv } from '../../data/csv';
 import { creditSpec, ctx, registerSpec, startService, uniqueName, waitUntil, withWorkers } from './helpers';
 
 describe('the data intake', () => {
@@ -23,11 +24,9 @@ describe('the data intake', () => {
     expect(await ok.json()).toMatchObject({ status: 'accepted', rows: 5000, duplicate: false });
     expect(await (await post(csv)).json()).toMatchObject({ status: 'accepted', duplicate: true });
 
-    const lines = csv.toString().split('\n');
-    const cells = lines[3].split(',');
-    cells[1] = 'lots';
-    lines[3] = cells.join(',');
-    const bad = await post(lines.join('\n'));
+    const records = readCsv(csv.toString()).map((r) => r.cells);
+    records[3][1] = 'lots';
+    const bad = await post(writeCsv(records));
     expect(bad.status).toBe(422);
     const quarantined = (await bad.json()) as { status: string; errors: { line?: number; column: string }[] };
     expect(quarantined.status).toBe('quarantined');

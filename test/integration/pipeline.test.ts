@@ -1,12 +1,12 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import type { PipelineOutcome } from '../../activities/types';
+import type { PipelineOutcome } from '../../contracts/payloads';
 import { decide } from '../../scripts/cli/approval';
 import { ingest } from '../../scripts/cli/ingest';
 import { modelStatus } from '../../scripts/cli/status';
 import { requestTraining, waitForStage } from '../../scripts/cli/train';
-import { approveSignal } from '../../workflows/definitions';
-import { creditSpec, ctx, withWorkers, registerSpec, uniqueName, waitUntil } from './helpers';
+import { approveSignal, pipelineStatusQuery } from '../../contracts/messages';
+import { as, championVersion, creditSpec, ctx, registerSpec, uniqueName, waitUntil, withWorkers } from './helpers';
 
 describe('the factory loop on the real stack', () => {
   const factory = withWorkers();
@@ -53,14 +53,14 @@ describe('the factory loop on the real stack', () => {
       expect(html).toContain('<h2>Training energy</h2>');
       expect(html).toContain(gpu ? 'measured (nvidia-smi)' : 'ESTIMATE (cpu-estimate)');
 
-      await expect(decide(c, 'approve', name, '1', 'mallory')).rejects.toThrow(`"mallory" is not an approver of ${name} (approvers: alice, bob)`);
-      await expect(decide(c, 'approve', name, '2', 'alice')).rejects.toThrow(`${name} has no version 2; versions: v1 (awaiting_approval)`);
-      await expect(decide(c, 'approve', 'no-such-model', '1', 'alice')).rejects.toThrow('unknown model "no-such-model"');
+      await expect(decide(as(c, 'mallory'), 'approve', name, '1')).rejects.toThrow(`"mallory" is not an approver of ${name} (approvers: alice, bob, carol)`);
+      await expect(decide(as(c, 'alice'), 'approve', name, '2')).rejects.toThrow(`${name} has no version 2`);
+      await expect(decide(as(c, 'alice'), 'approve', 'no-such-model', '1')).rejects.toThrow('unknown model "no-such-model"');
 
-      const result = await decide(c, 'approve', name, 'v1', 'alice', 'ship it');
-      expect(result.decision).toMatchObject({ decision: 'approved', approver: 'alice', channel: 'cli', comment: 'ship it' });
+      const result = await decide(as(c, 'alice'), 'approve', name, 'v1', { comment: 'ship it' });
+      expect(result.answer.decision).toMatchObject({ decision: 'approved', approver: 'alice', channel: 'cli', comment: 'ship it' });
       expect(result.outcome).toEqual<PipelineOutcome>({ status: 'promoted', version: 1 });
-      await expect(decide(c, 'approve', name, '1', 'bob')).rejects.toThrow(`${name} v1 is not awaiting approval: it is champion`);
+      await expect(decide(as(c, 'bob'), 'approve', name, '1')).rejects.toThrow(`${name} v1 is not awaiting approval: it is champion`);
 
       const text = await modelStatus(c, name);
       const v = await c.db.query(
@@ -106,13 +106,9 @@ describe('the factory loop on the real stack', () => {
       const report = await (await fetch(status.reportUrl!)).text();
       expect(report).toContain(`${name}: candidate v2 vs champion v1`);
 
-      const result = await decide(c, 'reject', name, '2', 'bob', 'not convinced');
+      const result = await decide(as(c, 'bob'), 'reject', name, '2', { comment: 'not convinced' });
       expect(result.outcome).toMatchObject({ status: 'rejected', version: 2, by: 'bob' });
-      const champion = await c.db.query(
-        "SELECT v.version FROM model_aliases a JOIN model_versions v ON v.id = a.version_id JOIN models m ON m.id = a.model_id WHERE m.name = $1 AND a.alias = 'champion'",
-        [name],
-      );
-      expect(champion.rows[0].version).toBe(1);
+      expect(await championVersion(name)).toBe(1);
       const approval = await c.db.query(
         'SELECT a.decision, a.decided_by, a.channel, a.comment, v.status FROM approvals a JOIN model_versions v ON v.id = a.model_version_id JOIN models m ON m.id = v.model_id WHERE m.name = $1 AND v.version = 2',
         [name],
@@ -121,7 +117,7 @@ describe('the factory loop on the real stack', () => {
     });
   });
 
-  test('staff can decide with a signal from the Web UI; a refused signal is audited', async () => {
+  test('a signal from the Web UI cannot decide, even in an approver\'s name: the workflow refuses and audits it', async () => {
     const other = uniqueName('credit-ui');
     await registerSpec(creditSpec(other));
     await ctx(async (c) => {
@@ -129,18 +125,21 @@ describe('the factory loop on the real stack', () => {
       await requestTraining(c, other, { reason: 'manual', requestedBy: 'test' });
       const { workflowId } = await waitForStage(c, other, ['awaiting-approval'], 120_000);
       const handle = c.client.workflow.getHandle(workflowId);
-      await handle.signal(approveSignal, { version: 1, approver: 'eve' });
-      await waitUntil('the refused signal in the audit trail', async () => {
-        const r = await c.db.query("SELECT details FROM audit_events WHERE model = $1 AND actor = 'eve' AND outcome = 'denied'", [other]);
-        return r.rowCount ? r.rows[0].details : undefined;
-      });
       await handle.signal(approveSignal, { version: 1, approver: 'bob', comment: 'from the UI' });
-      expect(await handle.result()).toEqual({ status: 'promoted', version: 1 });
+      const details = await waitUntil('the refused signal in the audit trail', async () => {
+        const r = await c.db.query("SELECT actor, channel, details FROM audit_events WHERE model = $1 AND action = 'version.approve' AND outcome = 'denied'", [other]);
+        return r.rowCount ? r.rows[0] : undefined;
+      });
+      expect(details).toMatchObject({ actor: 'unverified', channel: 'web-ui', details: { claimedBy: 'bob', via: 'signal', workflowId } });
+      expect(details.details.reason).toContain('no valid signed assertion');
+      expect((await handle.query(pipelineStatusQuery)).stage).toBe('awaiting-approval');
+      const result = await decide(as(c, 'bob'), 'approve', other, '1', { comment: 'through the approvals service' });
+      expect(result.outcome).toEqual({ status: 'promoted', version: 1 });
       const a = await c.db.query(
-        'SELECT a.channel, a.decided_by FROM approvals a JOIN model_versions v ON v.id = a.model_version_id JOIN models m ON m.id = v.model_id WHERE m.name = $1',
+        'SELECT a.channel, a.decided_by, a.assertion_ids FROM approvals a JOIN model_versions v ON v.id = a.model_version_id JOIN models m ON m.id = v.model_id WHERE m.name = $1',
         [other],
       );
-      expect(a.rows[0]).toEqual({ channel: 'web-ui', decided_by: 'bob' });
+      expect(a.rows[0]).toEqual({ channel: 'cli', decided_by: 'bob', assertion_ids: [result.answer.decision!.votes![0].assertionId] });
     });
   });
 });

@@ -1,12 +1,12 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { PipelineOutcome } from '../../activities/types';
+import type { PipelineOutcome } from '../../contracts/payloads';
 import { decide } from '../../scripts/cli/approval';
 import { ingest } from '../../scripts/cli/ingest';
 import { steerRollout } from '../../scripts/cli/rollout';
 import { requestTraining, waitForStage } from '../../scripts/cli/train';
-import { rolloutStatusQuery, rolloutWorkflowId, type RolloutStatus } from '../../workflows/definitions';
-import { commandSpec, ctx, monthlyBatches, registerSpec, rowsFrom, sendTraffic, startServing, startWorkers, uniqueName, waitUntil } from './helpers';
+import { rolloutStatusQuery, rolloutWorkflowId, type RolloutStatus } from '../../contracts/messages';
+import { as, championVersion, commandSpec, ctx, monthlyBatches, registerSpec, rowsFrom, sendTraffic, startServing, startWorkers, uniqueName, waitUntil } from './helpers';
 
 describe('rollouts', () => {
   const name = uniqueName('credit-rollout');
@@ -31,7 +31,7 @@ describe('rollouts', () => {
       await requestTraining(c, name, { reason: 'manual', requestedBy: 'test' });
       const { workflowId, status } = await waitForStage(c, name, ['awaiting-approval'], 90_000);
       expect(status.version).toBe(version);
-      await decide(c, 'approve', name, String(version), 'alice', undefined, 0);
+      await decide(as(c, 'alice'), 'approve', name, String(version), {}, 0);
       const rollout = c.client.workflow.getHandle(rolloutWorkflowId(name, version));
       const phases: string[] = [];
       const result = c.client.workflow.getHandle(workflowId).result() as Promise<PipelineOutcome>;
@@ -51,7 +51,7 @@ describe('rollouts', () => {
   }
 
   const query = <T = any>(sql: string, params: unknown[] = [name]) => ctx(async (c) => (await c.db.query(sql, params)).rows as T[]);
-  const champion = async () => (await query<{ version: number }>("SELECT v.version FROM model_aliases a JOIN models m ON m.id = a.model_id JOIN model_versions v ON v.id = a.version_id WHERE m.name = $1 AND a.alias = 'champion'"))[0]?.version;
+  const champion = () => championVersion(name);
   const reported = () => query<{ serving: Record<string, { champion: number; candidate: number | null }> }>('SELECT serving FROM serving_replicas WHERE heartbeat_at > now() - interval \'5 seconds\'', []);
 
   beforeAll(async () => {
@@ -104,21 +104,21 @@ describe('rollouts', () => {
       if (s.phase === 'canary' && !paused) {
         paused = true;
         await ctx(async (c) => {
-          await expect(steerRollout(c, 'pause', name, '3', 'mallory')).rejects.toThrow('"mallory" may not steer');
-          expect((await steerRollout(c, 'pause', name, '3', 'alice', 'checking dashboards')).paused).toBe(true);
-          await expect(steerRollout(c, 'pause', name, '3', 'alice')).rejects.toThrow('already paused');
+          await expect(steerRollout(as(c, 'mallory'), 'pause', name, '3')).rejects.toThrow('"mallory" may not steer');
+          expect((await steerRollout(as(c, 'alice'), 'pause', name, '3', { reason: 'checking dashboards' })).paused).toBe(true);
+          await expect(steerRollout(as(c, 'alice'), 'pause', name, '3')).rejects.toThrow('already paused');
           const before = (await c.client.workflow.getHandle(rolloutWorkflowId(name, 3)).query(rolloutStatusQuery)).elapsedMs;
           await new Promise((r) => setTimeout(r, 2500));
           const after = await c.client.workflow.getHandle(rolloutWorkflowId(name, 3)).query(rolloutStatusQuery);
           expect(after.phase).toBe('canary');
           expect(after.elapsedMs - before).toBeLessThan(1500);
-          await steerRollout(c, 'resume', name, '3', 'alice');
+          await steerRollout(as(c, 'alice'), 'resume', name, '3');
           resumed = true;
         });
       }
       if (s.phase === 'full' && s.stats && !aborted) {
         aborted = true;
-        await ctx((c) => steerRollout(c, 'abort', name, '3', 'bob', 'support tickets rising'));
+        await ctx((c) => steerRollout(as(c, 'bob'), 'abort', name, '3', { reason: 'support tickets rising' }));
       }
     });
     expect(resumed).toBe(true);

@@ -2,7 +2,7 @@ import { OnnxScorer } from '../../ml/scoring';
 import { decide } from '../../scripts/cli/approval';
 import { ingest } from '../../scripts/cli/ingest';
 import { requestTraining, waitForStage } from '../../scripts/cli/train';
-import { creditSpec, ctx, registerSpec, rowsFrom, sendTraffic, startServing, uniqueName, withWorkers } from './helpers';
+import { as, creditSpec, ctx, registerSpec, rowsFrom, sendTraffic, startServing, uniqueName, withWorkers } from './helpers';
 
 describe('the serving replica', () => {
   const factory = withWorkers();
@@ -17,7 +17,7 @@ describe('the serving replica', () => {
         expect((await ingest(c, name, batch)).status).toBe('accepted');
         await requestTraining(c, name, { reason: 'manual', requestedBy: 'test' });
         await waitForStage(c, name, ['awaiting-approval'], 60_000);
-        const { outcome } = await decide(c, 'approve', name, String(version), 'alice');
+        const { outcome } = await decide(as(c, 'alice'), 'approve', name, String(version));
         expect({ status: outcome?.status, version: outcome?.version, reason: (outcome as { reason?: string }).reason }).toEqual({ status: 'promoted', version, reason: undefined });
       });
     await promote(factory.batches[0], 1);

@@ -1,6 +1,6 @@
 import { ingest } from '../../scripts/cli/ingest';
 import { requestTraining, waitForStage } from '../../scripts/cli/train';
-import { loopStateQuery, loopWorkflowId } from '../../workflows/definitions';
+import { loopStateQuery, loopWorkflowId } from '../../contracts/messages';
 import { creditSpec, ctx, monthlyBatches, registerSpec, startWorkers, uniqueName, waitUntil } from './helpers';
 
 describe('a training worker killed mid-run', () => {

@@ -7,9 +7,9 @@ import { ingest } from '../../scripts/cli/ingest';
 import { backfillSchedule } from '../../scripts/cli/schedule';
 import { requestTraining, waitForStage } from '../../scripts/cli/train';
 import { retrainScheduleId, syncSchedules } from '../../triggers/schedules';
-import { driftMonitor } from '../../workflows';
-import { loopStateQuery, loopWorkflowId, pipelineStatusQuery } from '../../workflows/definitions';
-import { commandSpec, ctx, monthlyBatches, registerSpec, rowsFrom, sendTraffic, startServing, startWorkers, uniqueName, waitUntil } from './helpers';
+import type { driftMonitor } from '../../workflows';
+import { loopStateQuery, loopWorkflowId, pipelineStatusQuery } from '../../contracts/messages';
+import { as, commandSpec, ctx, monthlyBatches, registerSpec, rowsFrom, sendTraffic, startServing, startWorkers, uniqueName, waitUntil } from './helpers';
 import type { CliContext } from '../../scripts/cli/context';
 
 describe('triggers: rows, schedule, drift and energy windows', () => {
@@ -148,9 +148,9 @@ describe('triggers: rows, schedule, drift and energy windows', () => {
         for (const b of batches.slice(0, 3)) expect((await ingest(c, name, b)).status).toBe('accepted');
         await requestTraining(c, name, { reason: 'manual', requestedBy: 'test' });
         await waitForStage(c, name, ['awaiting-approval'], 90_000);
-        expect((await decide(c, 'approve', name, '1', 'alice')).outcome).toMatchObject({ status: 'promoted', version: 1 });
+        expect((await decide(as(c, 'alice'), 'approve', name, '1')).outcome).toMatchObject({ status: 'promoted', version: 1 });
         await waitUntil('the replica to serve v1', async () => ((await (await fetch(`${serving.base}/readyz`)).json()) as { models: Record<string, unknown> }).models[name], 20_000);
-        const monitor = (id: string) => c.client.workflow.execute(driftMonitor, { workflowId: id, taskQueue: TASK_QUEUES.control, args: [{ model: name }] });
+        const monitor = (id: string) => c.client.workflow.execute<typeof driftMonitor>('driftMonitor' satisfies (typeof driftMonitor)['name'], { workflowId: id, taskQueue: TASK_QUEUES.control, args: [{ model: name }] });
 
         const send = async (file: string) => {
           const traffic = sendTraffic([serving.base], name, rowsFrom(file, 600), { clients: 4 });

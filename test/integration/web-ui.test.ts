@@ -26,7 +26,7 @@ describe('Temporal Web UI', () => {
       const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
 
       // The list, filtered by the factory's search attributes as staff would.
-      const query = encodeURIComponent(`FactoryModel="${name}" AND FactoryStage="awaiting-approval"`);
+      const query = encodeURIComponent(`FactoryModel="${name}" AND FactoryStage="awaiting-approval" AND FactoryAwaitingApproval="alice"`);
       await page.goto(`${ui}/namespaces/default/workflows?query=${query}`);
       await page.getByText(workflowId).first().waitFor({ timeout: 30_000 });
 
@@ -42,7 +42,8 @@ describe('Temporal Web UI', () => {
       const details = await waitUntil('the current details frame', async () =>
         page.frames().find((f) => decodeURIComponent(f.url()).includes('stage **awaiting-approval**')),
       );
-      await details.getByText(`factory approve ${name} ${status.version} --as`).first().waitFor({ timeout: 10_000 });
+      await details.getByText(`factory approve ${name} ${status.version}`).first().waitFor({ timeout: 10_000 });
+      await details.getByText('A signal or update sent from here is refused').first().waitFor({ timeout: 5_000 });
       await details.getByText('Policy:').first().waitFor({ timeout: 5_000 });
       const summary = await waitUntil('the summary frame', async () => page.frames().find((f) => decodeURIComponent(f.url()).includes(`${name}: manual training by test`)));
       expect(summary).toBeDefined();

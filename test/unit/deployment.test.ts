@@ -12,7 +12,7 @@ const services: Record<string, any> = compose.services;
 describe('docker-compose.yml', () => {
   test('has the Temporal cluster on PostgreSQL with its UI, the registry database, S3 and one service per pool', () => {
     expect(Object.keys(services).sort()).toEqual(
-      ['factory-db', 'intake', 's3', 'serving', 'temporal', 'temporal-db', 'temporal-setup', 'temporal-ui', 'worker-control', 'worker-cpu', 'worker-gpu'].sort(),
+      ['approvals', 'factory-db', 'intake', 's3', 'serving', 'temporal', 'temporal-db', 'temporal-setup', 'temporal-ui', 'worker-control', 'worker-cpu', 'worker-gpu'].sort(),
     );
     expect(services.temporal.environment.DB).toBe('postgres12');
     expect(services.temporal.environment.POSTGRES_SEEDS).toBe('temporal-db');
@@ -45,6 +45,18 @@ describe('docker-compose.yml', () => {
     expect(fs.existsSync(path.join(ROOT, 'intake/main.ts'))).toBe(true);
     for (const name of Object.keys(services.intake.environment)) expect(Object.keys(envSchema.shape)).toContain(name);
     expect(services.intake.environment.INTAKE_TOKENS).toMatch(/INTAKE_TOKENS/);
+  });
+
+  test('the approvals service alone holds the signing key; control workers get only its public half', () => {
+    const svc = services.approvals;
+    expect(svc.command).toEqual(['node', 'dist/approvals/main.js']);
+    expect(fs.existsSync(path.join(ROOT, 'approvals/main.ts'))).toBe(true);
+    for (const name of Object.keys(svc.environment)) expect(Object.keys(envSchema.shape)).toContain(name);
+    expect(svc.environment.FACTORY_APPROVALS_KEY_FILE).toMatch(/^\/keys\//);
+    const holders = Object.entries(services).filter(([, s]) => (s.volumes ?? []).some((v: string) => String(v).startsWith('approvals-key:')));
+    expect(holders.map(([n]) => n)).toEqual(['approvals']);
+    expect(services['worker-control'].environment.FACTORY_APPROVALS_PUBLIC_KEY).toMatch(/FACTORY_APPROVALS_PUBLIC_KEY/);
+    expect(Object.keys(services['worker-control'].environment)).not.toContain('SLACK_SIGNING_SECRET');
   });
 
   test('every dependency names a service, and every mounted file exists', () => {

@@ -30,7 +30,7 @@ describe('model spec', () => {
     expect(spec.fairness).toEqual({ minGroupSize: 100 });
     expect(spec.split).toEqual({ seed: 42, test: 0.2, validation: 0.1 });
     expect(spec.trainer).toEqual({ kind: 'logistic-regression', l2: 1, maxIterations: 50, tolerance: 1e-8 });
-    expect(spec.approval).toEqual({ approvers: ['alice'], timeout: '72h', onTimeout: 'reject', supersede: false });
+    expect(spec.approval).toEqual({ approvers: ['alice'], required: 1, independent: false, timeout: '72h', onTimeout: 'reject', supersede: false });
   });
 
   test.each([
@@ -40,6 +40,8 @@ describe('model spec', () => {
     [{ protectedAttributes: [{ feature: 'age', bands: [40, 30] }] }, 'bands must ascend'],
     [{ approval: { approvers: [] } }, 'spec.approval.approvers: at least one approver is required'],
     [{ approval: { approvers: ['a'], timeout: 'three days' } }, 'spec.approval.timeout: must be a duration'],
+    [{ approval: { approvers: ['alice', 'bob'], required: 3 } }, 'spec.approval.required: required is more than the approvers named'],
+    [{ approval: { approvers: ['Alice Smith'] } }, 'spec.approval.approvers.0: must be a factory identity (e.g. "alice") or a group'],
     [{ protectedAttributes: ['race'] }, 'spec.protectedAttributes.0: "race" is not a feature of this model'],
     [{ trainer: { kind: 'random-forest' } }, 'spec.trainer.kind'],
     [{ name: 'Bad Name' }, 'spec.name: must be lowercase'],

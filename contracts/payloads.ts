@@ -4,10 +4,12 @@ import type { FairnessReport, Quality } from '../ml/quality';
 import type { ModelSpec } from '../specs/model-spec';
 import type { RowError } from '../specs/data-batch';
 import type { ArtifactRef } from '../storage/artifacts';
+import type { Vote } from '../approvals/policy';
 
 /**
- * What crosses Temporal between workflows and activities: references and small
- * summaries, never data or model bytes. Workflows import these as types only.
+ * What crosses Temporal between workflows, activities and clients: references
+ * and small summaries, never data or model bytes. Types only, so workflows,
+ * activities and clients import it without side effects.
  */
 export type TriggerReason = 'manual' | 'schedule' | 'rows' | 'drift';
 
@@ -19,6 +21,17 @@ export interface Trigger {
   deadline?: string;
   /** ...or for the first window at most this expensive (per MWh). */
   maxPricePerMWh?: number;
+}
+
+/** When an energy-aware pipeline trains, and why then. */
+export interface TrainingWindow {
+  startAt: string;
+  explanation: string;
+  averagePricePerMWh: number | null;
+  savingsVsNow: number | null;
+  /** True when the price feed could not be read and the run starts now so the deadline holds. */
+  fallback: boolean;
+  source: string;
 }
 
 export interface ModelVersionRef {
@@ -95,14 +108,34 @@ export interface IngestOutcome extends IngestResult {
   retrain?: { rows: number; threshold: number; coalesced: boolean };
 }
 
+/** What one drift check found; the full per-feature tables are in the report in S3. */
+export interface DriftCheck {
+  conclusive: boolean;
+  retrain: boolean;
+  summary: string;
+  championVersion?: number;
+  rows: number;
+  maxPsi?: number;
+  scorePsi?: number;
+  driftedFeatures: string[];
+  liveAuc?: number;
+  labelled: number;
+  reportKey?: string;
+  reportSha256?: string;
+  reportUrl?: string;
+}
+
 export type DecisionChannel = 'cli' | 'slack' | 'web-ui' | 'timeout' | 'api' | 'supersede';
 
 export interface Decision {
   decision: 'approved' | 'rejected';
+  /** The verified identity whose vote decided (or "factory" for a timeout or supersede). */
   approver: string;
   channel: DecisionChannel;
   comment?: string;
   decidedAt: string;
+  /** Every vote that counted, each with the id of the signed assertion it came with. */
+  votes?: Vote[];
 }
 
 export type PipelineOutcome =

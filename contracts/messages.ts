@@ -1,16 +1,36 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { Decision, DecisionChannel, PipelineOutcome, RolloutPhase, Trigger } from '../activities/types';
-import type { TrainingWindow } from '../activities/energy';
 import type { GuardStats, GuardVerdict } from '../ml/rollout-guard';
+import type { SignedAssertion } from '../approvals/assertion';
+import type { Vote } from '../approvals/policy';
 import type { Verdict } from '../ml/policy';
-import type { VersionEvaluation } from '../activities/types';
+import type { Decision, DecisionChannel, PipelineOutcome, RolloutPhase, TrainingWindow, Trigger, VersionEvaluation } from './payloads';
 
-/** The messages the CLI, Slack and the Web UI send to the factory's workflows. */
+/**
+ * The factory's workflow messages (signals, updates, queries) and the ids by
+ * which clients find workflows: shared by workflows, activities and clients,
+ * so nothing here may import anything with side effects.
+ */
+
+/**
+ * A decision as the approvals service sends it: the signed assertion is what
+ * counts. The other fields are what a hand-written signal or update (the Web
+ * UI, `temporal workflow update`) tends to carry; they are read only to say
+ * in the refusal and the audit trail who claimed to decide.
+ */
 export interface ApprovalRequest {
   version: number;
-  approver: string;
+  assertion?: SignedAssertion;
+  approver?: string;
   comment?: string;
   channel?: DecisionChannel;
+}
+
+/** What an approve or reject update answers: the decision once taken, and the votes so far. */
+export interface GateAnswer {
+  decision?: Decision;
+  votes: Vote[];
+  required: number;
+  missing: number;
 }
 
 export type Stage =
@@ -43,13 +63,17 @@ export interface PipelineStatus {
   reportUrl?: string;
   approvers?: string[];
   approvalDeadline?: string;
+  /** At the gate: the votes so far, how many approvals are needed, and the Slack card if one was posted. */
+  votes?: Vote[];
+  approvalsRequired?: number;
+  slackCard?: string;
   decision?: Decision;
   outcome?: PipelineOutcome;
 }
 
 /** Updates answer the caller (accepted, or why not); signals of the same name let staff decide from the Web UI. */
-export const approveUpdate = defineUpdate<Decision, [ApprovalRequest]>('approve');
-export const rejectUpdate = defineUpdate<Decision, [ApprovalRequest]>('reject');
+export const approveUpdate = defineUpdate<GateAnswer, [ApprovalRequest]>('approve');
+export const rejectUpdate = defineUpdate<GateAnswer, [ApprovalRequest]>('reject');
 export const approveSignal = defineSignal<[ApprovalRequest]>('approve');
 export const rejectSignal = defineSignal<[ApprovalRequest]>('reject');
 export const pipelineStatusQuery = defineQuery<PipelineStatus>('status');
@@ -87,9 +111,11 @@ export interface RolloutStatus {
   reason?: string;
 }
 
+/** Steering from the approvals service: the assertion is what counts; `by` only names who claims to steer. */
 export interface RolloutControl {
   by: string;
   reason?: string;
+  assertion?: SignedAssertion;
 }
 
 /** Staff steer a rollout with updates: the answer says whether it took and where the rollout stands. */

@@ -1,0 +1,156 @@
+/**
+ * Part 1: batch-1 throughput and p50/p99 with autocannon: raw
+ * onnxruntime-node in-process, the service with batching off (one request, one
+ * run) and the service with micro-batching — the same code, only
+ * SERVING_MAX_BATCH and SERVING_MAX_DELAY_MS differ — with CPU per request
+ * from /proc.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import { OnnxScorer } from '../../../ml/scoring';
+import { lineChild } from '../kit/child-processes';
+import { sleep } from '../kit/timing';
+import { cpu, type CpuUsage } from '../kit/cpu-meter';
+import { predictPath } from '../kit/factory-services';
+import { pct, sortedOf } from '../kit/timing';
+import { say, verdict } from '../kit/cli';
+import { runMain } from '../kit/cli';
+import type { ServingBench } from './context';
+
+interface Figures {
+  name: string;
+  /** CPU microseconds per request: the server process, the load generator, PostgreSQL, everything else. */
+  cpu?: { server: number; client: number; pg: number; other: number };
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+/** The child (this file, run by throughput): raw ONNX Runtime at batch 1 with the same number of concurrent callers, no HTTP. */
+async function raw(onnxPath: string, rowsPath: string, seconds: number, connections: number, features: number): Promise<void> {
+  const scorer = await OnnxScorer.load(fs.readFileSync(onnxPath), features);
+  const rows = (JSON.parse(fs.readFileSync(rowsPath, 'utf8')) as number[][]).map((r) => Float32Array.from(r));
+  for (let i = 0; i < 2000; i++) await scorer.score(rows[i % rows.length], 1);
+  const latencies: number[] = [];
+  const end = Date.now() + seconds * 1000;
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      while (Date.now() < end) {
+        const t = performance.now();
+        await scorer.score(rows[next++ % rows.length], 1);
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  const sorted = sortedOf(latencies);
+  const figures: Figures = { name: 'raw onnxruntime-node (in-process)', rps: latencies.length / seconds, p50: pct(sorted, 0.5), p99: pct(sorted, 0.99), errors: 0 };
+  process.stdout.write(`${JSON.stringify(figures)}\n`);
+}
+
+/** One autocannon run against a replica: every 2xx latency (sub-millisecond, from its per-response event), errors, CPU used. */
+interface Run {
+  latencies: number[];
+  seconds: number;
+  errors: number;
+  requests: number;
+  cpu?: CpuUsage;
+}
+
+async function cannon(target: { base: string; path: string; connections: number; bodies: string[] }, seconds: number, meter?: { pid: number; dataDir: string }): Promise<Run> {
+  const latencies: number[] = [];
+  const stop = meter && cpu.start(meter.pid, meter.dataDir);
+  const r = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url: target.base,
+        connections: target.connections,
+        duration: seconds,
+        requests: target.bodies.map((body) => ({ method: 'POST', path: target.path, headers: { 'content-type': 'application/json' }, body })),
+      },
+      (err, result) => (err ? reject(err) : resolve(result)),
+    );
+    instance.on('response', (_client, status, _bytes, ms) => {
+      if (status >= 200 && status < 300) latencies.push(ms);
+    });
+  });
+  return { latencies, seconds, errors: r.errors + r.non2xx + r.timeouts, requests: r.requests.total, cpu: stop?.() };
+}
+
+/** Runs of one setup pooled: rate over all their time, percentiles over all their latencies, CPU per request. */
+function pooled(name: string, runs: Run[]): Figures {
+  const latencies = runs.flatMap((r) => r.latencies);
+  const sorted = sortedOf(latencies);
+  const requests = runs.reduce((s, r) => s + r.requests, 0) || 1;
+  const sum = (k: 'server' | 'client' | 'pg' | 'other') => runs.reduce((s, r) => s + (r.cpu?.[k] ?? 0), 0) / requests;
+  return {
+    name,
+    rps: latencies.length / runs.reduce((s, r) => s + r.seconds, 0),
+    p50: pct(sorted, 0.5),
+    p99: pct(sorted, 0.99),
+    errors: runs.reduce((s, r) => s + r.errors, 0),
+    cpu: { server: sum('server'), client: sum('client'), pg: sum('pg'), other: sum('other') },
+  };
+}
+
+/** Runs part 1 and prints its table; returns its lines of the targets summary. */
+export async function throughput({ options, spec, fixture, onnx, rows, bodies, batching }: ServingBench): Promise<string[]> {
+  const { seconds, connections, rounds } = options;
+  say();
+  say(`1. batch-1 requests, ${connections} connections (autocannon), ${seconds}s per setup in ${rounds} alternating rounds`);
+  const onnxPath = path.join(fixture.tmp, 'model.onnx');
+  fs.writeFileSync(onnxPath, onnx);
+  const rowsPath = path.join(fixture.tmp, 'rows.json');
+  fs.writeFileSync(rowsPath, JSON.stringify(rows.map((r) => r.features)));
+  fixture.step('part 1: raw onnxruntime-node');
+  const rawChild = lineChild(__filename, [onnxPath, rowsPath, String(seconds), String(connections), String(spec.features.length)]);
+  const results: Figures[] = [JSON.parse(await rawChild.line((l) => l.startsWith('{'), 'raw benchmark'))];
+  await rawChild.exited;
+  // Both servers run side by side (an idle one costs nothing) and are measured in alternating rounds,
+  // so a change in background load on the machine falls on both alike.
+  fixture.step('part 1: starting the naive and the micro-batching server');
+  const naive = { SERVING_MAX_BATCH: '1', SERVING_MAX_DELAY_MS: '0' };
+  const setups = [
+    { name: 'naive: same service, SERVING_MAX_BATCH=1 SERVING_MAX_DELAY_MS=0', replica: await fixture.startReplica(naive, 'naive'), runs: [] as Run[] },
+    { name: `micro-batching: SERVING_MAX_BATCH=${batching.SERVING_MAX_BATCH} SERVING_MAX_DELAY_MS=${batching.SERVING_MAX_DELAY_MS}`, replica: await fixture.startReplica(batching, 'ours'), runs: [] as Run[] },
+  ];
+  const target = (base: string) => ({ base, path: predictPath(spec.name), connections, bodies });
+  for (const x of setups) await cannon(target(x.replica.base), 2);
+  for (let round = 0; round < rounds; round++) {
+    for (const x of round % 2 === 0 ? setups : [...setups].reverse()) {
+      fixture.step(`part 1: round ${round + 1}/${rounds}, ${x.name.split(':')[0]} server`);
+      await sleep(1000);
+      x.runs.push(await cannon(target(x.replica.base), seconds / rounds, { pid: x.replica.child.pid!, dataDir: fixture.dataDir }));
+    }
+  }
+  for (const x of setups) {
+    results.push(pooled(x.name, x.runs));
+    await x.replica.stop();
+  }
+  const w = Math.max(...results.map((r) => r.name.length));
+  // Clock-tick accounting can leave "other" a hair below zero on an idle machine.
+  const us = (v: number | undefined) => (v === undefined ? '' : Math.max(0, v).toFixed(0)).padStart(7);
+  say(`   ${'setup'.padEnd(w)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'errors'.padStart(6)}   CPU µs/request: ${'server'.padStart(6)} ${'client'.padStart(7)} ${'pg'.padStart(7)} ${'other'.padStart(7)}`);
+  for (const r of results) {
+    say(`   ${r.name.padEnd(w)} ${r.rps.toFixed(0).padStart(8)} ${r.p50.toFixed(2).padStart(7)} ${r.p99.toFixed(2).padStart(7)} ${String(r.errors).padStart(6)}                   ${us(r.cpu?.server)} ${us(r.cpu?.client)} ${us(r.cpu?.pg)} ${us(r.cpu?.other)}`);
+  }
+  const [, n, o] = results;
+  const ratio = o.rps / n.rps;
+  const share = (f: Figures) => Math.max(0, f.cpu!.other * f.rps) / (os.cpus().length * 1e6);
+  say(`   server CPU per request, naive / micro-batching: ${n.cpu!.server.toFixed(0)} / ${o.cpu!.server.toFixed(0)} µs = ${(n.cpu!.server / o.cpu!.server).toFixed(2)}x`);
+  say(`   (client: autocannon in this process; pg: the prediction log's inserts; other: the rest of the machine, ${(100 * share(n)).toFixed(0)}% / ${(100 * share(o)).toFixed(0)}% of it busy)`);
+  return [
+    `1. throughput micro-batching / naive: ${ratio.toFixed(2)}x (target >= 2x): ${verdict(ratio >= 2)}`,
+    `1. p99 micro-batching ${o.p99.toFixed(2)} ms vs naive ${n.p99.toFixed(2)} ms (target equal or better): ${verdict(o.p99 <= n.p99)}`,
+    `1. errors: ${n.errors + o.errors} (target 0): ${verdict(n.errors + o.errors === 0)}`,
+  ];
+}
+
+// The raw side runs in a process of its own, so nothing of this one (autocannon, the stack's clients) shares its event loop or its CPU time.
+if (require.main === module) {
+  const [onnxPath, rowsPath, seconds, connections, features] = process.argv.slice(2);
+  runMain(() => raw(onnxPath, rowsPath, Number(seconds), Number(connections), Number(features)));
+}
