@@ -26,6 +26,12 @@ export function createApprovalActivities({ db, approvalKeys }: ActivityDeps) {
         if (err instanceof DirectoryError) throw ApplicationFailure.nonRetryable(`${input.model}'s approval.approvers: ${err.message}`, 'UnknownApprover');
         throw err;
       });
+      const able = policy.eligible.filter((p) => !policy.excluded[p]);
+      if (able.length < policy.required) {
+        const reason = `${input.model} v${input.version} needs ${policy.required} approvals but only ${able.length} of the approvers may give one (${able.join(', ') || 'none'}; excluded: ${Object.entries(policy.excluded).map(([p, why]) => `${p}: ${why}`).join('; ') || 'none'})`;
+        await audit(db, { actor: 'factory', action: 'approval.request', model: input.model, version: input.version, outcome: 'error', details: { workflowId: input.workflowId, reason } });
+        throw ApplicationFailure.nonRetryable(reason, 'ApprovalImpossible');
+      }
       await audit(db, { actor: 'factory', action: 'approval.request', model: input.model, version: input.version, outcome: 'ok', details: { workflowId: input.workflowId, eligible: policy.eligible, required: policy.required, excluded: policy.excluded } });
       return { policy, publicKeys: keys };
     },

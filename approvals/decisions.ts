@@ -5,7 +5,7 @@ import type { Trigger } from '../contracts/payloads';
 import { logger } from '../config/logger';
 import { audit, findModel, UnknownModelError } from '../db/models';
 import { gatePolicy } from '../people/gate-policy';
-import { resolveApprovers, type Person } from '../people/directory';
+import { DirectoryError, resolveApprovers, type Person } from '../people/directory';
 import type { AssertionAction } from './assertion';
 import { refusal, type Vote } from './policy';
 import type { SigningKey } from './signing-key';
@@ -47,7 +47,8 @@ export async function decide(deps: DecisionDeps, person: Person, channel: Channe
   if (!v) return refuse(404, `${req.model} has no version ${req.version}`);
   if (v.status !== 'awaiting_approval') return refuse(409, `${req.model} v${req.version} is not awaiting approval: it is ${v.status.replace('_', ' ')}`);
   if (req.workflowId && req.workflowId !== v.workflow_id) return refuse(409, `this card is for a pipeline that no longer decides ${req.model} v${req.version}`);
-  const policy = await gatePolicy(db, model, req.version, v.trigger);
+  const policy = await gatePolicy(db, model, req.version, v.trigger).catch((err) => (err instanceof DirectoryError ? err : Promise.reject(err)));
+  if (policy instanceof DirectoryError) return refuse(409, `${req.model}'s approval.approvers: ${policy.message}`);
   const votes = await db.query<Vote & { identity: string }>(
     "SELECT person_id AS identity, decision, channel, assertion_id AS \"assertionId\", comment, decided_at AS at FROM approval_votes WHERE model_version_id = $1",
     [v.id],
@@ -81,7 +82,7 @@ export async function steer(deps: DecisionDeps, person: Person, channel: Channel
   if (person.disabled) return refuse(403, `"${person.id}" is disabled in the directory`);
   const model = await findModel(db, req.model).catch((err) => (err instanceof UnknownModelError ? err : Promise.reject(err)));
   if (model instanceof UnknownModelError) return refuse(404, model.message);
-  const operators = await resolveApprovers(db, model.spec.approval.approvers);
+  const operators: string[] = await resolveApprovers(db, model.spec.approval.approvers).catch((err) => (err instanceof DirectoryError ? [] : Promise.reject(err)));
   if (!operators.includes(person.id)) return refuse(403, `"${person.id}" may not steer ${req.model} rollouts (allowed: ${operators.join(', ') || 'nobody enabled'})`);
   const workflowId = rolloutWorkflowId(req.model, req.version);
   const assertion = deps.key.sign({ workflowId, model: req.model, version: req.version, action: req.action, identity: person.id, channel, comment: req.reason });

@@ -7,6 +7,8 @@ import { modelNameSchema } from '../specs/model-spec';
 import { decide, steer, type DecisionDeps, type Outcome } from './decisions';
 import { SLACK_EVENTS_PATH } from './slack-app';
 
+const MAX_CONCURRENT_AUTH = 8;
+
 const target = { model: modelNameSchema, version: z.number().int().min(1) };
 const decisionBody = z.object({ ...target, action: z.enum(['approve', 'reject']), comment: z.string().max(2000).optional() }).strict();
 const steeringBody = z.object({ ...target, action: z.enum(['pause', 'resume', 'abort']), reason: z.string().max(2000).optional() }).strict();
@@ -32,8 +34,12 @@ export function buildApprovalsServer(deps: DecisionDeps, slack?: (req: IncomingM
       }),
   });
 
+  // scrypt costs 16 MiB a check: a bound on checks at once keeps a flood of made-up tokens from exhausting memory.
+  let checking = 0;
   const caller = async (header: string | undefined, action: string): Promise<Person | undefined> => {
     const token = /^Bearer\s+(\S+)$/i.exec(header ?? '')?.[1];
+    if (checking >= MAX_CONCURRENT_AUTH) throw Object.assign(new Error('too many authentications at once; retry in a moment'), { statusCode: 503 });
+    checking++;
     try {
       if (!token) throw new AuthenticationError('missing "Authorization: Bearer <token>" (factory people token <you>)');
       return await authenticate(deps.db, token);
@@ -41,6 +47,8 @@ export function buildApprovalsServer(deps: DecisionDeps, slack?: (req: IncomingM
       if (!(err instanceof AuthenticationError)) throw err;
       await audit(deps.db, { actor: err.personId ?? 'unverified', action, channel: 'cli', outcome: 'denied', details: { reason: err.message } });
       throw Object.assign(err, { statusCode: 401 });
+    } finally {
+      checking--;
     }
   };
   const send = <T>(reply: { code(n: number): { send(b: unknown): unknown } }, o: Outcome<T>) => (o.ok ? reply.code(200).send(o.answer) : reply.code(o.status).send({ error: o.reason }));

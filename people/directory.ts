@@ -44,7 +44,9 @@ const name = (kind: string) => z.string().regex(NAME, { error: (i) => `"${String
 const slackId = (kind: string) =>
   z.string().regex(/^[A-Z][A-Z0-9]{1,31}$/, { error: (i) => `"${String(i.input)}" is not a Slack ${kind} id (uppercase letters and digits, e.g. ${kind === 'team' ? 'T024BE7LD' : 'U024BE7LH'})` });
 
-export const personIdSchema = name('person id');
+/** Names the factory itself writes into the audit trail as actors: no person may take one. */
+export const SYSTEM_ACTORS = ['factory', 'unverified', 'unauthenticated', 'schedule', 'drift-monitor', 'test'];
+export const personIdSchema = name('person id').refine((id) => !SYSTEM_ACTORS.includes(id), { error: (i) => `"${String(i.input)}" is reserved: the factory writes it in the audit trail for what no person did` });
 export const groupNameSchema = name('group name');
 
 const newPersonSchema = z
@@ -149,6 +151,10 @@ export async function disablePerson(db: Db, id: string, actor: string): Promise<
   return atomically(db, async (tx) => {
     const before = await lockPerson(tx, id);
     if (before.disabled) return { person: before, changed: false };
+    if (before.groups.includes(ADMINS)) {
+      const others = await tx.query("SELECT 1 FROM people p JOIN person_groups g ON g.person_id = p.id WHERE g.group_name = $1 AND p.disabled_at IS NULL AND p.id <> $2 LIMIT 1", [ADMINS, id]);
+      if (!others.rowCount) throw new DirectoryError(`"${id}" is the last enabled admin; make someone else an admin first (factory people groups <id> admins)`);
+    }
     await tx.query('UPDATE people SET disabled_at = now(), updated_at = now() WHERE id = $1', [id]);
     const revoked = await tx.query('UPDATE person_tokens SET revoked_at = now() WHERE person_id = $1 AND revoked_at IS NULL', [id]);
     await audit(tx, { actor, action: 'person.disable', outcome: 'ok', details: { person: id, tokenRevoked: revoked.rowCount === 1 } });

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { loadEnv } from '../config/env';
 import { ensureTool, TOOLS, type ToolName } from '../stack/tools';
 import { decide, describeDecision } from './cli/approval';
+import { ADMINS } from '../people/directory';
 import { callerOf, CliError, withContext } from './cli/context';
 import { describeHistory, modelHistory } from './cli/history';
 import { describeIngest, ingest } from './cli/ingest';
@@ -46,7 +47,10 @@ program
 program
   .command('register <spec>')
   .description('register a model from its YAML spec, or update it (as the person your token proves: the spec\'s history records who)')
-  .action(run((spec: string) => withContext(async (ctx) => print(await registerModel(ctx, spec, (await callerOf(ctx, 'model.register')).id)))));
+  .action(run((spec: string) => withContext(async (ctx) => {
+    const me = await callerOf(ctx, 'model.register');
+    print(await registerModel(ctx, spec, me.id, { mayChangeApproval: me.groups.includes(ADMINS) }));
+  })));
 
 program.command('models').description('list registered models').action(run(() => withContext(async (ctx) => print(await listModels(ctx)))));
 

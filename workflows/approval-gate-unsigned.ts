@@ -18,7 +18,7 @@ const UNSIGNED_GATE =
  */
 export async function awaitUnsignedDecision(model: string, version: number, spec: ModelSpec, workflowId: string, onDeadline: (iso: string) => void): Promise<Decision> {
   let decision: Decision | undefined;
-  const denied: { request: ApprovalRequest; reason: string; action: string }[] = [];
+  const denied: { request: ApprovalRequest; reason: string; action: string; closed: boolean }[] = [];
 
   const problem = (req: ApprovalRequest): string | undefined => {
     if (decision) return `${model} v${version} was already ${decision.decision} by ${decision.approver}`;
@@ -41,8 +41,9 @@ export async function awaitUnsignedDecision(model: string, version: number, spec
   setHandler(rejectUpdate, (req) => answer(decide('rejected', req, 'api')), { validator });
   const signalled = (verdict: Decision['decision']) => (req: ApprovalRequest) => {
     // Signals recorded before the gate closed replay as they were decided; every later one is refused (and audited).
-    const p = patched(UNSIGNED_GATE_CLOSED) ? (problem(req) ?? UNSIGNED_GATE) : problem(req);
-    if (p) denied.push({ request: req, reason: p, action: verdict === 'approved' ? 'version.approve' : 'version.reject' });
+    const closed = patched(UNSIGNED_GATE_CLOSED);
+    const p = closed ? (problem(req) ?? UNSIGNED_GATE) : problem(req);
+    if (p) denied.push({ request: req, reason: p, action: verdict === 'approved' ? 'version.approve' : 'version.reject', closed });
     else decide(verdict, req, 'web-ui');
   };
   setHandler(supersedeSignal, (t) => {
@@ -58,9 +59,10 @@ export async function awaitUnsignedDecision(model: string, version: number, spec
   while (!decision) {
     const answered = await condition(() => decision !== undefined || denied.length > 0, Math.max(1, deadline - Date.now()));
     for (const d of denied.splice(0)) {
+      // Once closed, what a signal claims is recorded as a claim, never as who acted.
       await registry.recordAudit({
-        actor: String(d.request.approver), action: d.action, model, version: d.request.version,
-        channel: d.request.channel ?? 'web-ui', outcome: 'denied', details: { reason: d.reason, workflowId },
+        actor: d.closed ? 'unverified' : String(d.request.approver), action: d.action, model, version: d.request.version,
+        channel: d.closed ? 'web-ui' : (d.request.channel ?? 'web-ui'), outcome: 'denied', details: { reason: d.reason, workflowId, ...(d.closed && { claimedBy: String(d.request.approver) }) },
       });
     }
     if (decision || answered) continue;

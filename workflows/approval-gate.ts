@@ -1,6 +1,6 @@
 import { ApplicationFailure, allHandlersFinished, condition, log, patched, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import { verifyAssertion } from '../approvals/assertion';
-import { refusal, tally, type Vote } from '../approvals/policy';
+import { refusal, tally, type GatePolicy, type Vote } from '../approvals/policy';
 import type { Decision, Trigger } from '../contracts/payloads';
 import { approveSignal, approveUpdate, rejectSignal, rejectUpdate, supersedeSignal, type ApprovalRequest, type GateAnswer } from '../contracts/messages';
 import { durationMs } from '../specs/duration';
@@ -8,6 +8,9 @@ import type { ModelSpec } from '../specs/model-spec';
 import { SEARCH_ATTRIBUTES } from '../temporal/search-attributes';
 import { approvals, chat, registry } from './activities';
 import { awaitUnsignedDecision } from './approval-gate-unsigned';
+
+/** Refused attempts recorded per gate at most (each is an audit row and a few history events). */
+const MAX_RECORDED_REFUSALS = 200;
 
 /** Pipelines that reached the gate before this marker decide by the unsigned gate they started with. */
 const SIGNED_DECISIONS = 'signed-decisions';
@@ -40,22 +43,26 @@ export async function awaitDecision(
   if (!patched(SIGNED_DECISIONS)) {
     return awaitUnsignedDecision(model, version, spec, workflowId, (deadline) => show({ approvers: spec.approval.approvers, required: 1, votes: [], deadline }));
   }
-  const { policy, publicKeys } = await approvals.openGate({ model, version, workflowId, trigger: input.trigger });
+  // Handlers first: a decision arriving while the gate opens waits for it instead of meeting "no handler".
+  let gate: { policy: GatePolicy; publicKeys: Record<string, string> } | undefined;
+  const opened = () => condition(() => gate !== undefined);
   const votes: Vote[] = [];
+  let refusals = 0;
   const usedNonces = new Set<string>();
   let decision: Decision | undefined;
   let slackCard: string | undefined;
   const timeoutMs = durationMs(spec.approval.timeout);
   let deadline = Date.now() + timeoutMs;
-  const view = () => show({ approvers: policy.eligible, required: policy.required, votes: [...votes], deadline: new Date(deadline).toISOString(), slackCard });
-  const stillToVote = () => policy.eligible.filter((p) => !votes.some((v) => v.identity === p));
-  const answer = (): GateAnswer => ({ decision, votes: [...votes], required: policy.required, missing: tally(policy, votes).missing });
+  const view = () => show({ approvers: gate!.policy.eligible, required: gate!.policy.required, votes: [...votes], deadline: new Date(deadline).toISOString(), slackCard });
+  const stillToVote = () => gate!.policy.eligible.filter((p) => !votes.some((v) => v.identity === p));
+  const answer = (): GateAnswer => ({ decision, votes: [...votes], required: gate!.policy.required, missing: tally(gate!.policy, votes).missing });
   /** Chat is best effort: a Slack outage never stops the gate, and the decision can still come by CLI. */
   const bestEffort = (what: string, p: Promise<unknown>) => void p.catch((err) => log.warn(`${what} failed`, { error: String(err) }));
-  const updateCard = () => bestEffort('updating the Slack card', chat.updateApprovalCard({ model, version, workflowId, policy, votes: [...votes], deadline: new Date(deadline).toISOString(), decision }));
+  const updateCard = () => bestEffort('updating the Slack card', chat.updateApprovalCard({ model, version, workflowId, policy: gate!.policy, votes: [...votes], deadline: new Date(deadline).toISOString(), decision }));
 
   /** Judges one request synchronously, so two arriving together are counted one after the other. */
   const consider = (action: 'approve' | 'reject', req: ApprovalRequest): Considered => {
+    const { policy, publicKeys } = gate!;
     const claimed = req?.approver === undefined ? undefined : String(req.approver);
     if (decision) return { refused: `${model} v${version} was already ${decision.decision}${decision.approver === 'factory' ? ` (${decision.channel})` : ` by ${decision.approver}`}`, claimed };
     const checked = verifyAssertion(req?.assertion, publicKeys, { workflowId, version, actions: [action] }, Date.now(), usedNonces);
@@ -72,6 +79,7 @@ export async function awaitDecision(
   };
   /** What a request leaves behind: the vote with its assertion, or the refusal with its reason, in the audit trail. */
   const record = async (action: 'approve' | 'reject', c: Considered, via: 'update' | 'signal') => {
+    if ('refused' in c) refusals++;
     if ('vote' in c) {
       await approvals.recordVote({ model, version, workflowId, vote: c.vote });
       if (!decision) upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.FactoryAwaitingApproval, value: stillToVote() }]);
@@ -90,19 +98,30 @@ export async function awaitDecision(
     });
   };
   for (const [action, update, signal] of [['approve', approveUpdate, approveSignal], ['reject', rejectUpdate, rejectSignal]] as const) {
-    setHandler(update, async (req) => {
-      const c = consider(action, req);
-      await record(action, c, 'update');
-      if ('refused' in c) throw ApplicationFailure.nonRetryable(c.refused, 'DecisionRefused');
-      return answer();
+    setHandler(
+      update,
+      async (req) => {
+        await opened();
+        const c = consider(action, req);
+        await record(action, c, 'update');
+        if ('refused' in c) throw ApplicationFailure.nonRetryable(c.refused, 'DecisionRefused');
+        return answer();
+      },
+      // Every refusal is audited and kept in the history; past a bound a flood is refused unrecorded, so it cannot fill the history.
+      { validator: (_req: ApprovalRequest) => { if (refusals >= MAX_RECORDED_REFUSALS) throw new Error(`${MAX_RECORDED_REFUSALS} refused decisions are recorded for ${model} v${version} already; no more are taken`); } },
+    );
+    setHandler(signal, async (req) => {
+      await opened();
+      await record(action, consider(action, req), 'signal').catch((err) => log.warn('recording a signalled decision failed', { error: String(err) }));
     });
-    setHandler(signal, (req) => bestEffort('recording a signalled decision', record(action, consider(action, req), 'signal')));
   }
   setHandler(supersedeSignal, (t) => {
     if (decision || !spec.approval.supersede) return;
     decision = { decision: 'rejected', approver: 'factory', channel: 'supersede', comment: `superseded: a newer ${t.reason} trigger asked for a retrain${t.detail ? ` (${t.detail})` : ''}`, decidedAt: new Date().toISOString(), votes: [...votes] };
   });
 
+  gate = await approvals.openGate({ model, version, workflowId, trigger: input.trigger });
+  const { policy } = gate;
   upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.FactoryAwaitingApproval, value: stillToVote() }]);
   view();
   bestEffort(
@@ -127,6 +146,7 @@ export async function awaitDecision(
       escalated = true;
       deadline = Date.now() + timeoutMs;
       view();
+      updateCard();
       await tell('escalation');
     } else if (Date.now() >= deadline) {
       decision = { decision: 'rejected', approver: 'factory', channel: 'timeout', comment: `no decision within ${spec.approval.timeout}${escalated ? ' after escalation' : ''}`, decidedAt: new Date().toISOString(), votes: [...votes] };

@@ -40,14 +40,16 @@ export async function rolloutWorkflow(input: { model: string; version: number; a
     if (!checked.ok) throw new Error(checked.reason);
     if (!operators.includes(checked.claims.identity)) throw new Error(`"${checked.claims.identity}" may not steer ${model} rollouts (allowed: ${operators.join(', ')})`);
   };
-  /** Who steered: the assertion's verified identity (histories from before signed steering carry only `by`). */
-  const steeredBy = (c: RolloutControl) => {
-    if (c.assertion) usedNonces.add(c.assertion.claims.nonce);
-    return c.assertion?.claims.identity ?? c.by;
+  /** Who steered and why, as signed (histories from before signed steering carry only `by` and `reason`). */
+  const signed = (c: RolloutControl): RolloutControl => {
+    if (!c.assertion) return c;
+    usedNonces.add(c.assertion.claims.nonce);
+    return { by: c.assertion.claims.identity, reason: c.assertion.claims.comment };
   };
-  const steer = (paused: boolean) => async (c: RolloutControl) => {
+  const steer = (paused: boolean) => async (control: RolloutControl) => {
+    const c = signed(control);
     s.paused = paused;
-    s.note = `${paused ? 'paused' : 'resumed'} by ${steeredBy(c)}${c.reason ? `: ${c.reason}` : ''}`;
+    s.note = `${paused ? 'paused' : 'resumed'} by ${c.by}${c.reason ? `: ${c.reason}` : ''}`;
     show();
     await rollout.setRolloutPhase({ rolloutId, model, phase: s.phase, paused });
     return s;
@@ -65,7 +67,7 @@ export async function rolloutWorkflow(input: { model: string; version: number; a
       if (!s.paused) throw new Error('the rollout is not paused');
     },
   });
-  setHandler(abortRolloutUpdate, (c) => ((abort = { ...c, by: steeredBy(c) }), s), { validator: steerable('abort') });
+  setHandler(abortRolloutUpdate, (c) => ((abort = signed(c)), s), { validator: steerable('abort') });
 
   /** Moves to a phase (by default through setRolloutPhase; full traffic comes with the promotion) and returns when its window starts. */
   const enter = async (phase: RolloutPhase, canaryPercent = 0, move = () => rollout.setRolloutPhase({ rolloutId, model, phase, canaryPercent })) => {

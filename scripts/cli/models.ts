@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import { parse } from 'yaml';
 import { allChampions } from '../../db/champion';
-import { upsertModel } from '../../db/models';
-import { DirectoryError, resolveApprovers } from '../../people/directory';
+import { audit, findModel, UnknownModelError, upsertModel } from '../../db/models';
+import { ADMINS, DirectoryError, resolveApprovers } from '../../people/directory';
 import { parseModelSpec } from '../../specs/model-spec';
 import { syncSchedules } from '../../triggers/schedules';
 import type { CliContext } from './context';
@@ -23,9 +23,22 @@ export function readSpecFile(file: string) {
   }
 }
 
-/** Registers or updates a model as `actor` (recorded in the spec's history); approvers the directory does not know are refused. */
-export async function registerModel(ctx: CliContext, file: string, actor: string): Promise<string> {
+/**
+ * Registers or updates a model as `actor` (recorded in the spec's history).
+ * Approvers the directory does not know are refused, and so is a new approval
+ * policy from someone who is not an admin: whoever could rewrite it could
+ * make themselves the approver of their own model.
+ */
+export async function registerModel(ctx: CliContext, file: string, actor: string, opts: { mayChangeApproval: boolean }): Promise<string> {
   const spec = readSpecFile(file);
+  if (!opts.mayChangeApproval) {
+    const current = await findModel(ctx.db, spec.name).catch((err) => (err instanceof UnknownModelError ? undefined : Promise.reject(err)));
+    if (JSON.stringify(current?.spec.approval) !== JSON.stringify(spec.approval)) {
+      const reason = `${file}: ${current ? `changes ${spec.name}'s approval policy` : `registers a new model with an approval policy`}; only an admin may (group ${ADMINS})`;
+      await audit(ctx.db, { actor, action: 'model.register', model: spec.name, channel: 'cli', outcome: 'denied', details: { reason } });
+      throw new CliError(reason);
+    }
+  }
   await resolveApprovers(ctx.db, spec.approval.approvers).catch((err) => {
     throw err instanceof DirectoryError ? new CliError(`${file}: approval.approvers: ${err.message}; add them first (factory people add <id> --name "<name>")`) : err;
   });

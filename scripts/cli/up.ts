@@ -141,7 +141,7 @@ export async function up(env: FactoryEnv, opts: { demo: boolean }, print: (s: st
         : `  people           the directory already has an admin; your token: FACTORY_TOKEN or ${credentialsFile(env)}`,
     );
     for (const file of fs.readdirSync(path.join(ROOT, 'models')).filter((f) => /\.ya?ml$/.test(f))) {
-      print(await registerModel(ctx, path.join(ROOT, 'models', file), SYSTEM));
+      print(await registerModel(ctx, path.join(ROOT, 'models', file), SYSTEM, { mayChangeApproval: true }));
     }
     if (opts.demo) await demo(ctx, print);
     else print('\nThe factory keeps running; press Ctrl-C to stop it.');

@@ -199,10 +199,14 @@ describe('approvals: Slack, tokens and signed decisions', () => {
     const secrets = { keyBody, keyHex: rawKey.toString('hex'), keyBase64: rawKey.toString('base64'), SIGNING_SECRET, BOT_TOKEN, ...Object.fromEntries(tokens.flatMap((t, i) => [[`token${i}`, t], [`secret${i}`, t.split('_').pop()!]])) };
     const logs = path.join(env.FACTORY_DATA_DIR, 'logs');
     const texts: Record<string, string> = Object.fromEntries(fs.readdirSync(logs).map((f) => [`log ${f}`, fs.readFileSync(path.join(logs, f), 'utf8')]));
+    // Every pipeline, rollout and loop of the run, from the registry (visibility lists lag behind).
     await ctx(async (c) => {
-      for await (const wf of c.client.workflow.list()) {
-        const history = await c.client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
-        texts[`history ${wf.workflowId}`] = JSON.stringify(history);
+      const ids = await c.db.query<{ id: string }>(
+        "SELECT workflow_id AS id FROM model_versions UNION SELECT workflow_id FROM rollouts UNION SELECT 'factory-loop-' || name FROM models",
+      );
+      for (const { id } of ids.rows) {
+        const history = await c.client.workflow.getHandle(id).fetchHistory().catch(() => undefined);
+        if (history) texts[`history ${id}`] = JSON.stringify(history);
       }
     });
     expect(Object.keys(texts).filter((k) => k.startsWith('history')).length).toBeGreaterThan(3);

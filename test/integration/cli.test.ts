@@ -40,5 +40,7 @@ describe('factory CLI', () => {
     expect(r.code).toBe(1);
     expect(r.err).toContain('policy.floors');
     expect(r.err).toContain('aucc');
+    // Someone who is not an admin may not set a model's approval policy (they could name themselves).
+    expect(factory('register', path.join(ROOT, 'models/credit-default.yaml'))).toMatchObject({ code: 1, err: expect.stringContaining("registers a new model with an approval policy; only an admin may (group admins)") });
   });
 });

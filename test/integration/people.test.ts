@@ -102,8 +102,11 @@ describe('the directory of people', () => {
         expect(trail.rows.map((r) => r.action)).toContain('person.token');
         expect(new Set(trail.rows.map((r) => r.actor))).toEqual(new Set(['factory']));
 
-        // With every admin disabled, the next start brings "admin" back with a new token; the old one stays dead.
-        await disablePerson(tx, 'admin', 'people-test');
+        // The last admin cannot be disabled through the directory...
+        await expect(disablePerson(tx, 'admin', 'people-test')).rejects.toThrow('"admin" is the last enabled admin');
+        // ...but if every admin is disabled anyway (in the database), the next start brings "admin" back with a new token; the old one stays dead.
+        await tx.query("UPDATE people SET disabled_at = now() WHERE id = 'admin'");
+        await tx.query("UPDATE person_tokens SET revoked_at = now() WHERE person_id = 'admin'");
         expect(await ensureAdmin(tx, file)).toEqual({ created: true, file });
         const renewed = remember(readCredentials(file)!);
         expect(renewed).not.toBe(token);
