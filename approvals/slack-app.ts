@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { App, HTTPReceiver, LogLevel, type BlockButtonAction, type Logger as BoltLogger, type RespondFn } from '@slack/bolt';
+import { App, HTTPReceiver, type BlockButtonAction, type RespondFn } from '@slack/bolt';
+import { slackLogger } from './slack-client';
 import type { RetryOptions, WebClient } from '@slack/web-api';
 import { z } from 'zod';
 import { logger } from '../config/logger';
@@ -72,25 +73,6 @@ function replayGuard() {
   };
 }
 
-const PINO_TO_BOLT: Record<string, LogLevel> = { trace: LogLevel.DEBUG, debug: LogLevel.DEBUG, info: LogLevel.INFO, warn: LogLevel.WARN, error: LogLevel.ERROR, fatal: LogLevel.ERROR, silent: LogLevel.ERROR };
-
-/** Bolt's and the Web API client's logs, through pino. Neither logs tokens unless developerMode is on, which it never is here. */
-function boltLogger(): BoltLogger {
-  const bolt = log.child({ source: 'bolt' });
-  const line = (msg: unknown[]) => msg.map((m) => (m instanceof Error ? m.message : typeof m === 'string' ? m : JSON.stringify(m))).join(' ');
-  return {
-    debug: (...msg: unknown[]) => bolt.debug(line(msg)),
-    info: (...msg: unknown[]) => bolt.info(line(msg)),
-    warn: (...msg: unknown[]) => bolt.warn(line(msg)),
-    error: (...msg: unknown[]) => bolt.error(line(msg)),
-    setLevel: (level: LogLevel) => {
-      bolt.level = level;
-    },
-    getLevel: () => PINO_TO_BOLT[bolt.level] ?? LogLevel.INFO,
-    setName: () => undefined,
-  };
-}
-
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 function parseJson<T>(schema: z.ZodType<T>, text: string | undefined): { ok: true; data: T } | { ok: false; problem: string } {
@@ -155,7 +137,7 @@ function confirmation(req: SlackDecision, answer: GateAnswer): string {
 }
 
 export function createSlackHandler(opts: SlackHandlerOptions): { listener: (req: IncomingMessage, res: ServerResponse) => void; app: App } {
-  const bolt = boltLogger();
+  const bolt = slackLogger();
   const fresh = replayGuard();
   const receiver = new HTTPReceiver({
     signingSecret: opts.signingSecret,
