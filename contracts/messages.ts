@@ -25,6 +25,14 @@ export interface ApprovalRequest {
   channel?: DecisionChannel;
 }
 
+/** An attempt at a decision that did not count, as the Web UI shows it. */
+export interface Refusal {
+  at: string;
+  by: string;
+  via: 'update' | 'signal';
+  reason: string;
+}
+
 /** What an approve or reject update answers: the decision once taken, and the votes so far. */
 export interface GateAnswer {
   decision?: Decision;
@@ -67,6 +75,7 @@ export interface PipelineStatus {
   votes?: Vote[];
   approvalsRequired?: number;
   slackCard?: string;
+  refused?: Refusal[];
   decision?: Decision;
   outcome?: PipelineOutcome;
 }

@@ -1,6 +1,7 @@
 import { ApplicationFailure, allHandlersFinished, condition, log, patched, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import { verifyAssertion } from '../approvals/assertion';
 import { refusal, tally, type GatePolicy, type Vote } from '../approvals/policy';
+import type { Refusal } from '../contracts/messages';
 import type { Decision, Trigger } from '../contracts/payloads';
 import { approveSignal, approveUpdate, rejectSignal, rejectUpdate, supersedeSignal, type ApprovalRequest, type GateAnswer } from '../contracts/messages';
 import { durationMs } from '../specs/duration';
@@ -12,6 +13,9 @@ import { awaitUnsignedDecision } from './approval-gate-unsigned';
 /** Refused attempts recorded per gate at most (each is an audit row and a few history events). */
 const MAX_RECORDED_REFUSALS = 200;
 
+/** Refused attempts the Web UI shows. */
+const SHOWN_REFUSALS = 3;
+
 /** Pipelines that reached the gate before this marker decide by the unsigned gate they started with. */
 const SIGNED_DECISIONS = 'signed-decisions';
 
@@ -21,6 +25,8 @@ export interface GateView {
   votes: Vote[];
   deadline: string;
   slackCard?: string;
+  /** The latest refused attempts, so whoever sent one from the Web UI sees why it did not count. */
+  refused: Refusal[];
 }
 
 type Considered = { vote: Vote } | { refused: string; identity?: string; claimed?: string; assertionId?: string };
@@ -41,7 +47,7 @@ export async function awaitDecision(
 ): Promise<Decision> {
   const { model, version, spec, workflowId } = input;
   if (!patched(SIGNED_DECISIONS)) {
-    return awaitUnsignedDecision(model, version, spec, workflowId, (deadline) => show({ approvers: spec.approval.approvers, required: 1, votes: [], deadline }));
+    return awaitUnsignedDecision(model, version, spec, workflowId, (deadline) => show({ approvers: spec.approval.approvers, required: 1, votes: [], deadline, refused: [] }));
   }
   // Handlers first: a decision arriving while the gate opens waits for it instead of meeting "no handler".
   let gate: { policy: GatePolicy; publicKeys: Record<string, string> } | undefined;
@@ -53,7 +59,8 @@ export async function awaitDecision(
   let slackCard: string | undefined;
   const timeoutMs = durationMs(spec.approval.timeout);
   let deadline = Date.now() + timeoutMs;
-  const view = () => show({ approvers: gate!.policy.eligible, required: gate!.policy.required, votes: [...votes], deadline: new Date(deadline).toISOString(), slackCard });
+  const refused: Refusal[] = [];
+  const view = () => show({ approvers: gate!.policy.eligible, required: gate!.policy.required, votes: [...votes], deadline: new Date(deadline).toISOString(), slackCard, refused: [...refused] });
   const stillToVote = () => gate!.policy.eligible.filter((p) => !votes.some((v) => v.identity === p));
   const answer = (): GateAnswer => ({ decision, votes: [...votes], required: gate!.policy.required, missing: tally(gate!.policy, votes).missing });
   /** Chat is best effort: a Slack outage never stops the gate, and the decision can still come by CLI. */
@@ -79,7 +86,12 @@ export async function awaitDecision(
   };
   /** What a request leaves behind: the vote with its assertion, or the refusal with its reason, in the audit trail. */
   const record = async (action: 'approve' | 'reject', c: Considered, via: 'update' | 'signal') => {
-    if ('refused' in c) refusals++;
+    if ('refused' in c) {
+      refusals++;
+      refused.unshift({ at: new Date().toISOString(), by: c.identity ?? (c.claimed === undefined ? 'unverified' : `unverified (claimed ${c.claimed})`), via, reason: c.refused });
+      refused.splice(SHOWN_REFUSALS);
+      view();
+    }
     if ('vote' in c) {
       await approvals.recordVote({ model, version, workflowId, vote: c.vote });
       if (!decision) upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.FactoryAwaitingApproval, value: stillToVote() }]);

@@ -38,6 +38,7 @@ export function pipelineDetails(s: PipelineStatus): string {
       s.slackCard ? `Decide on the [Slack card](${s.slackCard}), or` : 'Decide',
       `with the CLI as yourself (your token): \`factory approve ${s.model} ${s.version}\` or \`factory reject ${s.model} ${s.version} --comment "why"\`.`,
       'A signal or update sent from here is refused (and audited): a decision counts only with an assertion signed by the approvals service.',
+      ...(s.refused?.length ? ['', 'Refused:', ...s.refused.map((r) => `- ${r.at} ${r.via} by ${r.by}: ${r.reason}`)] : []),
     );
   }
   if (s.decision) lines.push('', `Decision: **${s.decision.decision}** by ${s.decision.approver} via ${s.decision.channel} at ${s.decision.decidedAt}${s.decision.comment ? `: ${s.decision.comment}` : ''}`);

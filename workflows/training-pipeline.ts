@@ -59,7 +59,7 @@ export async function trainingPipeline(input: { model: string; trigger: Trigger 
     status.approvers = spec.approval.approvers;
     stage('awaiting-approval');
     status.decision = await awaitDecision({ model, version, spec, workflowId, trigger }, (gate) => {
-      Object.assign(status, { approvers: gate.approvers, approvalDeadline: gate.deadline, votes: gate.votes, approvalsRequired: gate.required, slackCard: gate.slackCard });
+      Object.assign(status, { approvers: gate.approvers, approvalDeadline: gate.deadline, votes: gate.votes, approvalsRequired: gate.required, slackCard: gate.slackCard, refused: gate.refused });
       setCurrentDetails(pipelineDetails(status));
     });
     await registry.recordDecision({ model, version, workflowId, decision: status.decision });

@@ -132,7 +132,10 @@ describe('the factory loop on the real stack', () => {
       });
       expect(details).toMatchObject({ actor: 'unverified', channel: 'web-ui', details: { claimedBy: 'bob', via: 'signal', workflowId } });
       expect(details.details.reason).toContain('no valid signed assertion');
-      expect((await handle.query(pipelineStatusQuery)).stage).toBe('awaiting-approval');
+      const at = await handle.query(pipelineStatusQuery);
+      expect(at.stage).toBe('awaiting-approval');
+      // Whoever sent it sees why in the Web UI's Current Details.
+      expect(at.refused?.[0]).toMatchObject({ via: 'signal', by: 'unverified (claimed bob)', reason: expect.stringContaining('no valid signed assertion') });
       const result = await decide(as(c, 'bob'), 'approve', other, '1', { comment: 'through the approvals service' });
       expect(result.outcome).toEqual({ status: 'promoted', version: 1 });
       const a = await c.db.query(
