@@ -8,6 +8,8 @@ import type { ActivityDeps } from './deps';
 
 type GateNotice = 'reminder' | 'escalation' | 'expiry';
 
+const WEBHOOK_ATTEMPTS = 3;
+
 /** How long a pre-signed report link on a card stays valid: S3's maximum, the card outlives most gates. */
 const REPORT_LINK_SECONDS = 7 * 24 * 3600;
 
@@ -62,11 +64,18 @@ export function createChatActivities({ db, store, slack, notifyUrl, workflowUrl 
     if (slack && alsoTo) await slack.chat.postMessage({ channel: alsoTo, text });
   }
 
-  /** The notify webhook (Slack-compatible JSON), where one is configured. */
+  /** The notify webhook (Slack-compatible JSON), where one is configured: a few tries, then the caller gives up on it. */
   async function webhook(text: string): Promise<void> {
     if (!notifyUrl) return;
-    const res = await fetch(notifyUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text }), signal: AbortSignal.timeout(5_000) });
-    if (!res.ok) throw new Error(`notification webhook answered ${res.status}`);
+    for (let attempt = 1; ; attempt++) {
+      const problem = await fetch(notifyUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text }), signal: AbortSignal.timeout(5_000) }).then(
+        (res) => (res.ok ? undefined : `notification webhook answered ${res.status}`),
+        (err: Error) => `notification webhook unreachable: ${err.message}`,
+      );
+      if (!problem) return;
+      if (attempt >= WEBHOOK_ATTEMPTS) throw new Error(`${problem} (${attempt} attempts)`);
+      await new Promise((r) => setTimeout(r, 1000 * 2 ** (attempt - 1)));
+    }
   }
 
   /** Runs each way of telling people; one that fails is logged and audited, and the others still run. */
@@ -118,6 +127,12 @@ export function createChatActivities({ db, store, slack, notifyUrl, workflowUrl 
         webhook: () => webhook(text),
       });
       await audit(db, { actor: 'factory', action, model: input.model, version: input.version, outcome: 'ok', details: { waitingFor: input.waitingFor, missing: input.missing, deadline: input.deadline, workflowId: input.workflowId } });
+    },
+
+    /** Tells people of a rollback: the log, the notify webhook (bounded tries, then an audit row; never a stuck rollout). */
+    async notify(input: { model: string; version: number; text: string }): Promise<void> {
+      logger.warn({ model: input.model, version: input.version }, input.text);
+      await tellEveryone({ ...input, action: 'rollout.rollback' }, { webhook: () => webhook(input.text) });
     },
 
     /** A rollout's phase or rollback, in the thread of the card that approved it. */

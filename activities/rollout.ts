@@ -26,7 +26,7 @@ const refused = (err: unknown) => {
  * the candidate (ml/infra-check.ts), wait for the replicas, and read the
  * prediction log for the guard (db/prediction-windows.ts).
  */
-export function createRolloutActivities({ db, store, notifyUrl, approvalKeys }: ActivityDeps) {
+export function createRolloutActivities({ db, store, approvalKeys }: ActivityDeps) {
   return {
     /** Opens the rollout record (once per workflow: a retry finds its own row) and says what it starts from. */
     async beginRollout(input: { model: string; version: number; workflowId: string; actor: string }) {
@@ -138,14 +138,6 @@ export function createRolloutActivities({ db, store, notifyUrl, approvalKeys }: 
     async completeRollout(input: { rolloutId: number; model: string; version: number; workflowId: string }): Promise<void> {
       await complete(db, input);
       metrics.rollouts.inc({ model: input.model, outcome: 'completed' });
-    },
-
-    /** Tells people: always the log and audit trail, and a chat webhook (Slack-compatible) where one is configured. */
-    async notify(input: { model: string; version: number; text: string }): Promise<void> {
-      logger.warn({ model: input.model, version: input.version }, input.text);
-      if (!notifyUrl) return;
-      const res = await fetch(notifyUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: input.text }), signal: AbortSignal.timeout(5_000) });
-      if (!res.ok) throw new Error(`notification webhook answered ${res.status}`);
     },
   };
 }

@@ -107,7 +107,7 @@ export async function rolloutWorkflow(input: { model: string; version: number; a
       show();
       const back = restoredChampion ?? championVersion;
       if (back !== undefined) await awaitReplicas({ champion: back, candidate: null });
-      await rollout.notify({ model, version, text: `${model} v${version} was rolled back${back !== undefined ? `; v${back} serves` : ''}. Why: ${reason}` });
+      await chat.notify({ model, version, text: `${model} v${version} was rolled back${back !== undefined ? `; v${back} serves` : ''}. Why: ${reason}` });
       await post({ phase: 'rolled_back', reason, restoredChampion: back });
       return { status: 'rolled-back', version, reason, restoredChampion };
     });

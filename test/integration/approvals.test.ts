@@ -1,4 +1,6 @@
 import crypto from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,6 +27,8 @@ const CHANNEL = 'C0MODELS';
  */
 describe('approvals: Slack, tokens and signed decisions', () => {
   const slack = new SlackStandIn({ token: BOT_TOKEN });
+  // A notify webhook that is down: telling people must give up on it, audited, and never hold up a gate.
+  const brokenHook = http.createServer((_req, res) => res.writeHead(500).end());
   const slackEnv = () => ({ SLACK_BOT_TOKEN: BOT_TOKEN, SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: slack.apiUrl });
   let workers: Awaited<ReturnType<typeof startWorkers>>;
   let approvals: Awaited<ReturnType<typeof startService>>;
@@ -32,7 +36,8 @@ describe('approvals: Slack, tokens and signed decisions', () => {
 
   beforeAll(async () => {
     await slack.start();
-    workers = await startWorkers(slackEnv());
+    await new Promise<void>((r) => brokenHook.listen(0, '127.0.0.1', r));
+    workers = await startWorkers({ ...slackEnv(), FACTORY_NOTIFY_URL: `http://127.0.0.1:${(brokenHook.address() as AddressInfo).port}/hook` });
     approvals = await startService('approvals/main.js', 'APPROVALS_PORT', slackEnv());
     batch = monthlyBatches()[0];
   });
@@ -40,6 +45,7 @@ describe('approvals: Slack, tokens and signed decisions', () => {
     await approvals?.stop();
     await workers?.stop();
     await slack.stop();
+    brokenHook.close();
   });
 
   /** A pipeline at its gate for a fresh model whose spec `change` adjusts. */
@@ -180,6 +186,9 @@ describe('approvals: Slack, tokens and signed decisions', () => {
     expect(slack.callsOf('chat.postMessage').some((c) => c.body.channel === 'C0ESCALATE' && String(c.body.text).includes(name))).toBe(true);
     const actions = (await audits(name)).map((e) => e.action);
     expect(actions).toEqual(expect.arrayContaining(['approval.request', 'approval.card', 'approval.remind', 'approval.escalate', 'approval.expire', 'version.reject']));
+    const failed = (await audits(name)).filter((e) => e.action === 'notification.failed');
+    expect(failed.map((e) => e.details.event)).toEqual(['approval.remind', 'approval.escalate', 'approval.expire']);
+    expect(failed[0].details).toMatchObject({ way: 'webhook', error: 'notification webhook answered 500 (3 attempts)' });
   });
 
   test('the CLI refuses a wrong token and a token that is not the --as person\'s', async () => {
