@@ -8,7 +8,7 @@ import { writeCsv } from '../data/csv';
 import { splitRows } from '../ml/split';
 import type { BatchRow } from '../specs/data-batch';
 import { durationMs } from '../specs/duration';
-import type { commandTrainerSchema, ModelSpec } from '../specs/model-spec';
+import { labelColumn, type commandTrainerSchema, type ModelSpec } from '../specs/model-spec';
 
 type CommandParams = z.infer<typeof commandTrainerSchema>;
 
@@ -23,7 +23,7 @@ const METRICS = /^METRICS\s+(\{.*\})\s*$/;
 
 function writeSplit(file: string, spec: ModelSpec, rows: BatchRow[]): void {
   // A missing value is an empty cell, as in the factory's own CSV batches.
-  fs.writeFileSync(file, writeCsv([[...spec.features.map((f) => f.name), spec.label], ...rows.map((r) => [...r.features, r.label])]));
+  fs.writeFileSync(file, writeCsv([[...spec.features.map((f) => f.name), labelColumn(spec)], ...rows.map((r) => [...r.features, r.label])]));
 }
 
 /**
@@ -55,7 +55,7 @@ export async function runCommandTrainer(
       FACTORY_VALIDATION_CSV: validationCsv,
       FACTORY_OUTPUT_ONNX: output,
       FACTORY_FEATURES: spec.features.map((f) => f.name).join(','),
-      FACTORY_LABEL: spec.label,
+      FACTORY_LABEL: labelColumn(spec),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

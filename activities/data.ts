@@ -9,7 +9,7 @@ import { audit, findModel } from '../db/models';
 import { inTransaction } from '../db/pool';
 import { splitOf } from '../ml/split';
 import { toCanonicalCsv, validateBatch, type BatchValidation, type RowError } from '../specs/data-batch';
-import type { ModelSpec } from '../specs/model-spec';
+import { labelColumn, rowKeyColumn, type ModelSpec } from '../specs/model-spec';
 import { refOf, type ArtifactRef } from '../storage/artifacts';
 import type { ActivityDeps } from './deps';
 import { inScratch } from './scratch';
@@ -22,7 +22,7 @@ interface BatchRecord {
   artifact_key: string;
   artifact_sha256: string;
   artifact_bytes: string;
-  report: { errors?: IngestResult['errors']; moreErrors?: number };
+  report: { errors?: IngestResult['errors']; moreErrors?: number; notes?: IngestResult['notes'] };
 }
 
 const PARQUET_TYPE = 'application/vnd.apache.parquet';
@@ -43,10 +43,10 @@ export function createDataActivities({ db, store, workDir }: Pick<ActivityDeps, 
       try {
         csv = await parquetToCsv(file, path.join(dir, 'batch.csv'));
       } catch (err) {
-        return { rows: [], errors: [{ column: '*', message: `not a readable Parquet file: ${(err as Error).message}` }], moreErrors: 0, rowCount: 0 };
+        return { rows: [], errors: [{ column: '*', message: `not a readable Parquet file: ${(err as Error).message}` }], notes: [], moreErrors: 0, rowCount: 0 };
       }
       const result = validateBatch(spec, csv);
-      return { ...result, errors: result.errors.map(byRow) };
+      return { ...result, errors: result.errors.map(byRow), notes: result.notes.map(byRow) };
     });
   }
 
@@ -85,6 +85,7 @@ export function createDataActivities({ db, store, workDir }: Pick<ActivityDeps, 
           artifact: refOf(b),
           errors: b.report.errors ?? [],
           moreErrors: b.report.moreErrors ?? 0,
+          notes: b.report.notes ?? [],
         };
       }
       const bytes = await store.get(input.upload);
@@ -100,7 +101,8 @@ export function createDataActivities({ db, store, workDir }: Pick<ActivityDeps, 
       const artifact = accepted
         ? await store.put('batches', toCanonicalCsv(model.spec, result.rows), '.csv', 'text/csv')
         : await store.put('quarantine', bytes, parquet ? '.parquet' : '.csv', parquet ? PARQUET_TYPE : 'text/csv');
-      const report = accepted ? {} : { errors: result.errors, moreErrors: result.moreErrors };
+      const notes = result.notes.length > 0 ? { notes: result.notes } : {};
+      const report = accepted ? notes : { errors: result.errors, moreErrors: result.moreErrors, ...notes };
       const batchId = await inTransaction(db, async (tx) => {
         const row = await tx.query<{ id: string }>(
           `INSERT INTO data_batches (model_id, source, source_sha256, status, row_count, artifact_key, artifact_sha256, artifact_bytes, report)
@@ -135,6 +137,7 @@ export function createDataActivities({ db, store, workDir }: Pick<ActivityDeps, 
         artifact,
         errors: result.errors.slice(0, 20),
         moreErrors: result.moreErrors + Math.max(0, result.errors.length - 20),
+        notes: result.notes,
       };
     },
 
@@ -142,8 +145,9 @@ export function createDataActivities({ db, store, workDir }: Pick<ActivityDeps, 
      * Freezes every accepted batch into one immutable Parquet snapshot,
      * addressed by its sha256: the same accepted batches always give the same
      * bytes (data/parquet.ts), and a later batch's row replaces an earlier one
-     * with the same id (a corrected record). Its per-column statistics are kept
-     * for checking the batches that come after it.
+     * with the same id (a corrected record); without an id column that is a
+     * row of the same content, so it is kept once. Its per-column statistics
+     * are kept for checking the batches that come after it.
      */
     async createSnapshot(input: { model: string }): Promise<SnapshotRef> {
       const model = await findModel(db, input.model);
@@ -163,12 +167,14 @@ export function createDataActivities({ db, store, workDir }: Pick<ActivityDeps, 
           Context.current().heartbeat({ batch: b.id });
         }
         const out = path.join(dir, 'snapshot.parquet');
-        const { rows } = await buildParquetSnapshot({ batchCsvPaths: files, columns: snapshotColumns(spec), outPath: out, orderBy: spec.idColumn });
-        const stats = await columnStats(out, [...spec.features.map((f) => f.name), spec.label]);
-        const { ids, columns } = await readParquetColumns(out, [spec.label], spec.idColumn);
+        const label = labelColumn(spec);
+        const key = rowKeyColumn(spec);
+        const { rows } = await buildParquetSnapshot({ batchCsvPaths: files, columns: snapshotColumns(spec), outPath: out, orderBy: key });
+        const stats = await columnStats(out, [...spec.features.map((f) => f.name), label]);
+        const { ids, columns } = await readParquetColumns(out, [label], key);
         const split = { train: 0, validation: 0, test: 0 };
         for (const id of ids) split[splitOf(id, spec.split)]++;
-        const positives = columns[spec.label].reduce((n, y) => n + y, 0);
+        const positives = columns[label].reduce((n, y) => n + y, 0);
         const artifact = await store.put('snapshots', fs.readFileSync(out), '.parquet', PARQUET_TYPE);
         return { rows, stats, split, positives, artifact };
       });

@@ -101,6 +101,8 @@ export interface IngestResult {
   artifact: ArtifactRef;
   errors: RowError[];
   moreErrors: number;
+  /** What was noticed but is no fault (header columns the spec does not use), by line or, for Parquet, by column. */
+  notes: RowError[];
 }
 
 /** An ingested batch, and the retrain it asked for when it carried the new rows across the model's threshold. */
@@ -142,7 +144,9 @@ export type PipelineOutcome =
   | { status: 'promoted'; version: number; previousChampion?: number }
   | { status: 'rolled-back'; version: number; reason: string; restoredChampion?: number }
   | { status: 'rejected'; version: number; by: string; reason: string }
-  | { status: 'failed-policy'; version: number; verdict: Verdict };
+  | { status: 'failed-policy'; version: number; verdict: Verdict }
+  /** The retrain gave the champion's own bytes (nothing new arrived): no version, nobody asked. */
+  | { status: 'unchanged'; version: number; reason: string };
 
 export type RolloutPhase = 'checking' | 'shadow' | 'canary' | 'full' | 'completed' | 'rolled_back';
 

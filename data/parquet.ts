@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { DuckDBConnection, DuckDBInstance, LIST, VARCHAR, listValue } from '@duckdb/node-api';
 import { NUMBER } from '../specs/data-batch';
-import type { ModelSpec } from '../specs/model-spec';
+import { labelColumn, rowKeyColumn, type ModelSpec } from '../specs/model-spec';
 import { csvLine } from './csv';
 
 /**
@@ -23,15 +23,16 @@ export interface SnapshotColumn {
 }
 
 /**
- * The columns of a model's canonical CSV, in its order: the ID as text, integer
- * and category features and the label as BIGINT (so "1.5" in an integer column
- * is refused rather than rounded), other features as DOUBLE.
+ * The columns of a model's canonical CSV, in its order: the row key (ID or
+ * content hash) as text, integer and category features and the label (0 or 1)
+ * as BIGINT (so "1.5" in an integer column is refused rather than rounded),
+ * other features as DOUBLE.
  */
 export function snapshotColumns(spec: ModelSpec): SnapshotColumn[] {
   return [
-    { name: spec.idColumn, type: 'VARCHAR' },
+    { name: rowKeyColumn(spec), type: 'VARCHAR' },
     ...spec.features.map((f): SnapshotColumn => ({ name: f.name, type: f.type === 'number' ? 'DOUBLE' : 'BIGINT' })),
-    { name: spec.label, type: 'BIGINT' },
+    { name: labelColumn(spec), type: 'BIGINT' },
   ];
 }
 

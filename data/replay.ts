@@ -1,20 +1,21 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { unitHash } from '../ml/split';
-import { readCsv, writeCsv } from './csv';
+import { csvLine, readCsv, writeCsv } from './csv';
 
 /**
  * The shipped credit-default file has no time column, so the replay defines one:
- * rows are ordered by a seeded hash of their ID (REPLAY_SEED) and cut into equal
- * "monthly" batches. The same file always gives the same batches, byte for byte.
+ * rows are ordered by a seeded hash of their ID (REPLAY_SEED), or for a file
+ * without one (idColumn null) of their whole line, and cut into equal "monthly"
+ * batches. The same file always gives the same batches, byte for byte.
  */
 export const REPLAY_SEED = 2005;
 
-export function replayBatches(csvPath: string, outDir: string, months: number, idColumn = 'ID'): string[] {
+export function replayBatches(csvPath: string, outDir: string, months: number, idColumn: string | null = 'ID'): string[] {
   const [header = [], ...records] = readCsv(fs.readFileSync(csvPath, 'utf8')).map((r) => r.cells);
-  const idIndex = header.indexOf(idColumn);
-  if (idIndex < 0) throw new Error(`${csvPath}: no "${idColumn}" column in the header`);
-  const keyed = records.map((cells) => ({ cells, key: unitHash(REPLAY_SEED, cells[idIndex]) }));
+  const idIndex = idColumn === null ? -1 : header.indexOf(idColumn);
+  if (idColumn !== null && idIndex < 0) throw new Error(`${csvPath}: no "${idColumn}" column in the header`);
+  const keyed = records.map((cells) => ({ cells, key: unitHash(REPLAY_SEED, idIndex < 0 ? csvLine(cells) : cells[idIndex]) }));
   keyed.sort((a, b) => a.key - b.key);
   fs.mkdirSync(outDir, { recursive: true });
   const size = Math.ceil(keyed.length / months);

@@ -27,10 +27,12 @@ function rowSchema(features: FeatureSpec[]) {
 
 /**
  * The body read against the spec: row-major features and each instance's row id
- * (the spec's id column, where the client sent it, so labels that arrive later
- * can be joined for live AUC), or the error message naming the field.
+ * (the spec's id column, where the model has one and the client sent it, so
+ * labels that arrive later can be joined for live AUC), or the error message
+ * naming the field. A model without an id column knows a row by its content,
+ * label included, which a request cannot carry: its requests have no row id.
  */
-function readBody(raw: unknown, features: FeatureSpec[], idColumn: string): { x: Float32Array; ids: (string | null)[] } | string {
+function readBody(raw: unknown, features: FeatureSpec[], idColumn: string | undefined): { x: Float32Array; ids: (string | null)[] } | string {
   const body = predictBodySchema.safeParse(raw);
   if (!body.success) return describe(body.error);
   const F = features.length;
@@ -44,7 +46,7 @@ function readBody(raw: unknown, features: FeatureSpec[], idColumn: string): { x:
     if (!row.success) return describe(row.error, `instances.${i}`);
     const values = row.data as Record<string, number>;
     for (let j = 0; j < F; j++) x[i * F + j] = values[features[j].name];
-    const id = instance[idColumn];
+    const id = idColumn === undefined ? undefined : instance[idColumn];
     ids[i] = typeof id === 'string' || typeof id === 'number' ? String(id) : null;
   }
   return { x, ids };

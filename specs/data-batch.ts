@@ -1,6 +1,7 @@
+import crypto from 'node:crypto';
 import { z } from 'zod';
-import { CsvError, readCsv, writeCsv } from '../data/csv';
-import type { FeatureSpec, ModelSpec } from './model-spec';
+import { CsvError, csvLine, readCsv, writeCsv } from '../data/csv';
+import { labelColumn, rowKeyColumn, type FeatureSpec, type LabelSpec, type ModelSpec } from './model-spec';
 
 /** A number as batches, snapshots and price curves write it: no "inf", "0x10", "1_000" or padding. */
 export const NUMBER = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
@@ -34,14 +35,41 @@ function featureSchema(f: FeatureSpec, missing: boolean): z.ZodType<number, stri
   });
 }
 
+/** Whether a label cell holds the label's positive value (specs/model-spec.ts says how a value matches). */
+function isPositive(positive: string | number, cell: string): boolean {
+  const c = cell.trim();
+  return typeof positive === 'number' ? NUMBER.test(c) && Number(c) === positive : c === positive;
+}
+
+/** A label cell as 0 or 1: a column of 0s and 1s as it is, a named positive value as 1 and any other value as 0. */
+function labelSchema(label: LabelSpec): z.ZodType<0 | 1, string> {
+  if (typeof label === 'string') return numeric.pipe(z.union([z.literal(0), z.literal(1)], { error: 'must be 0 or 1' }));
+  return z
+    .string()
+    .refine((cell) => cell.trim().length > 0, 'is empty')
+    .transform((cell) => (isPositive(label.positive, cell) ? 1 : 0));
+}
+
 /** The zod schema of one CSV row of this model: column name → parsed value. */
-export function rowSchema(spec: ModelSpec) {
-  const shape: Record<string, z.ZodType<unknown, string>> = {
-    [spec.idColumn]: z.string().trim().min(1, 'is empty'),
-    [spec.label]: numeric.pipe(z.union([z.literal(0), z.literal(1)], { error: 'must be 0 or 1' })),
-  };
+function rowSchema(spec: ModelSpec) {
+  const shape: Record<string, z.ZodType<unknown, string>> = { [labelColumn(spec)]: labelSchema(spec.label) };
+  if (spec.idColumn !== undefined) shape[spec.idColumn] = z.string().trim().min(1, 'is empty');
   for (const f of spec.features) shape[f.name] = featureSchema(f, spec.validation.missingValues === 'allow');
   return z.object(shape);
+}
+
+/**
+ * The id of a row of a model without an id column: "h:" and the first 16 hex
+ * digits of the sha256 of the UTF-8 bytes of the row's canonical CSV line
+ * without its id cell and line end, that is the features in the spec's order
+ * and then the label as 0 or 1, as toCanonicalCsv writes them (numbers as
+ * JavaScript prints them, a missing value as an empty cell). So it depends on
+ * the values alone, not on the file's column order, its number spelling ("1.50"
+ * is 1.5) or how the label was written; the prefix keeps it apart from any id
+ * an id column holds.
+ */
+export function contentId(features: number[], label: 0 | 1): string {
+  return `h:${crypto.createHash('sha256').update(csvLine([...features, label]), 'utf8').digest('hex').slice(0, 16)}`;
 }
 
 export const batchRowSchema = z.object({
@@ -67,6 +95,8 @@ export type RowError = z.infer<typeof rowErrorSchema>;
 export interface BatchValidation {
   rows: BatchRow[];
   errors: RowError[];
+  /** What was noticed but is no fault, such as header columns the spec does not use. */
+  notes: RowError[];
   /** Errors beyond those listed (the report keeps the first MAX_LISTED_ERRORS). */
   moreErrors: number;
   rowCount: number;
@@ -76,10 +106,15 @@ export const MAX_LISTED_ERRORS = 200;
 
 /**
  * Validates a whole CSV batch against the model's schema. It never returns a
- * partial result as good: any error makes the whole batch invalid.
+ * partial result as good: any error makes the whole batch invalid. A repeated
+ * row is an error naming both lines: the same id twice, or without an id column
+ * the same content twice (which would otherwise count as one row, since its
+ * content is its id); a row that repeats one of an earlier batch is the same row
+ * again, and the snapshot keeps it once.
  */
 export function validateBatch(spec: ModelSpec, csv: string): BatchValidation {
   const errors: RowError[] = [];
+  const notes: RowError[] = [];
   let moreErrors = 0;
   const fail = (e: RowError) => (errors.length < MAX_LISTED_ERRORS ? errors.push(e) : moreErrors++);
 
@@ -89,14 +124,16 @@ export function validateBatch(spec: ModelSpec, csv: string): BatchValidation {
   } catch (err) {
     if (!(err instanceof CsvError)) throw err;
     fail({ line: err.line, column: '*', message: `not valid CSV: ${err.message}` });
-    return { rows: [], errors, moreErrors, rowCount: 0 };
+    return { rows: [], errors, notes, moreErrors, rowCount: 0 };
   }
   if (records.length === 0) {
     fail({ line: 1, column: '*', message: 'the file is empty: a header row is required' });
-    return { rows: [], errors, moreErrors, rowCount: 0 };
+    return { rows: [], errors, notes, moreErrors, rowCount: 0 };
   }
   const header = records[0].map((h) => h.trim());
-  const required = [spec.idColumn, spec.label, ...spec.features.map((f) => f.name)];
+  const label = labelColumn(spec);
+  const features = spec.features.map((f) => f.name);
+  const required = [...(spec.idColumn === undefined ? [] : [spec.idColumn]), label, ...features];
   const index = new Map(header.map((h, i) => [h, i]));
   const missing = required.filter((c) => !index.has(c));
   for (const c of missing) fail({ line: 1, column: c, message: 'required column is missing from the header' });
@@ -105,12 +142,15 @@ export function validateBatch(spec: ModelSpec, csv: string): BatchValidation {
     if (seen.has(h)) fail({ line: 1, column: h, message: 'column appears twice in the header' });
     seen.add(h);
   });
-  if (errors.length > 0) return { rows: [], errors, moreErrors, rowCount: records.length - 1 };
+  for (const h of new Set(header)) if (!required.includes(h)) notes.push({ line: 1, column: h, message: 'not a column of the spec: ignored' });
+  if (errors.length > 0) return { rows: [], errors, notes, moreErrors, rowCount: records.length - 1 };
 
   const schema = rowSchema(spec);
   const rows: BatchRow[] = [];
+  const repeats = new Map<string, { first: number; count: number }>();
   const ids = new Map<string, number>();
-  const numbers = required.slice(1).map((column) => ({ column, filled: 0, text: 0 }));
+  const numbers = [...(typeof spec.label === 'string' ? [label] : []), ...features].map((column) => ({ column, filled: 0, text: 0 }));
+  const positive = typeof spec.label === 'string' ? undefined : { value: spec.label.positive, found: 0, others: new Set<string>() };
   for (let r = 1; r < records.length; r++) {
     const line = r + 1;
     const cells = records[r];
@@ -126,6 +166,10 @@ export function validateBatch(spec: ModelSpec, csv: string): BatchValidation {
       n.filled++;
       if (!NUMBER.test(cell)) n.text++;
     }
+    if (positive) {
+      if (isPositive(positive.value, raw[label])) positive.found++;
+      else if (positive.others.size < 6 && raw[label].trim() !== '') positive.others.add(raw[label].trim());
+    }
     const parsed = schema.safeParse(raw);
     if (!parsed.success) {
       for (const issue of parsed.error.issues) {
@@ -135,6 +179,16 @@ export function validateBatch(spec: ModelSpec, csv: string): BatchValidation {
       continue;
     }
     const v = parsed.data as Record<string, number | string>;
+    const y = v[label] as 0 | 1;
+    const x = features.map((f) => v[f] as number);
+    if (spec.idColumn === undefined) {
+      // Identical observations are real (two wines measured alike): each is kept, its id numbered by occurrence.
+      const hash = contentId(x, y);
+      const seenBefore = repeats.get(hash);
+      repeats.set(hash, { first: seenBefore?.first ?? line, count: (seenBefore?.count ?? 0) + 1 });
+      rows.push({ id: seenBefore ? `${hash}#${seenBefore.count + 1}` : hash, label: y, features: x });
+      continue;
+    }
     const id = v[spec.idColumn] as string;
     const first = ids.get(id);
     if (first !== undefined) {
@@ -142,22 +196,30 @@ export function validateBatch(spec: ModelSpec, csv: string): BatchValidation {
       continue;
     }
     ids.set(id, line);
-    rows.push({
-      id,
-      label: v[spec.label] as 0 | 1,
-      features: spec.features.map((f) => v[f.name] as number),
-    });
+    rows.push({ id, label: y, features: x });
+  }
+  const repeated = [...repeats.values()].filter((r) => r.count > 1);
+  if (repeated.length > 0) {
+    const extra = repeated.reduce((n, r) => n + r.count - 1, 0);
+    notes.push({ column: '*', message: `${extra} row${extra === 1 ? '' : 's'} repeat an earlier row of this batch exactly (first on line${repeated.length === 1 ? '' : 's'} ${repeated.slice(0, 5).map((r) => r.first).join(', ')}${repeated.length > 5 ? ', …' : ''}): kept as separate observations, ids numbered "#2", "#3", …` });
   }
   if (rows.length === 0 && errors.length === 0) fail({ line: 2, column: '*', message: 'the batch has no data rows' });
   // A column whose type changed gives one cell error per row, most of them past the listed ones: say it once, first.
   const retyped = numbers.filter((n) => n.text > n.filled / 2);
   errors.unshift(...retyped.map((n) => ({ column: n.column, message: `holds text where a number is expected: ${n.text} of its ${n.filled} values are not numbers` })));
-  return { rows: errors.length > 0 ? [] : rows, errors, moreErrors, rowCount: records.length - 1 };
+  // A binary label holds two values: two or more others and never the positive one means it is misspelt (or the wrong
+  // column). A batch of one other value alone is a quiet batch of negatives, and stays.
+  if (positive && positive.found === 0 && positive.others.size > 1) {
+    const values = [...positive.others].slice(0, 5).map((o) => JSON.stringify(o));
+    const more = positive.others.size > 5 ? ', …' : '';
+    errors.unshift({ column: label, message: `the positive value ${JSON.stringify(positive.value)} never occurs in this batch; its values include ${values.join(', ')}${more} (label.positive)` });
+  }
+  return { rows: errors.length > 0 ? [] : rows, errors, notes, moreErrors, rowCount: records.length - 1 };
 }
 
 /** The canonical CSV of validated rows: the model's column order, so equal data hashes equally; a missing value is an empty cell. */
 export function toCanonicalCsv(spec: ModelSpec, rows: BatchRow[]): string {
-  const header = [spec.idColumn, ...spec.features.map((f) => f.name), spec.label];
+  const header = [rowKeyColumn(spec), ...spec.features.map((f) => f.name), labelColumn(spec)];
   return writeCsv([header, ...rows.map((r) => [r.id, ...r.features, r.label])]);
 }
 

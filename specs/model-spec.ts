@@ -242,6 +242,27 @@ export const splitSchema = z
   })
   .strict();
 
+/**
+ * The label: the name of a column of 0s and 1s, or a column and the value that
+ * is positive there (every other value is a negative). A number matches a cell
+ * of equal value ("1.0" for 1), a string matches the trimmed cell exactly.
+ */
+export const labelSchema = z.union(
+  [
+    z.string().min(1),
+    z
+      .object({
+        column: z.string().min(1),
+        positive: z.union([z.string().trim().min(1), z.number()], { error: 'give the positive value, a string or a number (e.g. positive: "yes")' }),
+      })
+      .strict(),
+  ],
+  { error: 'give the label column (label: y) or the column and its positive value (label: { column: y, positive: "yes" })' },
+);
+
+/** The row key column of the canonical CSV and snapshots of a model without an id column; no feature or label may take it. */
+export const CONTENT_ID_COLUMN = '__row_hash';
+
 /** A model's name: it becomes part of workflow ids, S3 keys and URLs. */
 export const modelNameSchema = z.string().regex(/^[a-z][a-z0-9-]{1,62}$/, 'must be lowercase letters, digits and dashes, starting with a letter');
 
@@ -250,9 +271,12 @@ export const modelSpecSchema = z
     name: modelNameSchema,
     description: z.string().default(''),
     task: z.literal('binary-classification'),
-    /** Unique row key; used for reproducible splits and de-duplication. */
-    idColumn: z.string().min(1),
-    label: z.string().min(1),
+    /**
+     * Unique row key; used for reproducible splits and de-duplication. Without
+     * one, a row is identified by its content (contentId in specs/data-batch.ts).
+     */
+    idColumn: z.string().min(1).optional(),
+    label: labelSchema,
     features: z.array(featureSchema).min(1),
     protectedAttributes: z.array(protectedAttributeSchema).default([]),
     fairness: fairnessSchema.prefault({}),
@@ -282,7 +306,11 @@ export const modelSpecSchema = z
       if (names.has(f.name)) ctx.addIssue({ code: 'custom', path: ['features', i, 'name'], message: `duplicate feature "${f.name}"` });
       names.add(f.name);
     });
-    if (names.has(spec.label)) ctx.addIssue({ code: 'custom', path: ['label'], message: 'the label must not also be a feature' });
+    const label = labelColumn(spec);
+    if (names.has(label)) ctx.addIssue({ code: 'custom', path: ['label'], message: 'the label must not also be a feature' });
+    if (spec.idColumn === undefined && (names.has(CONTENT_ID_COLUMN) || label === CONTENT_ID_COLUMN)) {
+      ctx.addIssue({ code: 'custom', path: ['idColumn'], message: `without an id column "${CONTENT_ID_COLUMN}" holds each row's content hash: rename the column that has that name` });
+    }
     spec.protectedAttributes.forEach((a, i) => {
       const feature = spec.features.find((f) => f.name === a.feature);
       if (!feature) ctx.addIssue({ code: 'custom', path: ['protectedAttributes', i], message: `"${a.feature}" is not a feature of this model` });
@@ -293,6 +321,17 @@ export const modelSpecSchema = z
   });
 
 export type ModelSpec = z.infer<typeof modelSpecSchema>;
+export type LabelSpec = z.infer<typeof labelSchema>;
+
+/** The column that holds the label, in either form of `label`: every reader of the label column asks here. */
+export function labelColumn(spec: { label: LabelSpec }): string {
+  return typeof spec.label === 'string' ? spec.label : spec.label.column;
+}
+
+/** The row key of a model's canonical CSV and snapshots: its id column, or CONTENT_ID_COLUMN where rows are known by content. */
+export function rowKeyColumn(spec: Pick<ModelSpec, 'idColumn'>): string {
+  return spec.idColumn ?? CONTENT_ID_COLUMN;
+}
 export type FeatureSpec = z.infer<typeof featureSchema>;
 export type TrainerSpec = z.infer<typeof trainerSchema>;
 export type Policy = z.infer<typeof policySchema>;
@@ -301,9 +340,23 @@ export type RolloutGuard = z.infer<typeof rolloutGuardSchema>;
 export type MetricName = z.infer<typeof metricNameSchema>;
 export type ProtectedAttribute = z.infer<typeof protectedAttributeSchema>;
 
+/**
+ * A union that failed on every branch reports only that; where the value had
+ * the type of exactly one branch (an object where a name or an object is
+ * allowed), that branch's own issues are the ones naming the field at fault.
+ */
+function unnest(issue: z.core.$ZodIssue, at: PropertyKey[] = []): { path: PropertyKey[]; message: string }[] {
+  const path = [...at, ...issue.path];
+  if (issue.code === 'invalid_union') {
+    const typed = issue.errors.filter((branch) => !branch.every((i) => i.code === 'invalid_type' && i.path.length === 0));
+    if (typed.length === 1) return typed[0].flatMap((i) => unnest(i, path));
+  }
+  return [{ path, message: issue.message }];
+}
+
 /** Formats zod issues as "path: message" lines so a user can find the field at fault. */
 export function describeIssues(error: z.ZodError, where: string): string {
-  const lines = error.issues.map((i) => `  ${[where, ...i.path].join('.')}: ${i.message}`);
+  const lines = error.issues.flatMap((i) => unnest(i)).map((i) => `  ${[where, ...i.path].map(String).join('.')}: ${i.message}`);
   return lines.join('\n');
 }
 

@@ -6,6 +6,7 @@ import { readCsv } from '../../data/csv';
 import { driftReplay, SHIFT_FROM } from '../../data/drift-scenario';
 import { hasChampion } from '../../db/champion';
 import { findModel } from '../../db/models';
+import { labelColumn } from '../../specs/model-spec';
 import type { CliContext } from './context';
 import { describeIngest, ingest } from './ingest';
 
@@ -25,7 +26,7 @@ export async function demoStream(ctx: CliContext, opts: { model: string; months:
   print(`\nstream: from now on a month passes every ${opts.monthMs / 1000}s: its clients are scored at ~${opts.rate}/s, then its labelled batch arrives (drift scenario from month ${SHIFT_FROM}).`);
   for (let m = opts.from; ; m++) {
     const file = files[Math.min(m, files.length) - 1];
-    const served = await sendMonth(ctx.env, { ...opts, label: spec.label }, file, opts.monthMs);
+    const served = await sendMonth(ctx.env, { ...opts, label: labelColumn(spec) }, file, opts.monthMs);
     if (m > files.length) {
       print(`stream: ${served.ok} predictions (${served.versions}) on month ${files.length} clients, ${served.failed} failed`);
       continue;

@@ -20,10 +20,11 @@ function where(e: RowError): string {
 }
 
 export function describeIngest(model: string, file: string, r: IngestOutcome): string {
+  const notes = r.notes.map((n) => `  note: ${where(n)}: ${n.message}`);
   if (r.status === 'accepted') {
     const head = `${path.basename(file)}: ${r.duplicate ? 'already ingested as' : 'accepted as'} batch ${r.batchId} of ${model} (${r.rows} rows, sha256 ${r.artifact.sha256.slice(0, 12)})`;
-    if (!r.retrain) return head;
-    return `${head}\n  ${r.retrain.rows} new rows since the champion's snapshot (threshold ${r.retrain.threshold}): retrain ${r.retrain.coalesced ? 'queued behind the running pipeline' : 'started'}`;
+    const retrain = r.retrain && `  ${r.retrain.rows} new rows since the champion's snapshot (threshold ${r.retrain.threshold}): retrain ${r.retrain.coalesced ? 'queued behind the running pipeline' : 'started'}`;
+    return [head, ...notes, ...(retrain ? [retrain] : [])].join('\n');
   }
   const lines = [
     `${path.basename(file)}: QUARANTINED as batch ${r.batchId} of ${model}: nothing from it will be used.`,
@@ -31,5 +32,5 @@ export function describeIngest(model: string, file: string, r: IngestOutcome): s
     ...r.errors.map((e) => `  ${where(e)}${e.value !== undefined ? ` (value "${e.value}")` : ''}: ${e.message}`),
   ];
   if (r.moreErrors > 0) lines.push(`  … and ${r.moreErrors} more`);
-  return lines.join('\n');
+  return [...lines, ...notes].join('\n');
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { CsvError, csvLine, readCsv, writeCsv } from '../../data/csv';
 import { buildParquetSnapshot, readParquetColumns, snapshotColumns } from '../../data/parquet';
 import { fromCanonicalCsv, toCanonicalCsv, validateBatch, type BatchRow } from '../../specs/data-batch';
-import { parseModelSpec } from '../../specs/model-spec';
+import { parseModelSpec, rowKeyColumn } from '../../specs/model-spec';
 
 const spec = parseModelSpec({
   name: 'toy',
@@ -78,8 +78,8 @@ describe('ids with a comma, a quote or a line break', () => {
     const batch = path.join(dir, 'batch.csv');
     fs.writeFileSync(batch, toCanonicalCsv(spec, rows));
     const out = path.join(dir, 'snapshot.parquet');
-    await buildParquetSnapshot({ batchCsvPaths: [batch], columns: snapshotColumns(spec), outPath: out, orderBy: spec.idColumn });
-    const read = await readParquetColumns(out, ['age', 'y'], spec.idColumn);
+    await buildParquetSnapshot({ batchCsvPaths: [batch], columns: snapshotColumns(spec), outPath: out, orderBy: rowKeyColumn(spec) });
+    const read = await readParquetColumns(out, ['age', 'y'], rowKeyColumn(spec));
     expect([...read.ids].sort()).toEqual([...IDS].sort());
     for (const r of rows) {
       const at = read.ids.indexOf(r.id);

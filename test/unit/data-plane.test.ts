@@ -11,7 +11,7 @@ import { splitDataset, toDataset, toRows } from '../../ml/dataset';
 import { readSnapshot } from '../../ml/snapshot';
 import { splitRows } from '../../ml/split';
 import { fromCanonicalCsv, toCanonicalCsv, validateBatch, type BatchRow } from '../../specs/data-batch';
-import { parseModelSpec, type ModelSpec } from '../../specs/model-spec';
+import { labelColumn, parseModelSpec, rowKeyColumn, type ModelSpec } from '../../specs/model-spec';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const raw = parse(fs.readFileSync(path.join(ROOT, 'models/credit-default.yaml'), 'utf8'));
@@ -37,7 +37,7 @@ function writeBatch(name: string, batch: BatchRow[], s: ModelSpec = spec): strin
 
 async function snapshot(name: string, batches: string[], s: ModelSpec = spec): Promise<string> {
   const out = path.join(dir, name);
-  await buildParquetSnapshot({ batchCsvPaths: batches, columns: snapshotColumns(s), outPath: out, orderBy: s.idColumn });
+  await buildParquetSnapshot({ batchCsvPaths: batches, columns: snapshotColumns(s), outPath: out, orderBy: rowKeyColumn(s) });
   return out;
 }
 
@@ -51,13 +51,13 @@ describe('Parquet snapshots of batches', () => {
     expect(sha256(b)).toBe(sha256(a));
     expect(fs.readFileSync(a).subarray(0, 4).toString()).toBe('PAR1');
 
-    const read = await readParquetColumns(a, [spec.label], spec.idColumn);
+    const read = await readParquetColumns(a, [labelColumn(spec)], rowKeyColumn(spec));
     expect(read.rows).toBe(300);
     expect(read.ids).toEqual(rows.slice(0, 300).map((r) => r.id).sort());
-    expect(read.columns[spec.label][read.ids.indexOf(corrected.id)]).toBe(corrected.label);
+    expect(read.columns[labelColumn(spec)][read.ids.indexOf(corrected.id)]).toBe(corrected.label);
     // In the other order the earlier row wins instead: the order of ingestion is the rule.
-    const reversed = await readParquetColumns(await snapshot('r.parquet', [second, first]), [spec.label], spec.idColumn);
-    expect(reversed.columns[spec.label][reversed.ids.indexOf(corrected.id)]).toBe(rows[5].label);
+    const reversed = await readParquetColumns(await snapshot('r.parquet', [second, first]), [labelColumn(spec)], rowKeyColumn(spec));
+    expect(reversed.columns[labelColumn(spec)][reversed.ids.indexOf(corrected.id)]).toBe(rows[5].label);
   });
 
   test('an id twice in one batch fails the build, naming it', async () => {

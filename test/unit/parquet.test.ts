@@ -6,12 +6,12 @@ import { parse } from 'yaml';
 import { creditDefaultCsv, loadEnv } from '../../config/env';
 import { buildParquetSnapshot, columnStats, readParquetColumns, snapshotColumns, type SnapshotColumn } from '../../data/parquet';
 import { toCanonicalCsv, validateBatch, type BatchRow } from '../../specs/data-batch';
-import { parseModelSpec } from '../../specs/model-spec';
+import { labelColumn, parseModelSpec, rowKeyColumn } from '../../specs/model-spec';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const spec = parseModelSpec(parse(fs.readFileSync(path.join(ROOT, 'models/credit-default.yaml'), 'utf8')));
 const columns = snapshotColumns(spec);
-const numeric = [spec.idColumn, ...spec.features.map((f) => f.name), spec.label];
+const numeric = [rowKeyColumn(spec), ...spec.features.map((f) => f.name), labelColumn(spec)];
 const TOY: SnapshotColumn[] = [{ name: 'id', type: 'VARCHAR' }, { name: 'x', type: 'DOUBLE' }, { name: 'y', type: 'BIGINT' }];
 
 const sha256 = (file: string) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
@@ -41,7 +41,7 @@ describe('Parquet snapshots', () => {
   });
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  const build = (batchCsvPaths: string[], outPath: string, cols = columns, orderBy = spec.idColumn) =>
+  const build = (batchCsvPaths: string[], outPath: string, cols = columns, orderBy = rowKeyColumn(spec)) =>
     buildParquetSnapshot({ batchCsvPaths, columns: cols, outPath, orderBy });
 
   test('every row and value comes back exactly, ordered by the ID', async () => {
@@ -51,14 +51,14 @@ describe('Parquet snapshots', () => {
 
     const read = await readParquetColumns(out, numeric);
     expect(read.rows).toBe(300);
-    const ids = Array.from(read.columns[spec.idColumn], String);
+    const ids = Array.from(read.columns[rowKeyColumn(spec)], String);
     // The ID is text, so "10" sorts before "2".
     expect(ids).toEqual(rows.map((r) => r.id).sort());
     const byId = new Map(rows.map((r) => [r.id, r]));
     spec.features.forEach((f, j) => {
       expect(Array.from(read.columns[f.name])).toEqual(ids.map((id) => byId.get(id)!.features[j]));
     });
-    expect(Array.from(read.columns[spec.label])).toEqual(ids.map((id) => byId.get(id)!.label));
+    expect(Array.from(read.columns[labelColumn(spec)])).toEqual(ids.map((id) => byId.get(id)!.label));
   });
 
   test('the same rows give the same bytes, whatever the order of the batches', async () => {
@@ -72,7 +72,7 @@ describe('Parquet snapshots', () => {
   test('column statistics match those computed here', async () => {
     const out = path.join(dir, 'stats.parquet');
     await build(batches, out);
-    const names = ['LIMIT_BAL', 'AGE', 'BILL_AMT1', 'PAY_0', spec.label];
+    const names = ['LIMIT_BAL', 'AGE', 'BILL_AMT1', 'PAY_0', labelColumn(spec)];
     const stats = await columnStats(out, names);
     for (const name of names) {
       const j = spec.features.findIndex((f) => f.name === name);
