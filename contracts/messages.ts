@@ -51,10 +51,11 @@ export type Stage =
   | 'promoted'
   | 'rolled-back'
   | 'rejected'
-  | 'failed-policy';
+  | 'failed-policy'
+  | 'unchanged';
 
 /** Where a pipeline stops moving on its own: a person must act, or it has ended. */
-export const RESTING_STAGES: Stage[] = ['awaiting-approval', 'failed-policy', 'promoted', 'rolled-back', 'rejected'];
+export const RESTING_STAGES: Stage[] = ['awaiting-approval', 'failed-policy', 'promoted', 'rolled-back', 'rejected', 'unchanged'];
 
 export interface PipelineStatus {
   model: string;

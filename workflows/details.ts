@@ -41,6 +41,7 @@ export function pipelineDetails(s: PipelineStatus): string {
       ...(s.refused?.length ? ['', 'Refused:', ...s.refused.map((r) => `- ${r.at} ${r.via} by ${r.by}: ${r.reason}`)] : []),
     );
   }
+  if (s.outcome?.status === 'unchanged') lines.push('', `Nothing to decide: ${s.outcome.reason}.`);
   if (s.decision) lines.push('', `Decision: **${s.decision.decision}** by ${s.decision.approver} via ${s.decision.channel} at ${s.decision.decidedAt}${s.decision.comment ? `: ${s.decision.comment}` : ''}`);
   return lines.join('\n');
 }

@@ -1,4 +1,4 @@
-import { CancellationScope, executeChild, isCancellation, setCurrentDetails, sleep, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, executeChild, isCancellation, patched, setCurrentDetails, sleep, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { PipelineOutcome, Trigger } from '../contracts/payloads';
 import { comparePolicy } from '../ml/policy';
 import { SEARCH_ATTRIBUTES } from '../temporal/search-attributes';
@@ -7,6 +7,8 @@ import { awaitDecision } from './approval-gate';
 import { pipelineStatusQuery, rolloutWorkflowId, supersedeSignal, type PipelineStatus, type Stage } from '../contracts/messages';
 import { rolloutWorkflow } from './rollout';
 import { causeOf, pipelineDetails } from './details';
+
+const UNCHANGED_CANDIDATE = 'unchanged-candidate';
 
 /** snapshot → train (gpu) → evaluate (cpu) → policy → human decision → promote or reject. */
 export async function trainingPipeline(input: { model: string; trigger: Trigger }): Promise<PipelineOutcome> {
@@ -39,6 +41,14 @@ export async function trainingPipeline(input: { model: string; trigger: Trigger 
 
   stage('training');
   const trained = await training.trainCandidate({ spec, snapshot });
+  // Training is deterministic: the champion's own bytes mean the same data and spec, so there is nothing to decide.
+  if (patched(UNCHANGED_CANDIDATE) && champion && trained.artifact.sha256 === champion.artifact.sha256) {
+    const reason = `retrained on snapshot ${snapshot.artifact.sha256.slice(0, 12)}, the result is v${champion.version}'s model byte for byte (sha256 ${trained.artifact.sha256.slice(0, 12)}): nothing new to approve`;
+    await registry.recordAudit({ actor: 'factory', action: 'pipeline.unchanged', model, version: champion.version, outcome: 'ok', details: { reason, workflowId, trigger: trigger.reason } });
+    Object.assign(status, { modelSha256: trained.artifact.sha256 });
+    stage('unchanged');
+    return (status.outcome = { status: 'unchanged', version: champion.version, reason });
+  }
   const { version } = await registry.registerCandidate({ model, workflowId, trigger, snapshot, training: trained });
   Object.assign(status, { version, modelSha256: trained.artifact.sha256 });
   upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.FactoryCandidateVersion, value: version }]);

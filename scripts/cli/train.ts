@@ -36,7 +36,7 @@ export async function waitForStage(
     if (watched && state && state.running !== watched) {
       // The pipeline ended without reaching the stage: say how, rather than wait out the timeout.
       const failure = await ctx.client.workflow.getHandle(watched).result().then(
-        (o: PipelineOutcome) => `ended ${o.status} v${o.version}${o.status === 'failed-policy' ? `: ${o.verdict.failures.join('; ')}` : ''}`,
+        (o: PipelineOutcome) => `ended ${o.status} v${o.version}${o.status === 'failed-policy' ? `: ${o.verdict.failures.join('; ')}` : o.status === 'unchanged' ? `: ${o.reason}` : ''}`,
         (err) => `failed: ${err.cause?.cause?.message ?? err.cause?.message ?? err.message}`,
       );
       throw new CliError(`pipeline ${watched} ${failure}`);

@@ -91,6 +91,13 @@ describe('the factory loop on the real stack', () => {
       expect(await factory.workers.metrics('control')).toContain(`factory_promotions_total{model="${name}"} 1`);
       expect(await factory.workers.metrics('cpu')).toContain(`factory_batches_total{model="${name}",status="accepted"} 2`);
       expect(await factory.workers.metrics('gpu')).toMatch(new RegExp(`factory_training_seconds_count\\{model="${name}",trainer="gbdt",outcome="succeeded"\\} 1`));
+
+      // Nothing new arrived: the retrain gives the champion's bytes, and nobody is asked to approve them again.
+      await requestTraining(c, name, { reason: 'manual', requestedBy: 'test' });
+      const again = await waitForStage(c, name, ['unchanged'], 120_000).then((r) => JSON.stringify(r.status.outcome), (err: Error) => err.message);
+      expect(again).toMatch(/unchanged.*v1's model byte for byte/);
+      const versions = await c.db.query('SELECT count(*)::int AS n FROM model_versions v JOIN models m ON m.id = v.model_id WHERE m.name = $1', [name]);
+      expect(versions.rows[0].n).toBe(1);
     });
   });
 
