@@ -5,20 +5,9 @@ import { CsvError, csvLine, readCsv, writeCsv } from '../../data/csv';
 import { buildParquetSnapshot, readParquetColumns, snapshotColumns } from '../../data/parquet';
 import { fromCanonicalCsv, toCanonicalCsv, validateBatch, type BatchRow } from '../../specs/data-batch';
 import { parseModelSpec, rowKeyColumn } from '../../specs/model-spec';
+import { toySpec } from './toy-spec';
 
-const spec = parseModelSpec({
-  name: 'toy',
-  task: 'binary-classification',
-  idColumn: 'id',
-  label: 'y',
-  features: [
-    { name: 'age', type: 'integer', min: 18, max: 120 },
-    { name: 'amount', type: 'number' },
-  ],
-  validation: { missingValues: 'allow' },
-  trainer: { kind: 'logistic-regression' },
-  approval: { approvers: ['alice'] },
-});
+const spec = parseModelSpec({ ...toySpec, validation: { missingValues: 'allow' } });
 
 /** Ids a producer may well send: each passes validation, and each broke a CSV split or joined by hand. */
 const IDS = ['a,b', 'say "hi"', 'two\nlines', 'cr\rinside', '"', 'plain'];

@@ -7,19 +7,9 @@ import { replayBatches } from '../../data/replay';
 import { readSnapshot } from '../../ml/snapshot';
 import { contentId, fromCanonicalCsv, toCanonicalCsv, validateBatch } from '../../specs/data-batch';
 import { CONTENT_ID_COLUMN, labelColumn, parseModelSpec, rowKeyColumn } from '../../specs/model-spec';
+import { toySpec } from './toy-spec';
 
-const base = {
-  name: 'toy',
-  task: 'binary-classification',
-  idColumn: 'id',
-  label: 'y',
-  features: [
-    { name: 'age', type: 'integer', min: 18, max: 120 },
-    { name: 'amount', type: 'number' },
-  ],
-  trainer: { kind: 'logistic-regression' },
-  approval: { approvers: ['alice'] },
-};
+const base = toySpec;
 const { idColumn: _, ...withoutId } = base;
 const positiveYes = parseModelSpec({ ...base, label: { column: 'y', positive: 'yes' } });
 const byContent = parseModelSpec({ ...withoutId, label: { column: 'y', positive: 'yes' } });
