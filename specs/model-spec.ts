@@ -170,6 +170,10 @@ export const rolloutSchema = z
     guard: rolloutGuardSchema.prefault({}),
     /** A replica silent for this long is taken as gone and no longer awaited. */
     replicaTimeout: durationSchema.default('15s'),
+    /** A rollout still short of minRequests this long after it started (pauses included) ends: a model nobody calls never gets its evidence. */
+    maxDuration: durationSchema.default('24h'),
+    /** How such a rollout ends: rolled back as "not enough evidence", or promoted (only where a spec says so). */
+    onNoEvidence: z.enum(['roll-back', 'promote']).default('roll-back'),
   })
   .strict();
 

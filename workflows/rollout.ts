@@ -10,6 +10,7 @@ import { causeOf, rolloutDetails } from './details';
 export type RolloutOutcome = Extract<PipelineOutcome, { status: 'promoted' | 'rolled-back' }>;
 
 const ROLLOUT_THREAD = 'rollout-thread';
+const ROLLOUT_MAX_DURATION = 'rollout-max-duration';
 
 /** How long replicas get to load a version before the rollout gives up on them. */
 const REPLICA_WAIT_MS = 5 * 60_000;
@@ -25,10 +26,13 @@ export async function rolloutWorkflow(input: { model: string; version: number; a
   const { workflowId } = workflowInfo();
   // Rollouts that started before their phases went to the approval card's thread replay without those posts.
   const inThread = patched(ROLLOUT_THREAD);
+  const bounded = patched(ROLLOUT_MAX_DURATION);
   /** News for the card's Slack thread: best effort, it never holds up or fails the rollout. */
   const post = (e: Omit<Parameters<typeof chat.postRolloutEvent>[0], 'model' | 'version'>) =>
     inThread ? chat.postRolloutEvent({ model, version, ...e }).catch((err) => log.warn('posting a rollout event failed', { error: String(err) })) : Promise.resolve();
   const { rolloutId, policy, championVersion, operators, publicKeys } = await rollout.beginRollout({ ...input, workflowId });
+  // Rollouts recorded before maxDuration existed carry none in their policy (and do not use it: see `bounded`).
+  const endBy = Date.now() + durationMs(policy.maxDuration ?? '24h');
   const s: RolloutStatus = { model, version, championVersion, phase: 'checking', canaryPercent: 0, paused: false, elapsedMs: 0, phaseMs: 0 };
   let abort: RolloutControl | undefined;
   const show = () => setCurrentDetails(rolloutDetails(s));
@@ -98,6 +102,13 @@ export async function rolloutWorkflow(input: { model: string; version: number; a
       show();
       if (!s.verdict.healthy) return s.verdict.failures.join('; ');
       if (!s.paused && s.elapsedMs >= phaseMs && s.verdict.enough) return undefined;
+      if (bounded && !s.verdict.enough && Date.now() >= endBy) {
+        const short = `fewer than ${policy.minRequests} requests per version (v${s.stats.candidate.version} ${s.stats.candidate.requests}, v${s.stats.baseline.version} ${s.stats.baseline.requests}) within rollout.maxDuration ${policy.maxDuration}`;
+        if (policy.onNoEvidence !== 'promote') return `not enough evidence: ${short}`;
+        s.note = `${short}: promoted without that evidence, as rollout.onNoEvidence says`;
+        show();
+        return undefined;
+      }
     }
   };
   const rollBack = (reason: string) =>

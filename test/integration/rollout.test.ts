@@ -166,4 +166,16 @@ describe('rollouts', () => {
     expect(failed).toBe(0);
     expect(ok).toBeGreaterThan(100);
   });
+
+  test('a rollout nobody sends traffic to ends at rollout.maxDuration, rolled back for want of evidence, and people are told', async () => {
+    await registerSpec(spec((raw) => Object.assign(raw.rollout, { shadow: '2s', maxDuration: '6s' })));
+    const started = Date.now();
+    const { phases, outcome } = await approveNext(batches[4], 5);
+    expect(phases).toContain('shadow');
+    expect(outcome).toMatchObject({ status: 'rolled-back', version: 5 });
+    expect((outcome as { reason: string }).reason).toMatch(/^shadow: not enough evidence: fewer than 100 requests per version \(v5 0, v2 0\) within rollout.maxDuration 6s$/);
+    expect(Date.now() - started).toBeLessThan(60_000);
+    expect(await champion()).toBe(2);
+    await waitUntil('the webhook notification', async () => notifications.find((n) => n.includes(`${name} v5 was rolled back; v2 serves`)), 10_000);
+  });
 });
