@@ -21,6 +21,21 @@ const ROOT = path.resolve(__dirname, '../..');
 const PROGRESS = /^PROGRESS\s+(\d+)\s+(\d+)\s*(.*)$/;
 const METRICS = /^METRICS\s+(\{.*\})\s*$/;
 
+/** What a trainer inherits from the worker: enough to run a program and find a GPU, nothing that grants access. */
+const PASSED_THROUGH = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'CUDA_VISIBLE_DEVICES'];
+
+/** The spec's variables, secrets resolved from the worker's FACTORY_SECRET_<NAME>; a missing one fails at once, by name. */
+function resolveEnv(env: CommandParams['env']): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(env).map(([name, value]) => {
+      if (typeof value === 'string') return [name, value];
+      const resolved = process.env[`FACTORY_SECRET_${value.secret}`];
+      if (resolved === undefined) throw ApplicationFailure.nonRetryable(`trainer.env.${name}: secret ${value.secret} is not set on this training worker (FACTORY_SECRET_${value.secret})`, 'MissingSecret');
+      return [name, resolved];
+    }),
+  );
+}
+
 function writeSplit(file: string, spec: ModelSpec, rows: BatchRow[]): void {
   // A missing value is an empty cell, as in the factory's own CSV batches.
   fs.writeFileSync(file, writeCsv([[...spec.features.map((f) => f.name), labelColumn(spec)], ...rows.map((r) => [...r.features, r.label])]));
@@ -48,9 +63,10 @@ export async function runCommandTrainer(
   const [program, ...args] = params.command;
   const child = spawn(program, args, {
     cwd: params.cwd ? path.resolve(ROOT, params.cwd) : ROOT,
+    // Files and paths only: the worker's own credentials (S3, database) never reach a trainer.
     env: {
-      ...process.env,
-      ...params.env,
+      ...Object.fromEntries(PASSED_THROUGH.flatMap((name) => (process.env[name] === undefined ? [] : [[name, process.env[name]]]))),
+      ...resolveEnv(params.env),
       FACTORY_TRAIN_CSV: trainCsv,
       FACTORY_VALIDATION_CSV: validationCsv,
       FACTORY_OUTPUT_ONNX: output,

@@ -68,7 +68,17 @@ export const commandTrainerSchema = z
     command: z.array(z.string().min(1)).min(1, 'give the program and its arguments, e.g. [python3, train.py]'),
     /** Working directory, relative to the repository root unless absolute. */
     cwd: z.string().optional(),
-    env: z.record(z.string(), z.string()).default({}),
+    /**
+     * The program's own variables. A secret is named, never written here:
+     * `{ secret: HF_TOKEN }` is resolved on the training worker from its
+     * FACTORY_SECRET_HF_TOKEN, so the value reaches no spec row, history or log.
+     */
+    env: z
+      .record(
+        z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'),
+        z.union([z.string(), z.object({ secret: z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'must be a secret name (A-Z, 0-9, _)') }).strict()]),
+      )
+      .default({}),
     timeout: durationSchema.default('4h'),
   })
   .strict();

@@ -54,6 +54,10 @@ export async function startWorkers(envOverrides: Record<string, string> = {}, po
       const c = children.find((w) => w.pool === pool)!;
       return waitUntil(`"${text}" from worker ${pool}`, async () => (c.output.text.includes(text) ? true : undefined), timeoutMs);
     },
+    /** What a pool's worker has written to stderr (its log) so far. */
+    output(pool: WorkerPool): string {
+      return children.find((w) => w.pool === pool)!.output.text;
+    },
     /** Kills a pool's worker outright, as a crash or a lost host would. */
     kill(pool: WorkerPool): void {
       children.find((w) => w.pool === pool)!.child.kill('SIGKILL');
