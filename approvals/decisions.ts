@@ -3,7 +3,7 @@ import type { Pool } from 'pg';
 import { abortRolloutUpdate, approveUpdate, pauseRolloutUpdate, rejectUpdate, resumeRolloutUpdate, rolloutWorkflowId, type GateAnswer, type RolloutStatus } from '../contracts/messages';
 import type { Trigger } from '../contracts/payloads';
 import { logger } from '../config/logger';
-import { audit, findModel, UnknownModelError } from '../db/models';
+import { audit, findModel, UnknownModelError, type ModelRow } from '../db/models';
 import { gatePolicy } from '../people/gate-policy';
 import { DirectoryError, resolveApprovers, type Person } from '../people/directory';
 import type { AssertionAction } from './assertion';
@@ -32,13 +32,9 @@ export type Outcome<T> = { ok: true; answer: T } | { ok: false; status: 403 | 40
  */
 export async function decide(deps: DecisionDeps, person: Person, channel: Channel, req: { action: GateAction; model: string; version: number; comment?: string; workflowId?: string }): Promise<Outcome<GateAnswer>> {
   const { db } = deps;
-  const refuse = async (status: 403 | 404 | 409, reason: string): Promise<Outcome<GateAnswer>> => {
-    await audit(db, { actor: person.id, action: `version.${req.action}`, model: req.model, version: req.version, channel, outcome: 'denied', details: { reason, comment: req.comment } });
-    return { ok: false, status, reason };
-  };
-  if (person.disabled) return refuse(403, `"${person.id}" is disabled in the directory`);
-  const model = await findModel(db, req.model).catch((err) => (err instanceof UnknownModelError ? err : Promise.reject(err)));
-  if (model instanceof UnknownModelError) return refuse(404, model.message);
+  const refuse = refuser<GateAnswer>(db, person, channel, `version.${req.action}`, req, { comment: req.comment });
+  const model = await modelFor(db, person, req.model);
+  if ('reason' in model) return refuse(model.status, model.reason);
   const row = await db.query<{ id: string; status: string; workflow_id: string; trigger: Trigger }>(
     'SELECT v.id, v.status, v.workflow_id, t.trigger FROM model_versions v JOIN training_runs t ON t.id = v.training_run_id WHERE v.model_id = $1 AND v.version = $2',
     [model.id, req.version],
@@ -70,18 +66,28 @@ export async function decide(deps: DecisionDeps, person: Person, channel: Channe
   }
 }
 
+/** A refusal made before anything is signed: audited under the person's verified identity, answered with why. */
+function refuser<T>(db: Pool, person: Person, channel: Channel, action: string, req: { model: string; version: number }, details: Record<string, unknown>) {
+  return async (status: 403 | 404 | 409, reason: string): Promise<Outcome<T>> => {
+    await audit(db, { actor: person.id, action, model: req.model, version: req.version, channel, outcome: 'denied', details: { reason, ...details } });
+    return { ok: false, status, reason };
+  };
+}
+
+/** The model an enabled person acts on, or why not. */
+async function modelFor(db: Pool, person: Person, name: string): Promise<ModelRow | { status: 403 | 404; reason: string }> {
+  if (person.disabled) return { status: 403, reason: `"${person.id}" is disabled in the directory` };
+  return findModel(db, name).catch((err) => (err instanceof UnknownModelError ? { status: 404 as const, reason: err.message } : Promise.reject(err)));
+}
+
 const ROLLOUT_UPDATES = { pause: pauseRolloutUpdate, resume: resumeRolloutUpdate, abort: abortRolloutUpdate } as const;
 
 /** Pause, resume or abort a rollout: the model's approvers may, with an assertion the rollout verifies. */
 export async function steer(deps: DecisionDeps, person: Person, channel: Channel, req: { action: RolloutAction; model: string; version: number; reason?: string }): Promise<Outcome<RolloutStatus>> {
   const { db } = deps;
-  const refuse = async (status: 403 | 404 | 409, reason: string): Promise<Outcome<RolloutStatus>> => {
-    await audit(db, { actor: person.id, action: `rollout.${req.action}`, model: req.model, version: req.version, channel, outcome: 'denied', details: { reason, why: req.reason } });
-    return { ok: false, status, reason };
-  };
-  if (person.disabled) return refuse(403, `"${person.id}" is disabled in the directory`);
-  const model = await findModel(db, req.model).catch((err) => (err instanceof UnknownModelError ? err : Promise.reject(err)));
-  if (model instanceof UnknownModelError) return refuse(404, model.message);
+  const refuse = refuser<RolloutStatus>(db, person, channel, `rollout.${req.action}`, req, { why: req.reason });
+  const model = await modelFor(db, person, req.model);
+  if ('reason' in model) return refuse(model.status, model.reason);
   const operators: string[] = await resolveApprovers(db, model.spec.approval.approvers).catch((err) => (err instanceof DirectoryError ? [] : Promise.reject(err)));
   if (!operators.includes(person.id)) return refuse(403, `"${person.id}" may not steer ${req.model} rollouts (allowed: ${operators.join(', ') || 'nobody enabled'})`);
   const workflowId = rolloutWorkflowId(req.model, req.version);

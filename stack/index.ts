@@ -1,9 +1,10 @@
+import fs from 'node:fs';
 import { connections, dataPaths, type FactoryEnv } from '../config/env';
 import { logger } from '../config/logger';
 import { migrate } from '../db/migrate';
 import { createDbPool } from '../db/pool';
 import { startPostgres } from './postgres';
-import type { ServiceHandle } from './process';
+import { freePort, type ServiceHandle } from './process';
 import { startS3 } from './s3';
 import { startTemporal } from './temporal';
 
@@ -12,6 +13,21 @@ export interface Stack {
   postgres: Awaited<ReturnType<typeof startPostgres>>;
   s3: Awaited<ReturnType<typeof startS3>>;
   stop(): Promise<void>;
+}
+
+/**
+ * The settings of a private stack (tests, benchmarks): a fresh data dir and
+ * free ports for Temporal, its UI, S3 and the embedded PostgreSQL.
+ */
+export async function privateStackEnv(dataDir: string): Promise<Record<string, string>> {
+  fs.rmSync(dataDir, { recursive: true, force: true });
+  return {
+    FACTORY_DATA_DIR: dataDir,
+    TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}`,
+    TEMPORAL_UI_PORT: String(await freePort()),
+    S3_PORT: String(await freePort()),
+    EMBEDDED_PG_PORT: String(await freePort()),
+  };
 }
 
 /**

@@ -12,6 +12,9 @@ import type { TrainingActivities } from '../activities/training';
 import { TASK_QUEUES } from '../config/task-queues';
 
 /** Each pool's activity options, in one place. */
+
+/** Control-pool activities that only touch the registry: quick, and retried until the database answers. */
+const controlDb = { taskQueue: TASK_QUEUES.control, startToCloseTimeout: '1m', retry: { maximumInterval: '30s' } } as const;
 export const training = proxyActivities<TrainingActivities>({
   taskQueue: TASK_QUEUES.gpu,
   startToCloseTimeout: '4h',
@@ -35,15 +38,11 @@ export const evaluation = proxyActivities<EvaluationActivities>({
 });
 
 export const registry = proxyActivities<RegistryActivities>({
-  taskQueue: TASK_QUEUES.control,
-  startToCloseTimeout: '1m',
-  retry: { maximumInterval: '30s' },
+  ...controlDb,
 });
 
 export const approvals = proxyActivities<ApprovalActivities>({
-  taskQueue: TASK_QUEUES.control,
-  startToCloseTimeout: '1m',
-  retry: { maximumInterval: '30s' },
+  ...controlDb,
 });
 
 /** Slack and the webhook are best effort: a few tries with backoff (the Slack client also honours Retry-After), then the gate goes on without. */
@@ -54,9 +53,7 @@ export const chat = proxyActivities<ChatActivities>({
 });
 
 export const rollout = proxyActivities<RolloutActivities>({
-  taskQueue: TASK_QUEUES.control,
-  startToCloseTimeout: '1m',
-  retry: { maximumInterval: '30s' },
+  ...controlDb,
 });
 
 /** Waiting for replicas takes as long as a model load; the heartbeat shows who is still behind. */
@@ -68,9 +65,7 @@ export const replicas = proxyActivities<Pick<RolloutActivities, 'awaitReplicas'>
 });
 
 export const triggers = proxyActivities<TriggerActivities>({
-  taskQueue: TASK_QUEUES.control,
-  startToCloseTimeout: '1m',
-  retry: { maximumInterval: '30s' },
+  ...controlDb,
 });
 
 export const energy = proxyActivities<EnergyActivities>({

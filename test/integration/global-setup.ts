@@ -3,7 +3,7 @@ import path from 'node:path';
 import { connections, loadEnv } from '../../config/env';
 import { createDbPool } from '../../db/pool';
 import { addPerson, issueToken } from '../../people/directory';
-import { startStack } from '../../stack';
+import { privateStackEnv, startStack } from '../../stack';
 import { freePort, startProcess, waitFor } from '../../stack/process';
 
 /**
@@ -25,15 +25,7 @@ const PEOPLE: { id: string; groups: string[]; slack?: { teamId: string; userId: 
  */
 export default async function globalSetup(): Promise<void> {
   const dataDir = path.resolve(__dirname, '../../../.factory/test-stack');
-  fs.rmSync(dataDir, { recursive: true, force: true });
-  Object.assign(process.env, {
-    FACTORY_DATA_DIR: dataDir,
-    TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}`,
-    TEMPORAL_UI_PORT: String(await freePort()),
-    S3_PORT: String(await freePort()),
-    EMBEDDED_PG_PORT: String(await freePort()),
-    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
-  });
+  Object.assign(process.env, { ...(await privateStackEnv(dataDir)), LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' });
   const stack = await startStack(loadEnv());
   (globalThis as Record<string, unknown>).__factoryStack = stack;
 

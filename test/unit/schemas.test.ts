@@ -1,20 +1,12 @@
 import { validateBatch, toCanonicalCsv, fromCanonicalCsv } from '../../specs/data-batch';
 import { parseModelSpec } from '../../specs/model-spec';
 import { loadEnv } from '../../config/env';
+import { toySpec } from './toy-spec';
 
 const base = {
-  name: 'toy',
-  task: 'binary-classification',
-  idColumn: 'id',
-  label: 'y',
-  features: [
-    { name: 'age', type: 'integer', min: 18, max: 120 },
-    { name: 'sex', type: 'category', values: [1, 2] },
-    { name: 'amount', type: 'number' },
-  ],
+  ...toySpec,
+  features: [toySpec.features[0], { name: 'sex', type: 'category', values: [1, 2] }, toySpec.features[1]],
   protectedAttributes: ['sex'],
-  trainer: { kind: 'logistic-regression' },
-  approval: { approvers: ['alice'] },
 };
 
 describe('model spec', () => {

@@ -7,8 +7,7 @@ import type { Pool } from 'pg';
 import { connections, loadEnv, type FactoryEnv } from '../../../config/env';
 import { logger } from '../../../config/logger';
 import { createDbPool } from '../../../db/pool';
-import { startStack, type Stack } from '../../../stack';
-import { freePort } from '../../../stack/process';
+import { privateStackEnv, startStack, type Stack } from '../../../stack';
 import { ArtifactStore } from '../../../storage/artifacts';
 import { stopChildren } from './child-processes';
 import { startControlWorker, startReplica, type Replica } from './factory-services';
@@ -40,16 +39,8 @@ export interface StackFixture {
  */
 export async function withStackFixture(name: string, profileDir: string | undefined, run: (fixture: StackFixture) => Promise<void>): Promise<void> {
   const dataDir = path.join(ROOT, '.factory', name);
-  fs.rmSync(dataDir, { recursive: true, force: true });
   for (const k of ['DATABASE_URL', 'S3_ENDPOINT', 'SERVING_TOKENS', 'SERVING_URL', 'SERVING_PORT', 'METRICS_PORT', 'FACTORY_NOTIFY_URL']) delete process.env[k];
-  Object.assign(process.env, {
-    FACTORY_DATA_DIR: dataDir,
-    TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}`,
-    TEMPORAL_UI_PORT: String(await freePort()),
-    S3_PORT: String(await freePort()),
-    EMBEDDED_PG_PORT: String(await freePort()),
-    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
-  });
+  Object.assign(process.env, { ...(await privateStackEnv(dataDir)), LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' });
   logger.level = process.env.LOG_LEVEL!;
   const env = loadEnv();
   const logs = path.join(dataDir, 'logs');
