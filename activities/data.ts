@@ -170,8 +170,9 @@ export function createDataActivities({ db, store, workDir }: Pick<ActivityDeps, 
         const label = labelColumn(spec);
         const key = rowKeyColumn(spec);
         const { rows } = await buildParquetSnapshot({ batchCsvPaths: files, columns: snapshotColumns(spec), outPath: out, orderBy: key });
-        const stats = await columnStats(out, [...spec.features.map((f) => f.name), label]);
-        const { ids, columns } = await readParquetColumns(out, [label], key);
+        const stats = await columnStats(out, snapshotColumns(spec).filter((c) => c.name !== key));
+        const { text, columns } = await readParquetColumns(out, [label], [key]);
+        const ids = text[key] as string[];
         const split = { train: 0, validation: 0, test: 0 };
         for (const id of ids) split[splitOf(id, spec.split)]++;
         const positives = columns[label].reduce((n, y) => n + y, 0);

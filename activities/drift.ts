@@ -4,10 +4,10 @@ import { Context } from '@temporalio/activity';
 import { metrics } from '../config/metrics';
 import { findChampion } from '../db/champion';
 import { findModel } from '../db/models';
-import { readParquetColumns } from '../data/parquet';
 import { driftReport } from '../ml/drift';
 import { auc } from '../ml/metrics';
 import { OnnxScorer } from '../ml/scoring';
+import { readSnapshot } from '../ml/snapshot';
 import { fromCanonicalCsv } from '../specs/data-batch';
 import { durationMs } from '../specs/duration';
 import { driftTriggerSchema } from '../specs/model-spec';
@@ -66,14 +66,12 @@ export function createDriftActivities({ db, store, workDir }: ActivityDeps) {
       const snapshot = await inScratch(workDir, 'drift-', async (dir) => {
         const snapshotPath = path.join(dir, 'snapshot.parquet');
         fs.writeFileSync(snapshotPath, await store.get(c.snapshot.artifact));
-        return readParquetColumns(snapshotPath, names);
+        return readSnapshot(snapshotPath, spec);
       });
-      const reference = names.map((n) => snapshot.columns[n]);
+      const reference = names.map((_, j) => Float64Array.from({ length: snapshot.rows }, (_, i) => snapshot.x[i * snapshot.features + j]));
       // The champion's scores on its own training data are the reference for the live score distribution.
-      const scorer = await OnnxScorer.load(await store.get(c.artifact), names.length);
-      const x = new Float32Array(snapshot.rows * names.length);
-      for (let i = 0; i < snapshot.rows; i++) for (let j = 0; j < names.length; j++) x[i * names.length + j] = reference[j][i];
-      const referenceScores = await scorer.score(x, snapshot.rows).finally(() => scorer.release());
+      const scorer = await OnnxScorer.load(await store.get(c.artifact), spec.features);
+      const referenceScores = await scorer.scoreDataset(snapshot).finally(() => scorer.release());
 
       const report = driftReport({
         features: names,
@@ -127,7 +125,7 @@ export function createDriftActivities({ db, store, workDir }: ActivityDeps) {
           [model.id, durationMs(cfg.window) / 1000],
         );
         const labels = new Map<string, number>();
-        for (const b of batches.rows) for (const row of fromCanonicalCsv(await store.getText(refOf(b)))) if (wanted.has(row.id)) labels.set(row.id, row.label);
+        for (const b of batches.rows) for (const row of fromCanonicalCsv(spec, await store.getText(refOf(b)))) if (wanted.has(row.id)) labels.set(row.id, row.label);
         const joined = predictions.filter((p) => p.row_id !== null && labels.has(p.row_id));
         if (joined.length < cfg.minLabelled) return { labelled: joined.length };
         return { auc: auc(joined.map((p) => labels.get(p.row_id!)!), joined.map((p) => p.score)), labelled: joined.length };

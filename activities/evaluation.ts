@@ -44,10 +44,10 @@ export function createEvaluationActivities({ db, store, workDir }: ActivityDeps)
 
   async function evaluate(spec: ModelSpec, modelId: number, ref: ModelVersionRef, test: Dataset, label: string) {
     const bytes = await store.get(ref.artifact);
-    const scorer = await OnnxScorer.load(bytes, test.features);
+    const scorer = await OnnxScorer.load(bytes, spec.features);
     const scores = await scorer.scoreDataset(test).finally(() => scorer.release());
     Context.current().heartbeat({ stage: `profiling ${label}` });
-    const profile = await profileInference(bytes, test);
+    const profile = await profileInference(bytes, spec.features, test);
     const q = quality(test.y, scores, spec.policy.threshold);
     const groups = fairness(test, scores, spec.features, spec.protectedAttributes, spec.policy.threshold, spec.fairness.minGroupSize);
     const t = await training(modelId, ref.version);

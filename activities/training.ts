@@ -4,8 +4,7 @@ import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { metrics } from '../config/metrics';
 import type { PowerSample } from '../energy/telemetry';
-import { readSnapshot } from '../ml/snapshot';
-import { toRows } from '../ml/dataset';
+import { readSnapshotRows } from '../ml/snapshot';
 import type { ChildJob, ChildMessage } from '../ml/train-child';
 import type { ModelSpec } from '../specs/model-spec';
 import { artifactRefSchema, type ArtifactRef, type ArtifactStore } from '../storage/artifacts';
@@ -71,7 +70,7 @@ export function createTrainingActivities({ store, workDir, priceFeed }: { store:
           const run = await runCommandTrainer(
             input.spec,
             input.spec.trainer,
-            toRows(await readSnapshot(snapshotPath, input.spec)),
+            await readSnapshotRows(snapshotPath, input.spec),
             dir,
             heartbeat,
             (line) => ctx.log.info(`trainer: ${line}`),

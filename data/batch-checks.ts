@@ -16,7 +16,7 @@ const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
  * a renamed source field), and optionally values leaving the range seen in
  * training (a unit change). Each fault names the column with both figures and
  * the setting that was exceeded. Columns the snapshot has no statistics for
- * (added to the spec since) are not checked.
+ * (added to the spec since) are not checked; a string category has no range.
  */
 export function checkAgainstSnapshot(spec: ModelSpec, rows: BatchRow[], reference: ReferenceStats): RowError[] {
   const { maxMissingRateIncrease, maxOutOfRangeShare } = spec.validation;
@@ -29,6 +29,7 @@ export function checkAgainstSnapshot(spec: ModelSpec, rows: BatchRow[], referenc
     let outside = 0;
     for (const r of rows) {
       const v = r.features[j];
+      if (typeof v === 'string') continue;
       if (Number.isNaN(v)) missing++;
       else if (ref.min !== null && ref.max !== null && (v < ref.min || v > ref.max)) outside++;
     }

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { DuckDBConnection, DuckDBInstance, LIST, VARCHAR, listValue } from '@duckdb/node-api';
 import { NUMBER } from '../specs/data-batch';
+import { isStringCategory } from '../specs/feature-encoding';
 import { labelColumn, rowKeyColumn, type ModelSpec } from '../specs/model-spec';
 import { csvLine } from './csv';
 
@@ -24,14 +25,14 @@ export interface SnapshotColumn {
 
 /**
  * The columns of a model's canonical CSV, in its order: the row key (ID or
- * content hash) as text, integer and category features and the label (0 or 1)
- * as BIGINT (so "1.5" in an integer column is refused rather than rounded),
+ * content hash) and string categories as text, integer features, integer
+ * categories and the label (0 or 1) as BIGINT (so "1.5" in an integer column is refused rather than rounded),
  * other features as DOUBLE.
  */
 export function snapshotColumns(spec: ModelSpec): SnapshotColumn[] {
   return [
     { name: rowKeyColumn(spec), type: 'VARCHAR' },
-    ...spec.features.map((f): SnapshotColumn => ({ name: f.name, type: f.type === 'number' ? 'DOUBLE' : 'BIGINT' })),
+    ...spec.features.map((f): SnapshotColumn => ({ name: f.name, type: isStringCategory(f) ? 'VARCHAR' : f.type === 'number' ? 'DOUBLE' : 'BIGINT' })),
     { name: labelColumn(spec), type: 'BIGINT' },
   ];
 }
@@ -114,21 +115,21 @@ export async function buildParquetSnapshot(input: {
 
 /**
  * Numeric columns of a snapshot, in the file's row order, as Float64Arrays
- * (NULL as NaN), and optionally a text column (the row key) as strings in the
- * same scan. Numbers are copied straight out of DuckDB's vectors chunk by
- * chunk: no JavaScript object is made per row.
+ * (NULL as NaN), and text columns (the row key, string categories) as strings
+ * (NULL as null) in the same scan. Numbers are copied straight out of DuckDB's
+ * vectors chunk by chunk: no JavaScript object is made per row.
  */
 export async function readParquetColumns(
   path: string,
   columns: string[],
-  idColumn?: string,
-): Promise<{ rows: number; columns: Record<string, Float64Array>; /** Empty unless idColumn is given. */ ids: string[] }> {
+  textColumns: string[] = [],
+): Promise<{ rows: number; columns: Record<string, Float64Array>; text: Record<string, (string | null)[]> }> {
   return withDuckDB(async (db) => {
     const count = await db.runAndReadAll('SELECT count(*) FROM read_parquet($path)', { path }, { path: VARCHAR });
     const rows = Number(count.getRowsJS()[0][0]);
     const out = columns.map(() => new Float64Array(rows));
-    const ids: string[] = [];
-    const select = [...columns.map((c) => `CAST(${ident(c)} AS DOUBLE)`), ...(idColumn ? [`CAST(${ident(idColumn)} AS VARCHAR)`] : [])].join(', ');
+    const text = textColumns.map((): (string | null)[] => []);
+    const select = [...columns.map((c) => `CAST(${ident(c)} AS DOUBLE)`), ...textColumns.map((c) => `CAST(${ident(c)} AS VARCHAR)`)].join(', ');
     const result = await db.stream(`SELECT ${select} FROM read_parquet($path)`, { path }, { path: VARCHAR });
     let offset = 0;
     for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
@@ -137,14 +138,15 @@ export async function readParquetColumns(
         const target = out[j];
         for (let i = 0; i < chunk.rowCount; i++) target[offset + i] = (vector.getItem(i) as number | null) ?? NaN;
       }
-      if (idColumn) {
-        const vector = chunk.getColumnVector(columns.length);
-        for (let i = 0; i < chunk.rowCount; i++) ids.push(vector.getItem(i) as string);
+      for (let j = 0; j < textColumns.length; j++) {
+        const vector = chunk.getColumnVector(columns.length + j);
+        const target = text[j];
+        for (let i = 0; i < chunk.rowCount; i++) target.push(vector.getItem(i) as string | null);
       }
       offset += chunk.rowCount;
     }
     if (offset !== rows) throw new Error(`${path}: read ${offset} rows, the file declares ${rows}`);
-    return { rows, columns: Object.fromEntries(columns.map((c, j) => [c, out[j]])), ids };
+    return { rows, columns: Object.fromEntries(columns.map((c, j) => [c, out[j]])), text: Object.fromEntries(textColumns.map((c, j) => [c, text[j]])) };
   });
 }
 
@@ -172,10 +174,15 @@ export interface ColumnStats {
   std: number | null;
 }
 
-/** Per-column statistics of a snapshot, in one scan, for checking new batches against the training data. */
-export async function columnStats(path: string, columns: string[]): Promise<Record<string, ColumnStats>> {
+/**
+ * Per-column statistics of a snapshot, in one scan, for checking new batches
+ * against the training data. A text column (a string category) has counts
+ * only: its min, max, mean and std are null.
+ */
+export async function columnStats(path: string, columns: SnapshotColumn[]): Promise<Record<string, ColumnStats>> {
   const aggregates = columns.flatMap((c) => {
-    const v = `CAST(${ident(c)} AS DOUBLE)`;
+    if (c.type === 'VARCHAR') return [`count(${ident(c.name)})`, 'NULL', 'NULL', 'NULL', 'NULL'];
+    const v = `CAST(${ident(c.name)} AS DOUBLE)`;
     return [`count(${v})`, `min(${v})`, `max(${v})`, `avg(${v})`, `stddev_pop(${v})`];
   });
   const row = await withDuckDB(async (db) => {
@@ -188,7 +195,7 @@ export async function columnStats(path: string, columns: string[]): Promise<Reco
     columns.map((c, j) => {
       const [present, min, max, mean, std] = row.slice(1 + 5 * j, 6 + 5 * j);
       const missingRate = rows === 0 ? 0 : (rows - Number(present)) / rows;
-      return [c, { rows, missingRate, min: num(min), max: num(max), mean: num(mean), std: num(std) }];
+      return [c.name, { rows, missingRate, min: num(min), max: num(max), mean: num(mean), std: num(std) }];
     }),
   );
 }

@@ -1,4 +1,6 @@
 import type { BatchRow } from '../specs/data-batch';
+import { encodeValue } from '../specs/feature-encoding';
+import type { FeatureSpec } from '../specs/model-spec';
 import { splitOf, type SplitFractions, type SplitName } from './split';
 
 /** Rows as a dense row-major float64 matrix, the shape every trainer and scorer works on. */
@@ -10,19 +12,16 @@ export interface Dataset {
   features: number;
 }
 
-export function toDataset(rows: BatchRow[], features: number): Dataset {
+/** Validated rows as a dataset, each value encoded as specs/feature-encoding.ts says. */
+export function toDataset(rows: BatchRow[], spec: { features: FeatureSpec[] }): Dataset {
+  const features = spec.features.length;
   const x = new Float64Array(rows.length * features);
   const y = new Uint8Array(rows.length);
   rows.forEach((r, i) => {
-    x.set(r.features, i * features);
+    spec.features.forEach((f, j) => (x[i * features + j] = encodeValue(f, r.features[j])));
     y[i] = r.label;
   });
   return { ids: rows.map((r) => r.id), x, y, rows: rows.length, features };
-}
-
-/** The rows again, for trainers that read a file (the command trainer). */
-export function toRows(d: Dataset): BatchRow[] {
-  return d.ids.map((id, i) => ({ id, label: d.y[i] as 0 | 1, features: Array.from(d.x.subarray(i * d.features, (i + 1) * d.features)) }));
 }
 
 /** The seeded id-hash split (ml/split.ts) of a dataset, each part keeping the rows' order. */

@@ -1,3 +1,4 @@
+import type { FeatureSpec } from '../specs/model-spec';
 import { OnnxScorer } from './scoring';
 
 export type InfraCheck = { passed: true; reason: string; scorer: OnnxScorer } | { passed: false; reason: string };
@@ -5,13 +6,14 @@ export type InfraCheck = { passed: true; reason: string; scorer: OnnxScorer } | 
 /**
  * The factory's contract for a model's bytes, checked the same way by the
  * evaluation and by a rollout: they load in a new ONNX Runtime session, take
- * "features" [N, F] and answer each canary row with a probability. A passing
+ * the spec's inputs (ml/trainer.ts) and answer each canary row with a probability. A passing
  * check hands over the loaded session; the caller releases it.
  */
-export async function checkInfra(bytes: Uint8Array, features: number, canaries: Float32Array): Promise<InfraCheck> {
+export async function checkInfra(bytes: Uint8Array, spec: FeatureSpec[], canaries: Float32Array): Promise<InfraCheck> {
+  const features = spec.length;
   let scorer: OnnxScorer;
   try {
-    scorer = await OnnxScorer.load(bytes, features);
+    scorer = await OnnxScorer.load(bytes, spec);
   } catch (err) {
     return { passed: false, reason: `the model does not load in ONNX Runtime: ${(err as Error).message}` };
   }
@@ -23,5 +25,5 @@ export async function checkInfra(bytes: Uint8Array, features: number, canaries: 
     const what = scores instanceof Error ? `failed: ${scores.message}` : `got ${scores.length} answers${bad >= 0 ? `, row ${bad} scored ${scores[bad]}, not a probability` : ''}`;
     return { passed: false, reason: `${rows} canary rows ${what}` };
   }
-  return { passed: true, reason: `loads in a new session, takes "features" [N, ${features}] and answers ${rows} canary rows with probabilities`, scorer };
+  return { passed: true, reason: `loads in a new session, takes the spec's ${features} features and answers ${rows} canary rows with probabilities`, scorer };
 }

@@ -1,9 +1,10 @@
 import type { z } from 'zod';
-import type { logisticRegressionSchema } from '../specs/model-spec';
+import type { FeatureSpec, logisticRegressionSchema } from '../specs/model-spec';
 import type { Dataset } from './dataset';
 import { logLoss } from './metrics';
+import { encodedInputs } from './onnx/inputs';
 import { encodeModel } from './onnx/model';
-import { ONNX_INPUT, ONNX_OUTPUT, type Trainer } from './trainer';
+import { ONNX_OUTPUT, type Trainer } from './trainer';
 
 type Params = z.infer<typeof logisticRegressionSchema>;
 
@@ -150,23 +151,32 @@ export function fitLogistic(
   return { model, iterations, trainLoss: current / n };
 }
 
-export function logisticToOnnx(m: LogisticModel, featureNames: string[], modelName: string): Uint8Array {
-  const f = featureNames.length;
+export function logisticToOnnx(m: LogisticModel, features: FeatureSpec[], modelName: string): Uint8Array {
+  const f = features.length;
+  const encoded = encodedInputs(features);
+  // The graph's columns are in its own order (ml/onnx/inputs.ts): each coefficient goes where its feature is.
+  const inGraphOrder = (v: ArrayLike<number>) => {
+    const out = new Float32Array(f);
+    for (let j = 0; j < f; j++) out[encoded.position[j]] = v[j];
+    return out;
+  };
   return encodeModel({
     name: `${modelName}-logistic-regression`,
-    opsets: { '': 13 },
+    opsets: encoded.nodes.length > 0 ? { '': 13, 'ai.onnx.ml': 2 } : { '': 13 },
     docString: 'Standardise, linear score, sigmoid.',
-    metadata: { features: featureNames.join(','), trainer: 'logistic-regression' },
-    inputs: [{ name: ONNX_INPUT, dims: ['N', f] }],
+    metadata: { features: features.map((x) => x.name).join(','), trainer: 'logistic-regression' },
+    inputs: encoded.inputs,
     outputs: [{ name: ONNX_OUTPUT, dims: ['N', 1] }],
     initializers: [
-      { name: 'mean', dims: [f], values: m.mean },
-      { name: 'scale', dims: [f], values: m.scale },
-      { name: 'weights', dims: [f, 1], values: m.weights },
+      ...encoded.initializers,
+      { name: 'mean', dims: [f], values: inGraphOrder(m.mean) },
+      { name: 'scale', dims: [f], values: inGraphOrder(m.scale) },
+      { name: 'weights', dims: [f, 1], values: inGraphOrder(m.weights) },
       { name: 'bias', dims: [1], values: [m.bias] },
     ],
     nodes: [
-      { opType: 'Sub', name: 'center', inputs: [ONNX_INPUT, 'mean'], outputs: ['centered'] },
+      ...encoded.nodes,
+      { opType: 'Sub', name: 'center', inputs: [encoded.output, 'mean'], outputs: ['centered'] },
       { opType: 'Div', name: 'standardise', inputs: ['centered', 'scale'], outputs: ['standardised'] },
       { opType: 'MatMul', name: 'linear', inputs: ['standardised', 'weights'], outputs: ['logit_no_bias'] },
       { opType: 'Add', name: 'add_bias', inputs: ['logit_no_bias', 'bias'], outputs: ['logit'] },
@@ -182,7 +192,7 @@ export const trainLogisticRegression: Trainer<Params> = ({ spec, params, train, 
   const predict = (d: Dataset) => predictLogistic(model, d);
   const validationLogLoss = validation.rows > 0 ? logLoss(validation.y, predict(validation)) : Number.NaN;
   return {
-    onnx: logisticToOnnx(model, spec.features.map((f) => f.name), spec.name),
+    onnx: logisticToOnnx(model, spec.features, spec.name),
     predict,
     metrics: { iterations, trainLogLoss: trainLoss, validationLogLoss },
     summary: {

@@ -1,6 +1,7 @@
 import type { Dataset } from './dataset';
 import { auc, logLoss } from './metrics';
 import type { FeatureSpec, ProtectedAttribute } from '../specs/model-spec';
+import { encodeValue } from '../specs/feature-encoding';
 
 /** Threshold metrics, calibration and the curves the report draws, from labels and scores. */
 export interface Quality {
@@ -127,7 +128,10 @@ function groupsOf(attr: ProtectedAttribute, feature: FeatureSpec): { name: strin
       { name: `≥ ${b[b.length - 1]}`, test: (v: number) => v >= b[b.length - 1] },
     ];
   }
-  return (feature.values ?? []).map((code) => ({ name: `${attr.feature}=${code}`, test: (v: number) => v === code }));
+  return (feature.values ?? []).map((value) => {
+    const code = encodeValue(feature, value);
+    return { name: `${attr.feature}=${value}`, test: (v: number) => v === code };
+  });
 }
 
 /**

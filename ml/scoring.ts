@@ -1,30 +1,60 @@
 import * as ort from 'onnxruntime-node';
+import { codeToGraphString, graphColumns } from '../specs/feature-encoding';
+import type { FeatureSpec } from '../specs/model-spec';
 import type { Dataset } from './dataset';
-import { ONNX_INPUT, ONNX_OUTPUT } from './trainer';
+import { ONNX_CATEGORIES, ONNX_INPUT, ONNX_OUTPUT } from './trainer';
 
-/** An ONNX model loaded in onnxruntime-node, checked against the factory's I/O contract. */
+/**
+ * An ONNX model loaded in onnxruntime-node, checked against the factory's I/O
+ * contract (ml/trainer.ts). Callers hand it rows as the factory encodes them
+ * (specs/feature-encoding.ts); a model with string categories is given those
+ * as strings, which its graph encodes itself.
+ */
 export class OnnxScorer {
+  private readonly columns: { numeric: number[]; strings: number[] };
+
   private constructor(
     private readonly session: ort.InferenceSession,
-    readonly features: number,
-  ) {}
+    private readonly spec: FeatureSpec[],
+  ) {
+    this.columns = graphColumns(spec);
+  }
 
-  static async load(bytes: Uint8Array, features: number): Promise<OnnxScorer> {
+  get features(): number {
+    return this.spec.length;
+  }
+
+  static async load(bytes: Uint8Array, features: FeatureSpec[]): Promise<OnnxScorer> {
     const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1 });
-    if (!session.inputNames.includes(ONNX_INPUT) || !session.outputNames.includes(ONNX_OUTPUT)) {
+    const { numeric, strings } = graphColumns(features);
+    const inputs = [...(numeric.length > 0 ? [ONNX_INPUT] : []), ...(strings.length > 0 ? [ONNX_CATEGORIES] : [])];
+    if (inputs.some((i) => !session.inputNames.includes(i)) || !session.outputNames.includes(ONNX_OUTPUT)) {
       await session.release();
-      throw new Error(
-        `ONNX model must take "${ONNX_INPUT}" and return "${ONNX_OUTPUT}"; it takes [${session.inputNames}] and returns [${session.outputNames}]`,
-      );
+      throw new Error(`ONNX model must take [${inputs}] and return "${ONNX_OUTPUT}"; it takes [${session.inputNames}] and returns [${session.outputNames}]`);
     }
     return new OnnxScorer(session, features);
   }
 
-  /** Scores row-major features (any number of rows) and returns one probability per row. */
+  /** Scores row-major encoded features (any number of rows) and returns one probability per row. */
   async score(x: Float32Array, rows: number): Promise<Float32Array> {
-    const input = new ort.Tensor('float32', x, [rows, this.features]);
-    const out = await this.session.run({ [ONNX_INPUT]: input }, [ONNX_OUTPUT]);
+    const out = await this.session.run(this.feeds(x, rows), [ONNX_OUTPUT]);
     return out[ONNX_OUTPUT].data as Float32Array;
+  }
+
+  private feeds(x: Float32Array, rows: number): Record<string, ort.Tensor> {
+    const { numeric, strings } = this.columns;
+    const F = this.spec.length;
+    if (strings.length === 0) return { [ONNX_INPUT]: new ort.Tensor('float32', x, [rows, F]) };
+    const feeds: Record<string, ort.Tensor> = {};
+    if (numeric.length > 0) {
+      const n = new Float32Array(rows * numeric.length);
+      for (let i = 0; i < rows; i++) for (let k = 0; k < numeric.length; k++) n[i * numeric.length + k] = x[i * F + numeric[k]];
+      feeds[ONNX_INPUT] = new ort.Tensor('float32', n, [rows, numeric.length]);
+    }
+    const s: string[] = new Array(rows * strings.length);
+    for (let i = 0; i < rows; i++) for (let k = 0; k < strings.length; k++) s[i * strings.length + k] = codeToGraphString(this.spec[strings[k]], x[i * F + strings[k]]);
+    feeds[ONNX_CATEGORIES] = new ort.Tensor('string', s, [rows, strings.length]);
+    return feeds;
   }
 
   async scoreDataset(d: Dataset, batch = 4096): Promise<Float64Array> {

@@ -1,17 +1,44 @@
 import { readParquetColumns } from '../data/parquet';
+import type { BatchRow } from '../specs/data-batch';
+import { encodeValue, isStringCategory } from '../specs/feature-encoding';
 import { labelColumn, rowKeyColumn, type ModelSpec } from '../specs/model-spec';
 import type { Dataset } from './dataset';
 
-/** A Parquet snapshot (data/parquet.ts) as one dataset in the file's order (by row key); a missing value stays NaN. */
+/**
+ * A Parquet snapshot (data/parquet.ts) as one dataset in the file's order (by
+ * row key): string categories encoded by the spec (specs/feature-encoding.ts),
+ * a missing value NaN.
+ */
 export async function readSnapshot(file: string, spec: ModelSpec): Promise<Dataset> {
-  const names = spec.features.map((f) => f.name);
-  const label = labelColumn(spec);
-  const read = await readParquetColumns(file, [...names, label], rowKeyColumn(spec));
-  const features = names.length;
+  const read = await readColumns(file, spec);
+  const features = spec.features.length;
   const x = new Float64Array(read.rows * features);
-  names.forEach((name, j) => {
-    const column = read.columns[name];
-    for (let i = 0; i < read.rows; i++) x[i * features + j] = column[i];
+  spec.features.forEach((f, j) => {
+    if (isStringCategory(f)) {
+      const column = read.text[f.name];
+      for (let i = 0; i < read.rows; i++) x[i * features + j] = column[i] === null ? NaN : encodeValue(f, column[i]!);
+    } else {
+      const column = read.columns[f.name];
+      for (let i = 0; i < read.rows; i++) x[i * features + j] = column[i];
+    }
   });
-  return { ids: read.ids, x, y: Uint8Array.from(read.columns[label]), rows: read.rows, features };
+  return { ids: read.text[rowKeyColumn(spec)] as string[], x, y: Uint8Array.from(read.columns[labelColumn(spec)]), rows: read.rows, features };
+}
+
+/** A snapshot's rows with their values as the data held them (strings for string categories), for a trainer that reads files. */
+export async function readSnapshotRows(file: string, spec: ModelSpec): Promise<BatchRow[]> {
+  const read = await readColumns(file, spec);
+  const ids = read.text[rowKeyColumn(spec)] as string[];
+  const label = read.columns[labelColumn(spec)];
+  return ids.map((id, i) => ({
+    id,
+    label: label[i] as 0 | 1,
+    features: spec.features.map((f) => (isStringCategory(f) ? (read.text[f.name][i] ?? NaN) : read.columns[f.name][i])),
+  }));
+}
+
+function readColumns(file: string, spec: ModelSpec) {
+  const numeric = spec.features.filter((f) => !isStringCategory(f)).map((f) => f.name);
+  const strings = spec.features.filter(isStringCategory).map((f) => f.name);
+  return readParquetColumns(file, [...numeric, labelColumn(spec)], [rowKeyColumn(spec), ...strings]);
 }

@@ -28,8 +28,15 @@ export interface TrainInput<S extends TrainerSpec = TrainerSpec> {
   onCheckpoint?: (checkpoint: string, step: number) => void;
 }
 
-/** Every trainer turns a split dataset into an ONNX model with input "features" [N,F] and output "probability" [N,1]. */
+/**
+ * Every trainer turns a split dataset into a self-contained ONNX model: input
+ * "features" float [N, numbers] (numeric features and integer categories, in
+ * spec order) and, where the spec has string categories, "categories" string
+ * [N, strings] (those, in spec order, "" where missing), which the graph
+ * encodes itself (ml/onnx/inputs.ts); output "probability" [N,1].
+ */
 export type Trainer<S extends TrainerSpec = TrainerSpec> = (input: TrainInput<S>) => TrainedModel;
 
 export const ONNX_INPUT = 'features';
+export const ONNX_CATEGORIES = 'categories';
 export const ONNX_OUTPUT = 'probability';

@@ -18,7 +18,7 @@ const trainGbdt: Trainer<GbdtParams> = ({ spec, params, train, validation, onPro
   });
   const nodes = model.trees.reduce((n, t) => n + t.feature.length, 0);
   return {
-    onnx: gbdtToOnnx(model.trees, model.baseScore, spec.features.map((f) => f.name), spec.name),
+    onnx: gbdtToOnnx(model.trees, model.baseScore, spec.features, spec.name),
     predict: (d) => predictGbdt(model, d),
     metrics: {
       trees: model.trees.length,

@@ -4,7 +4,8 @@ import { z } from 'zod';
 import { bearerTokens } from '../config/bearer';
 import { registry } from '../config/metrics';
 import { featureValueSchema } from '../specs/data-batch';
-import type { FeatureSpec } from '../specs/model-spec';
+import { encodeValue, type FeatureValue } from '../specs/feature-encoding';
+import type { ModelSpec } from '../specs/model-spec';
 import { logger } from '../config/logger';
 import { servingMetrics } from './metrics';
 import type { PredictionLog } from './prediction-log';
@@ -15,37 +16,44 @@ export const predictBodySchema = z.object({
   instances: z.array(z.record(z.string(), z.unknown())).min(1, 'give at least one instance').max(1000, 'at most 1000 instances per request'),
 });
 
-const rowSchemas = new WeakMap<FeatureSpec[], z.ZodType>();
-function rowSchema(features: FeatureSpec[]) {
-  let s = rowSchemas.get(features);
+const rowSchemas = new WeakMap<ModelSpec, z.ZodType>();
+/** A request row: each feature as the spec allows it, and null for one the model was trained to see missing. */
+function rowSchema(spec: ModelSpec) {
+  let s = rowSchemas.get(spec);
   if (!s) {
-    s = z.object(Object.fromEntries(features.map((f) => [f.name, featureValueSchema(f)])));
-    rowSchemas.set(features, s);
+    const missing = spec.validation.missingValues === 'allow';
+    s = z.object(Object.fromEntries(spec.features.map((f) => [f.name, missing ? featureValueSchema(f).nullable() : featureValueSchema(f)])));
+    rowSchemas.set(spec, s);
   }
   return s;
 }
 
 /**
- * The body read against the spec: row-major features and each instance's row id
+ * The body read against the spec: row-major encoded features
+ * (specs/feature-encoding.ts, NaN where missing) and each instance's row id
  * (the spec's id column, where the model has one and the client sent it, so
  * labels that arrive later can be joined for live AUC), or the error message
  * naming the field. A model without an id column knows a row by its content,
  * label included, which a request cannot carry: its requests have no row id.
  */
-function readBody(raw: unknown, features: FeatureSpec[], idColumn: string | undefined): { x: Float32Array; ids: (string | null)[] } | string {
+function readBody(raw: unknown, spec: ModelSpec): { x: Float32Array; ids: (string | null)[] } | string {
   const body = predictBodySchema.safeParse(raw);
   if (!body.success) return describe(body.error);
+  const { features, idColumn } = spec;
   const F = features.length;
   const n = body.data.instances.length;
   const x = new Float32Array(n * F);
   const ids: (string | null)[] = new Array(n);
-  const schema = rowSchema(features);
+  const schema = rowSchema(spec);
   for (let i = 0; i < n; i++) {
     const instance = body.data.instances[i];
     const row = schema.safeParse(instance);
     if (!row.success) return describe(row.error, `instances.${i}`);
-    const values = row.data as Record<string, number>;
-    for (let j = 0; j < F; j++) x[i * F + j] = values[features[j].name];
+    const values = row.data as Record<string, FeatureValue | null>;
+    for (let j = 0; j < F; j++) {
+      const v = values[features[j].name];
+      x[i * F + j] = v === null ? NaN : encodeValue(features[j], v);
+    }
     const id = idColumn === undefined ? undefined : instance[idColumn];
     ids[i] = typeof id === 'string' || typeof id === 'number' ? String(id) : null;
   }
@@ -90,7 +98,7 @@ export function buildServer(models: Pick<ServedModels, 'get' | 'serving' | 'repl
     if (!served) return answer(404, { error: `no champion is served for model "${model}"`, models: Object.keys(models.serving()) });
     const { spec, champion, candidate, rollout } = served;
     const F = spec.features.length;
-    const read = readBody(req.body, spec.features, spec.idColumn);
+    const read = readBody(req.body, spec);
     if (typeof read === 'string') return answer(400, { error: read });
     const { x, ids } = read;
     const n = x.length / F;

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import { z } from 'zod';
 import { CsvError, csvLine, readCsv, writeCsv } from '../data/csv';
+import { isListed, isStringCategory, type FeatureValue } from './feature-encoding';
 import { labelColumn, rowKeyColumn, type FeatureSpec, type LabelSpec, type ModelSpec } from './model-spec';
 
 /** A number as batches, snapshots and price curves write it: no "inf", "0x10", "1_000" or padding. */
@@ -13,21 +14,30 @@ const numeric = z
   .refine((s) => s.length === 0 || NUMBER.test(s), 'is not a number')
   .transform(Number);
 
+const listing = (f: FeatureSpec) => {
+  const shown = f.values!.slice(0, 12).map((v) => (typeof v === 'string' ? JSON.stringify(v) : String(v)));
+  return `${shown.join(', ')}${f.values!.length > 12 ? `, … (${f.values!.length} values)` : ''}`;
+};
+
 /** One feature's value as the model spec allows it: the same rules for a CSV cell and a JSON prediction request. */
-export function featureValueSchema(f: FeatureSpec): z.ZodType<number, number> {
+export function featureValueSchema(f: FeatureSpec): z.ZodType<FeatureValue, unknown> {
+  const unlisted = `must be one of ${f.values ? listing(f) : ''}`;
+  if (isStringCategory(f)) {
+    const s = z.string({ error: 'must be a string' }).trim().min(1, 'is empty');
+    return f.unknown === 'other' ? s : s.refine((v) => isListed(f, v), unlisted);
+  }
   let n = z.number({ error: 'must be a number' });
   if (f.type !== 'number') n = n.int('must be an integer');
   if (f.min !== undefined) n = n.min(f.min, `must be at least ${f.min}`);
   if (f.max !== undefined) n = n.max(f.max, `must be at most ${f.max}`);
-  return f.values ? n.refine((v) => f.values!.includes(v), `must be one of ${f.values.join(', ')}`) : n;
+  return f.values && f.unknown !== 'other' ? n.refine((v) => isListed(f, v), unlisted) : n;
 }
 
 /** A feature cell; where the spec allows missing values, an empty one is NaN (the trainers' missing value). */
-function featureSchema(f: FeatureSpec, missing: boolean): z.ZodType<number, string> {
-  const present = numeric.pipe(featureValueSchema(f));
-  if (!missing) return present;
+function featureSchema(f: FeatureSpec, missing: boolean): z.ZodType<FeatureValue, string> {
+  const present = isStringCategory(f) ? featureValueSchema(f) : numeric.pipe(featureValueSchema(f) as z.ZodType<FeatureValue, number>);
   return z.string().transform((cell, ctx) => {
-    if (cell.trim() === '') return NaN;
+    if (missing && cell.trim() === '') return NaN;
     const parsed = present.safeParse(cell);
     if (parsed.success) return parsed.data;
     for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message });
@@ -68,15 +78,15 @@ function rowSchema(spec: ModelSpec) {
  * is 1.5) or how the label was written; the prefix keeps it apart from any id
  * an id column holds.
  */
-export function contentId(features: number[], label: 0 | 1): string {
+export function contentId(features: FeatureValue[], label: 0 | 1): string {
   return `h:${crypto.createHash('sha256').update(csvLine([...features, label]), 'utf8').digest('hex').slice(0, 16)}`;
 }
 
 export const batchRowSchema = z.object({
   id: z.string(),
   label: z.union([z.literal(0), z.literal(1)]),
-  /** NaN where a value is missing (validation.missingValues: allow). */
-  features: z.array(z.number().or(z.nan())),
+  /** As the data holds them: numbers, and strings for string categories; NaN where a value is missing (validation.missingValues: allow). */
+  features: z.array(z.union([z.number(), z.nan(), z.string()])),
 });
 export type BatchRow = z.infer<typeof batchRowSchema>;
 
@@ -149,7 +159,7 @@ export function validateBatch(spec: ModelSpec, csv: string): BatchValidation {
   const rows: BatchRow[] = [];
   const repeats = new Map<string, { first: number; count: number }>();
   const ids = new Map<string, number>();
-  const numbers = [...(typeof spec.label === 'string' ? [label] : []), ...features].map((column) => ({ column, filled: 0, text: 0 }));
+  const numbers = [...(typeof spec.label === 'string' ? [label] : []), ...spec.features.filter((f) => !isStringCategory(f)).map((f) => f.name)].map((column) => ({ column, filled: 0, text: 0 }));
   const positive = typeof spec.label === 'string' ? undefined : { value: spec.label.positive, found: 0, others: new Set<string>() };
   for (let r = 1; r < records.length; r++) {
     const line = r + 1;
@@ -180,7 +190,7 @@ export function validateBatch(spec: ModelSpec, csv: string): BatchValidation {
     }
     const v = parsed.data as Record<string, number | string>;
     const y = v[label] as 0 | 1;
-    const x = features.map((f) => v[f] as number);
+    const x = features.map((f) => v[f] as FeatureValue);
     if (spec.idColumn === undefined) {
       // Identical observations are real (two wines measured alike): each is kept, its id numbered by occurrence.
       const hash = contentId(x, y);
@@ -224,12 +234,13 @@ export function toCanonicalCsv(spec: ModelSpec, rows: BatchRow[]): string {
 }
 
 /** Reads a canonical CSV written by toCanonicalCsv (trusted: it was validated before it was stored). */
-export function fromCanonicalCsv(csv: string): BatchRow[] {
+export function fromCanonicalCsv(spec: Pick<ModelSpec, 'features'>, csv: string): BatchRow[] {
+  const strings = spec.features.map(isStringCategory);
   return readCsv(csv)
     .slice(1)
     .map(({ cells }) => ({
       id: cells[0],
       label: Number(cells[cells.length - 1]) as 0 | 1,
-      features: cells.slice(1, -1).map((c) => (c === '' ? NaN : Number(c))),
+      features: cells.slice(1, -1).map((c, j) => (c === '' ? NaN : strings[j] ? c : Number(c))),
     }));
 }

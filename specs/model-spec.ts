@@ -7,15 +7,20 @@ export const durationSchema = z
   .string()
   .regex(DURATION, 'must be a duration such as "90s", "15m", "72h" or "7d"');
 
+/** A category value as a spec names it: a code (an integer) or a string, as the data holds it. */
+const categoryValueSchema = z.union([z.number().int(), z.string().trim().min(1, 'a category value must not be empty (an empty cell is a missing value)')]);
+
 export const featureSchema = z
   .object({
     name: z.string().min(1),
-    /** integer/number are scored as they are; category codes are integers with a closed set. */
+    /** integer/number are scored as they are; a category has a closed set of values, integer codes or strings. */
     type: z.enum(['integer', 'number', 'category']),
     min: z.number().optional(),
     max: z.number().optional(),
-    /** Codes accepted for a category; other codes are a data error. */
-    values: z.array(z.number().int()).optional(),
+    /** The values of a category: all integers or all strings. Their order fixes their codes: add new values at the end. */
+    values: z.array(categoryValueSchema).optional(),
+    /** A category value not listed: a data error (error), or counted in one "other" bucket the model learns too (other). */
+    unknown: z.enum(['error', 'other']).optional(),
     description: z.string().optional(),
   })
   .strict()
@@ -24,6 +29,20 @@ export const featureSchema = z
   })
   .refine((f) => f.type !== 'category' || (f.values?.length ?? 0) > 0, {
     message: 'a category feature needs its allowed values',
+  })
+  .refine((f) => f.type === 'category' || (f.values === undefined && f.unknown === undefined), {
+    message: 'values and unknown belong to category features',
+  })
+  .refine((f) => new Set((f.values ?? []).map((v) => typeof v)).size <= 1, {
+    message: 'category values must be all integers or all strings',
+    path: ['values'],
+  })
+  .refine((f) => new Set(f.values ?? []).size === (f.values ?? []).length, {
+    message: 'a category value is listed twice',
+    path: ['values'],
+  })
+  .refine((f) => f.type !== 'category' || typeof f.values?.[0] !== 'string' || (f.min === undefined && f.max === undefined), {
+    message: 'a string category has no min or max',
   });
 
 export const logisticRegressionSchema = z

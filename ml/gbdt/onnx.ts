@@ -1,13 +1,17 @@
+import type { FeatureSpec } from '../../specs/model-spec';
+import { encodedInputs } from '../onnx/inputs';
 import { encodeModel, type OnnxNode } from '../onnx/model';
-import { ONNX_INPUT, ONNX_OUTPUT } from '../trainer';
+import { ONNX_OUTPUT } from '../trainer';
 import type { Tree } from './tree';
 
 /**
  * ai.onnx.ml TreeEnsembleRegressor (opset 3) summing the trees onto one base
  * value, then Sigmoid. Thresholds and leaf values are float32 already, so ONNX
- * Runtime takes the branches the trainer took.
+ * Runtime takes the branches the trainer took. String categories reach the
+ * trees as the codes the trainer split on (ml/onnx/inputs.ts).
  */
-export function gbdtToOnnx(trees: Tree[], baseScore: number, featureNames: string[], modelName: string): Uint8Array {
+export function gbdtToOnnx(trees: Tree[], baseScore: number, features: FeatureSpec[], modelName: string): Uint8Array {
+  const encoded = encodedInputs(features);
   const nodeTree: number[] = [];
   const nodeId: number[] = [];
   const nodeFeature: number[] = [];
@@ -24,7 +28,7 @@ export function gbdtToOnnx(trees: Tree[], baseScore: number, featureNames: strin
       const leaf = t.feature[n] < 0;
       nodeTree.push(ti);
       nodeId.push(n);
-      nodeFeature.push(leaf ? 0 : t.feature[n]);
+      nodeFeature.push(leaf ? 0 : encoded.position[t.feature[n]]);
       nodeMode.push(leaf ? 'LEAF' : 'BRANCH_LEQ');
       nodeValue.push(leaf ? 0 : t.threshold[n]);
       nodeTrue.push(leaf ? 0 : t.left[n]);
@@ -41,7 +45,7 @@ export function gbdtToOnnx(trees: Tree[], baseScore: number, featureNames: strin
     opType: 'TreeEnsembleRegressor',
     domain: 'ai.onnx.ml',
     name: 'trees',
-    inputs: [ONNX_INPUT],
+    inputs: [encoded.output],
     outputs: ['logit'],
     attributes: [
       { name: 'n_targets', kind: 'int', value: 1 },
@@ -66,10 +70,10 @@ export function gbdtToOnnx(trees: Tree[], baseScore: number, featureNames: strin
     name: `${modelName}-gbdt`,
     opsets: { '': 13, 'ai.onnx.ml': 3 },
     docString: `Gradient-boosted trees (${trees.length}), sigmoid.`,
-    metadata: { features: featureNames.join(','), trainer: 'gbdt', trees: String(trees.length) },
-    inputs: [{ name: ONNX_INPUT, dims: ['N', featureNames.length] }],
+    metadata: { features: features.map((f) => f.name).join(','), trainer: 'gbdt', trees: String(trees.length) },
+    inputs: encoded.inputs,
     outputs: [{ name: ONNX_OUTPUT, dims: ['N', 1] }],
-    initializers: [],
-    nodes: [ensemble, { opType: 'Sigmoid', name: 'sigmoid', inputs: ['logit'], outputs: [ONNX_OUTPUT] }],
+    initializers: encoded.initializers,
+    nodes: [...encoded.nodes, ensemble, { opType: 'Sigmoid', name: 'sigmoid', inputs: ['logit'], outputs: [ONNX_OUTPUT] }],
   });
 }

@@ -22,22 +22,25 @@ export interface OnnxNode {
   attributes?: Attribute[];
 }
 
-export interface FloatTensor {
+/** A constant: float unless it says int64 (indices, shapes). */
+export interface Initializer {
   name: string;
   dims: number[];
   values: ArrayLike<number>;
+  type?: 'float' | 'int64';
 }
 
-/** A float tensor value; `null` in dims is a symbolic (batch) dimension. */
+/** A tensor input or output, float unless it says string; a string in dims is a symbolic (batch) dimension. */
 export interface ValueInfo {
   name: string;
   dims: (number | string)[];
+  type?: 'float' | 'string';
 }
 
 export interface OnnxGraph {
   name: string;
   nodes: OnnxNode[];
-  initializers: FloatTensor[];
+  initializers: Initializer[];
   inputs: ValueInfo[];
   outputs: ValueInfo[];
   /** domain → opset version; '' is the default ai.onnx domain. */
@@ -46,7 +49,7 @@ export interface OnnxGraph {
   metadata?: Record<string, string>;
 }
 
-const FLOAT = 1;
+const ELEMENT = { float: 1, int64: 7, string: 8 } as const;
 const ATTR = { FLOAT: 1, INT: 2, STRING: 3, FLOATS: 6, INTS: 7, STRINGS: 8 } as const;
 export const ONNX_IR_VERSION = 8;
 
@@ -79,7 +82,7 @@ function writeValueInfo(w: ProtoWriter, v: ValueInfo): void {
   w.string(1, v.name);
   w.message(2, (type) =>
     type.message(1, (tensor) => {
-      tensor.int(1, FLOAT);
+      tensor.int(1, ELEMENT[v.type ?? 'float']);
       tensor.message(2, (shape) => {
         for (const d of v.dims) {
           shape.message(1, (dim) => (typeof d === 'number' ? dim.int(1, d) : dim.string(2, d)));
@@ -110,9 +113,10 @@ export function encodeModel(graph: OnnxGraph, producer = 'ai-factory'): Uint8Arr
     for (const t of graph.initializers) {
       g.message(5, (tensor) => {
         tensor.packedInts(1, t.dims);
-        tensor.int(2, FLOAT);
+        tensor.int(2, ELEMENT[t.type ?? 'float']);
         tensor.string(8, t.name);
-        tensor.packedFloats(4, t.values);
+        if (t.type === 'int64') tensor.packedInts(7, t.values);
+        else tensor.packedFloats(4, t.values);
       });
     }
     for (const i of graph.inputs) g.message(11, (v) => writeValueInfo(v, i));

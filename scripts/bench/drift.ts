@@ -45,9 +45,9 @@ interface Champion {
 
 async function train(rows: BatchRow[]): Promise<Champion> {
   const parts = splitRows(rows, spec.split);
-  const model = runTrainer({ spec, params: spec.trainer, train: toDataset(parts.train, F), validation: toDataset(parts.validation, F), onProgress: () => undefined });
-  const scorer = await OnnxScorer.load(model.onnx, F);
-  const reference = toDataset(rows, F);
+  const model = runTrainer({ spec, params: spec.trainer, train: toDataset(parts.train, spec), validation: toDataset(parts.validation, spec), onProgress: () => undefined });
+  const scorer = await OnnxScorer.load(model.onnx, spec.features);
+  const reference = toDataset(rows, spec);
   return { scorer, reference, referenceScores: await scorer.scoreDataset(reference) };
 }
 
@@ -70,7 +70,7 @@ async function replay(files: string[], shifted: boolean, original: Champion) {
   let detected: number | undefined;
   const table: MonthRow[] = [];
   for (let m = 4; m <= MONTHS; m++) {
-    const month = toDataset(months[m - 1], F);
+    const month = toDataset(months[m - 1], spec);
     const scores = await champion.scorer.scoreDataset(month);
     const report = driftReport({
       features: names,
@@ -90,7 +90,7 @@ async function replay(files: string[], shifted: boolean, original: Champion) {
       champion = await train(months.slice(0, m).flat());
     }
   }
-  const last = toDataset(months[MONTHS - 1], F);
+  const last = toDataset(months[MONTHS - 1], spec);
   const labels = months[MONTHS - 1].map((r) => r.label);
   return {
     table,

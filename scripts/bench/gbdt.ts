@@ -19,7 +19,7 @@ import { auc, logLoss } from '../../ml/metrics';
 import { prng } from '../../ml/random';
 import { OnnxScorer } from '../../ml/scoring';
 import { validateBatch, type BatchRow } from '../../specs/data-batch';
-import { gbdtSchema } from '../../specs/model-spec';
+import { gbdtSchema, type FeatureSpec } from '../../specs/model-spec';
 import { arg } from './kit/cli';
 import { ROOT, shippedSpec } from './kit/repo';
 import { verdict } from './kit/cli';
@@ -59,7 +59,11 @@ function stratified(rows: BatchRow[]): { train: BatchRow[]; test: BatchRow[] } {
   return { train, test };
 }
 
-const toCsv = (rows: BatchRow[]) => writeCsv(rows.map((r) => [r.label, ...r.features]));
+/** The columns as the two trainers see them: numbers, in the spec's order. */
+const anonymous = (n: number): FeatureSpec[] => Array.from({ length: n }, (_, i) => ({ name: `f${i}`, type: 'number' }));
+
+/** Label first, then the encoded features (string categories as their codes, specs/feature-encoding.ts): what both sides read. */
+const toCsv = (d: Dataset) => writeCsv(d.ids.map((_, i) => [d.y[i], ...d.x.subarray(i * d.features, (i + 1) * d.features)]));
 
 /** Our side runs in a child process so its peak RSS is its own. */
 function ourSide(trainFile: string, testFile: string, outFile: string): void {
@@ -68,11 +72,11 @@ function ourSide(trainFile: string, testFile: string, outFile: string): void {
       const v = cells.map(Number);
       return { id: String(i), label: v[0] as 0 | 1, features: v.slice(1) };
     });
-    return toDataset(rows, rows[0].features.length);
+    return toDataset(rows, { features: anonymous(rows[0].features.length) });
   };
   const train = read(trainFile);
   const test = read(testFile);
-  const empty = toDataset([], train.features);
+  const empty = toDataset([], { features: anonymous(train.features) });
   const cpu0 = process.cpuUsage();
   const wall0 = process.hrtime.bigint();
   const model = fitGbdt(train, empty, params);
@@ -80,7 +84,7 @@ function ourSide(trainFile: string, testFile: string, outFile: string): void {
   const cpu = process.cpuUsage(cpu0);
   const scores = predictGbdt(model, test);
   fs.writeFileSync(outFile, Array.from(scores).join('\n'));
-  fs.writeFileSync(`${outFile}.onnx`, gbdtToOnnx(model.trees, model.baseScore, Array.from({ length: train.features }, (_, i) => `f${i}`), 'bench'));
+  fs.writeFileSync(`${outFile}.onnx`, gbdtToOnnx(model.trees, model.baseScore, anonymous(train.features), 'bench'));
   process.stdout.write(
     JSON.stringify({ trainSeconds: wall, cpuSeconds: (cpu.user + cpu.system) / 1e6, peakRssMb: process.resourceUsage().maxRSS / 1024, trees: model.trees.length }),
   );
@@ -95,8 +99,9 @@ async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-gbdt-'));
   const trainFile = path.join(dir, 'train.csv');
   const testFile = path.join(dir, 'test.csv');
-  fs.writeFileSync(trainFile, toCsv(split.train));
-  fs.writeFileSync(testFile, toCsv(split.test));
+  const test = toDataset(split.test, spec);
+  fs.writeFileSync(trainFile, toCsv(toDataset(split.train, spec)));
+  fs.writeFileSync(testFile, toCsv(test));
   const labels = split.test.map((r) => r.label);
   console.log(`credit-default: ${split.train.length} train / ${split.test.length} test rows (stratified, seed ${SEED}), ${spec.features.length} features`);
   console.log(`params: ${params.trees} trees, depth ${params.maxDepth}, learning rate ${params.learningRate}, lambda ${params.lambda}, min child weight ${params.minChildWeight}, ${params.maxBins + 1} bins, 1 thread\n`);
@@ -112,8 +117,7 @@ async function main(): Promise<void> {
   const ours = JSON.parse(execFileSync(process.execPath, [__filename, '--our-side', trainFile, testFile, oursOut], { encoding: 'utf8' }));
   const ourScores = fs.readFileSync(oursOut, 'utf8').split('\n').map(Number);
 
-  const test = toDataset(split.test, spec.features.length);
-  const scorer = await OnnxScorer.load(fs.readFileSync(`${oursOut}.onnx`), spec.features.length);
+  const scorer = await OnnxScorer.load(fs.readFileSync(`${oursOut}.onnx`), anonymous(spec.features.length));
   const onnx = await scorer.scoreDataset(test);
   await scorer.release();
   let parity = 0;

@@ -7,8 +7,8 @@ import { creditDefaultCsv, loadEnv } from '../../config/env';
 import { checkAgainstSnapshot } from '../../data/batch-checks';
 import { isParquet } from '../../data/format';
 import { buildParquetSnapshot, columnStats, parquetToCsv, readParquetColumns, snapshotColumns } from '../../data/parquet';
-import { splitDataset, toDataset, toRows } from '../../ml/dataset';
-import { readSnapshot } from '../../ml/snapshot';
+import { splitDataset, toDataset } from '../../ml/dataset';
+import { readSnapshot, readSnapshotRows } from '../../ml/snapshot';
 import { splitRows } from '../../ml/split';
 import { fromCanonicalCsv, toCanonicalCsv, validateBatch, type BatchRow } from '../../specs/data-batch';
 import { labelColumn, parseModelSpec, rowKeyColumn, type ModelSpec } from '../../specs/model-spec';
@@ -51,13 +51,14 @@ describe('Parquet snapshots of batches', () => {
     expect(sha256(b)).toBe(sha256(a));
     expect(fs.readFileSync(a).subarray(0, 4).toString()).toBe('PAR1');
 
-    const read = await readParquetColumns(a, [labelColumn(spec)], rowKeyColumn(spec));
+    const key = rowKeyColumn(spec);
+    const read = await readParquetColumns(a, [labelColumn(spec)], [key]);
     expect(read.rows).toBe(300);
-    expect(read.ids).toEqual(rows.slice(0, 300).map((r) => r.id).sort());
-    expect(read.columns[labelColumn(spec)][read.ids.indexOf(corrected.id)]).toBe(corrected.label);
+    expect(read.text[key]).toEqual(rows.slice(0, 300).map((r) => r.id).sort());
+    expect(read.columns[labelColumn(spec)][read.text[key].indexOf(corrected.id)]).toBe(corrected.label);
     // In the other order the earlier row wins instead: the order of ingestion is the rule.
-    const reversed = await readParquetColumns(await snapshot('r.parquet', [second, first]), [labelColumn(spec)], rowKeyColumn(spec));
-    expect(reversed.columns[labelColumn(spec)][reversed.ids.indexOf(corrected.id)]).toBe(rows[5].label);
+    const reversed = await readParquetColumns(await snapshot('r.parquet', [second, first]), [labelColumn(spec)], [key]);
+    expect(reversed.columns[labelColumn(spec)][reversed.text[key].indexOf(corrected.id)]).toBe(rows[5].label);
   });
 
   test('an id twice in one batch fails the build, naming it', async () => {
@@ -71,12 +72,12 @@ describe('Parquet snapshots of batches', () => {
     const file = await snapshot('gappy.parquet', [writeBatch('gappy.csv', gappy, s)], s);
     const d = await readSnapshot(file, s);
     const byId = new Map(gappy.map((r) => [r.id, r]));
-    expect(toRows(d)).toEqual(d.ids.map((id) => byId.get(id)));
+    expect(await readSnapshotRows(file, s)).toEqual(d.ids.map((id) => byId.get(id)));
     // The split is the id-hash split, whatever the row order.
     const parts = splitDataset(d, s.split);
     const expected = splitRows([...gappy].sort((x, y) => (x.id < y.id ? -1 : 1)), s.split);
-    for (const name of ['train', 'validation', 'test'] as const) expect(parts[name]).toEqual(toDataset(expected[name], s.features.length));
-    const stats = await columnStats(file, ['BILL_AMT1']);
+    for (const name of ['train', 'validation', 'test'] as const) expect(parts[name]).toEqual(toDataset(expected[name], s));
+    const stats = await columnStats(file, [{ name: 'BILL_AMT1', type: 'DOUBLE' }]);
     expect(stats.BILL_AMT1.missingRate).toBeCloseTo(Math.ceil(400 / 7) / 400, 12);
   });
 });
@@ -102,7 +103,7 @@ describe('batch validation', () => {
     const allowed = validateBatch(withMissing(), text);
     expect(allowed.errors).toEqual([]);
     expect(allowed.rows[0].features[0]).toBeNaN();
-    expect(fromCanonicalCsv(toCanonicalCsv(spec, allowed.rows))).toEqual(allowed.rows);
+    expect(fromCanonicalCsv(spec, toCanonicalCsv(spec, allowed.rows))).toEqual(allowed.rows);
     // A present value still obeys its rules.
     expect(validateBatch(withMissing(), text.replace(/\n(\d+),,(\d+),/, '\n$1,,7,')).errors).toEqual([{ line: 2, column: 'SEX', value: '7', message: 'must be one of 1, 2' }]);
   });

@@ -16,14 +16,13 @@ const ROOT = path.resolve(__dirname, '../../..');
 const spec = parseModelSpec(parse(fs.readFileSync(path.join(ROOT, 'models/credit-default.yaml'), 'utf8')));
 const { rows } = validateBatch(spec, fs.readFileSync(creditDefaultCsv(loadEnv()), 'utf8'));
 const parts = splitRows(rows, spec.split);
-const F = spec.features.length;
-const train = toDataset(parts.train, F);
-const validation = toDataset(parts.validation, F);
-const held = toDataset(parts.test, F);
+const train = toDataset(parts.train, spec);
+const validation = toDataset(parts.validation, spec);
+const held = toDataset(parts.test, spec);
 const params = (p: Record<string, unknown> = {}) => gbdtSchema.parse({ kind: 'gbdt', trees: 60, ...p });
 
 async function onnxScores(m: GbdtModel, d: Dataset): Promise<Float32Array> {
-  const scorer = await OnnxScorer.load(gbdtToOnnx(m.trees, m.baseScore, spec.features.map((f) => f.name), 'test'), d.features);
+  const scorer = await OnnxScorer.load(gbdtToOnnx(m.trees, m.baseScore, spec.features, 'test'), spec.features);
   const out = Float32Array.from(await scorer.scoreDataset(d));
   await scorer.release();
   return out;

@@ -39,7 +39,7 @@ describe('labels as they come', () => {
     expect(r.errors).toEqual([]);
     expect(r.rows.map((row) => row.label)).toEqual([1, 0, 1, 0]);
     // Stored canonically as 0/1, so snapshots and trainers see what they always saw.
-    expect(fromCanonicalCsv(toCanonicalCsv(positiveYes, r.rows))).toEqual(r.rows);
+    expect(fromCanonicalCsv(positiveYes, toCanonicalCsv(positiveYes, r.rows))).toEqual(r.rows);
   });
 
   test('a number positive value matches any spelling of that number', () => {

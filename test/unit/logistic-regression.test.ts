@@ -19,9 +19,8 @@ const csv = fs.readFileSync(creditDefaultCsv(loadEnv()), 'utf8');
 describe('logistic regression trainer', () => {
   const { rows, errors } = validateBatch(spec, csv);
   const parts = splitRows(rows, spec.split);
-  const f = spec.features.length;
-  const train = toDataset(parts.train, f);
-  const held = toDataset(parts.test, f);
+  const train = toDataset(parts.train, spec);
+  const held = toDataset(parts.test, spec);
 
   test('the shipped data validates cleanly', () => {
     expect(errors).toEqual([]);
@@ -29,9 +28,9 @@ describe('logistic regression trainer', () => {
   });
 
   test('ONNX Runtime reproduces the TypeScript model on every test row within 1e-5', async () => {
-    const model = runTrainer({ spec, params: lr, train, validation: toDataset(parts.validation, f), onProgress: () => undefined });
+    const model = runTrainer({ spec, params: lr, train, validation: toDataset(parts.validation, spec), onProgress: () => undefined });
     const reference = model.predict(held);
-    const scorer = await OnnxScorer.load(model.onnx, f);
+    const scorer = await OnnxScorer.load(model.onnx, spec.features);
     const onnx = await scorer.scoreDataset(held);
     await scorer.release();
     let worst = 0;
@@ -59,10 +58,11 @@ describe('logistic regression trainer', () => {
 
   test('a separable toy problem scores the right side in both implementations', async () => {
     const x = [[0, 1], [1, 0.5], [2, 0], [10, 1], [11, 0.5], [12, 0]];
-    const d = toDataset(x.map((features, i) => ({ id: String(i), features, label: i < 3 ? 0 : 1 })), 2);
+    const toy = { features: [{ name: 'a', type: 'number' as const }, { name: 'b', type: 'number' as const }] };
+    const d = toDataset(x.map((features, i) => ({ id: String(i), features, label: i < 3 ? 0 : 1 })), toy);
     const { model } = fitLogistic(d, { kind: 'logistic-regression', l2: 1, maxIterations: 50, tolerance: 1e-10 });
     const ts = predictLogistic(model, d);
-    const scorer = await OnnxScorer.load(logisticToOnnx(model, ['a', 'b'], 'toy'), 2);
+    const scorer = await OnnxScorer.load(logisticToOnnx(model, toy.features, 'toy'), toy.features);
     const onnx = await scorer.score(Float32Array.from(d.x), d.rows);
     await scorer.release();
     for (let i = 0; i < 6; i++) {

@@ -40,7 +40,7 @@ describe('evaluation metrics', () => {
       const age = i < 5 ? 65 : i % 2 ? 25 : 40;
       rows.push({ id: String(i), label: (i % 2) as 0 | 1, features: [sex, age] });
     }
-    const d = toDataset(rows, 2);
+    const d = toDataset(rows, spec);
     const scores = rows.map((r, i) => (r.features[0] === 1 ? (i % 4 < 2 ? 0.9 : 0.1) : i % 4 === 0 ? 0.9 : 0.1));
     const [sex, age] = fairness(d, scores, spec.features, spec.protectedAttributes, 0.5, 100);
     expect(sex.groups.map((g) => [g.group, g.rows, g.positiveRate])).toEqual([['sex=1', 200, 0.5], ['sex=2', 200, 0.25]]);

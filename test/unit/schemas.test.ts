@@ -49,7 +49,7 @@ describe('data batch validation', () => {
   test('accepts a valid batch and round-trips it through the canonical form', () => {
     const r = validateBatch(spec, 'id,age,sex,amount,y\n1,30,1,100.5,0\n2,45,2,-3,1\n');
     expect(r.errors).toEqual([]);
-    expect(fromCanonicalCsv(toCanonicalCsv(spec, r.rows))).toEqual(r.rows);
+    expect(fromCanonicalCsv(spec, toCanonicalCsv(spec, r.rows))).toEqual(r.rows);
   });
 
   test('column order and extra columns do not matter', () => {

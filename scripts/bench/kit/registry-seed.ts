@@ -24,9 +24,8 @@ export async function seedRegistry(fixture: Pick<StackFixture, 'env' | 'db' | 's
   const csv = fs.readFileSync(creditDefaultCsv(fixture.env), 'utf8');
   const { rows } = validateBatch(spec, csv);
   const split = splitRows(rows, spec.split);
-  const F = spec.features.length;
-  const train = toDataset(split.train, F);
-  const validation = toDataset(split.validation, F);
+  const train = toDataset(split.train, spec);
+  const validation = toDataset(split.validation, spec);
   if (spec.trainer.kind !== 'gbdt') throw new Error('the benchmark expects the shipped GBDT trainer');
   const trained = [spec.trainer, ...[11, 12, 13].map((seed) => ({ ...spec.trainer, seed, subsample: 0.8, colsample: 0.8 }))].map((params) =>
     runTrainer({ spec, params, train, validation, onProgress: () => undefined }),

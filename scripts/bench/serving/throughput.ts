@@ -9,7 +9,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
+import { toDataset } from '../../../ml/dataset';
 import { OnnxScorer } from '../../../ml/scoring';
+import type { FeatureSpec } from '../../../specs/model-spec';
 import { lineChild } from '../kit/child-processes';
 import { sleep } from '../kit/timing';
 import { cpu, type CpuUsage } from '../kit/cpu-meter';
@@ -30,9 +32,10 @@ interface Figures {
 }
 
 /** The child (this file, run by throughput): raw ONNX Runtime at batch 1 with the same number of concurrent callers, no HTTP. */
-async function raw(onnxPath: string, rowsPath: string, seconds: number, connections: number, features: number): Promise<void> {
-  const scorer = await OnnxScorer.load(fs.readFileSync(onnxPath), features);
-  const rows = (JSON.parse(fs.readFileSync(rowsPath, 'utf8')) as number[][]).map((r) => Float32Array.from(r));
+async function raw(onnxPath: string, rowsPath: string, seconds: number, connections: number): Promise<void> {
+  const input = JSON.parse(fs.readFileSync(rowsPath, 'utf8')) as { features: FeatureSpec[]; rows: number[][] };
+  const scorer = await OnnxScorer.load(fs.readFileSync(onnxPath), input.features);
+  const rows = input.rows.map((r) => Float32Array.from(r));
   for (let i = 0; i < 2000; i++) await scorer.score(rows[i % rows.length], 1);
   const latencies: number[] = [];
   const end = Date.now() + seconds * 1000;
@@ -104,9 +107,11 @@ export async function throughput({ options, spec, fixture, onnx, rows, bodies, b
   const onnxPath = path.join(fixture.tmp, 'model.onnx');
   fs.writeFileSync(onnxPath, onnx);
   const rowsPath = path.join(fixture.tmp, 'rows.json');
-  fs.writeFileSync(rowsPath, JSON.stringify(rows.map((r) => r.features)));
+  const encoded = toDataset(rows, spec);
+  const F = spec.features.length;
+  fs.writeFileSync(rowsPath, JSON.stringify({ features: spec.features, rows: rows.map((_, i) => Array.from(encoded.x.subarray(i * F, (i + 1) * F))) }));
   fixture.step('part 1: raw onnxruntime-node');
-  const rawChild = lineChild(__filename, [onnxPath, rowsPath, String(seconds), String(connections), String(spec.features.length)]);
+  const rawChild = lineChild(__filename, [onnxPath, rowsPath, String(seconds), String(connections)]);
   const results: Figures[] = [JSON.parse(await rawChild.line((l) => l.startsWith('{'), 'raw benchmark'))];
   await rawChild.exited;
   // Both servers run side by side (an idle one costs nothing) and are measured in alternating rounds,
@@ -151,6 +156,6 @@ export async function throughput({ options, spec, fixture, onnx, rows, bodies, b
 
 // The raw side runs in a process of its own, so nothing of this one (autocannon, the stack's clients) shares its event loop or its CPU time.
 if (require.main === module) {
-  const [onnxPath, rowsPath, seconds, connections, features] = process.argv.slice(2);
-  runMain(() => raw(onnxPath, rowsPath, Number(seconds), Number(connections), Number(features)));
+  const [onnxPath, rowsPath, seconds, connections] = process.argv.slice(2);
+  runMain(() => raw(onnxPath, rowsPath, Number(seconds), Number(connections)));
 }
