@@ -58,6 +58,9 @@ export async function runCommandTrainer(
   const trainCsv = path.join(dir, 'train.csv');
   const validationCsv = path.join(dir, 'validation.csv');
   const output = path.join(dir, 'model.onnx');
+  const schema = path.join(dir, 'schema.json');
+  // What the model must take and answer (ml/trainer.ts): the features with their types and category values, the task and the label.
+  fs.writeFileSync(schema, JSON.stringify({ task: spec.task, label: labelColumn(spec), features: spec.features }, null, 1));
   writeSplit(trainCsv, spec, parts.train);
   writeSplit(validationCsv, spec, parts.validation);
   const [program, ...args] = params.command;
@@ -71,6 +74,7 @@ export async function runCommandTrainer(
       FACTORY_VALIDATION_CSV: validationCsv,
       FACTORY_OUTPUT_ONNX: output,
       FACTORY_FEATURES: spec.features.map((f) => f.name).join(','),
+      FACTORY_SCHEMA_JSON: schema,
       FACTORY_LABEL: labelColumn(spec),
     },
     stdio: ['ignore', 'pipe', 'pipe'],

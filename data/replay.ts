@@ -11,10 +11,10 @@ import { csvLine, readCsv, writeCsv } from './csv';
  */
 export const REPLAY_SEED = 2005;
 
-export function replayBatches(csvPath: string, outDir: string, months: number, idColumn: string | null = 'ID'): string[] {
-  const [header = [], ...records] = readCsv(fs.readFileSync(csvPath, 'utf8')).map((r) => r.cells);
+export function replayBatches(csv: string, outDir: string, months: number, idColumn: string | null = 'ID'): string[] {
+  const [header = [], ...records] = readCsv(csv).map((r) => r.cells);
   const idIndex = idColumn === null ? -1 : header.indexOf(idColumn);
-  if (idColumn !== null && idIndex < 0) throw new Error(`${csvPath}: no "${idColumn}" column in the header`);
+  if (idColumn !== null && idIndex < 0) throw new Error(`no "${idColumn}" column in the header`);
   const keyed = records.map((cells) => ({ cells, key: unitHash(REPLAY_SEED, idIndex < 0 ? csvLine(cells) : cells[idIndex]) }));
   keyed.sort((a, b) => a.key - b.key);
   fs.mkdirSync(outDir, { recursive: true });

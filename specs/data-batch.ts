@@ -244,3 +244,10 @@ export function fromCanonicalCsv(spec: Pick<ModelSpec, 'features'>, csv: string)
       features: cells.slice(1, -1).map((c, j) => (c === '' ? NaN : strings[j] ? c : Number(c))),
     }));
 }
+
+/** A validated row as a prediction request's instance: each feature by name (null where missing), and its id where the model has an id column. */
+export function toInstance(spec: Pick<ModelSpec, 'features' | 'idColumn'>, row: BatchRow): Record<string, FeatureValue | null> {
+  const instance: Record<string, FeatureValue | null> = Object.fromEntries(spec.features.map((f, j) => [f.name, Number.isNaN(row.features[j]) ? null : row.features[j]]));
+  if (spec.idColumn !== undefined) instance[spec.idColumn] = row.id;
+  return instance;
+}

@@ -78,7 +78,8 @@ export const gbdtSchema = z
  * Any program that trains and writes an ONNX model (a PyTorch script on a GPU
  * host, say). It is given the split data and an output path in its environment
  * (FACTORY_TRAIN_CSV, FACTORY_VALIDATION_CSV, FACTORY_OUTPUT_ONNX, FACTORY_FEATURES,
- * FACTORY_LABEL); lines "PROGRESS <step> <total> [message]" on its stdout are
+ * FACTORY_LABEL, and FACTORY_SCHEMA_JSON: the task and the features with their
+ * types and category values, for the ONNX contract in ml/trainer.ts); lines "PROGRESS <step> <total> [message]" on its stdout are
  * heartbeated, a line "METRICS {json}" is recorded, and all output is logged.
  */
 export const commandTrainerSchema = z

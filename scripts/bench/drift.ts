@@ -17,7 +17,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { creditDefaultCsv, loadEnv } from '../../config/env';
+import { loadEnv } from '../../config/env';
+import { creditDefaultText } from '../../data/credit-default';
 import { driftReplay, SHIFT_FROM } from '../../data/drift-scenario';
 import { replayBatches } from '../../data/replay';
 import { toDataset, type Dataset } from '../../ml/dataset';
@@ -102,7 +103,7 @@ async function replay(files: string[], shifted: boolean, original: Champion) {
 
 async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-drift-'));
-  const files = replayBatches(creditDefaultCsv(loadEnv()), dir, MONTHS);
+  const files = replayBatches(creditDefaultText(loadEnv()), dir, MONTHS);
   console.log(`credit-default, ${MONTHS} monthly batches (seeded replay); shift from month ${SHIFT_FROM}; checks: PSI >= ${cfg.psiThreshold}, live AUC < ${cfg.minLiveAuc ?? '–'}\n`);
   const first = await train(files.slice(0, 3).flatMap((f) => validateBatch(spec, fs.readFileSync(f, 'utf8')).rows));
   for (const [name, shifted] of [['drift scenario', true], ['control (no shift)', false]] as const) {

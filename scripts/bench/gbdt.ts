@@ -10,7 +10,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { creditDefaultCsv, loadEnv } from '../../config/env';
+import { loadEnv } from '../../config/env';
+import { creditDefaultText } from '../../data/credit-default';
 import { readCsv, writeCsv } from '../../data/csv';
 import { toDataset, type Dataset } from '../../ml/dataset';
 import { gbdtToOnnx } from '../../ml/gbdt/onnx';
@@ -93,7 +94,7 @@ function ourSide(trainFile: string, testFile: string, outFile: string): void {
 async function main(): Promise<void> {
   if (process.argv[2] === '--our-side') return ourSide(process.argv[3], process.argv[4], process.argv[5]);
   const spec = shippedSpec();
-  const csv = fs.readFileSync(creditDefaultCsv(loadEnv()), 'utf8');
+  const csv = creditDefaultText(loadEnv());
   const { rows } = validateBatch(spec, csv);
   const split = stratified(rows);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-gbdt-'));

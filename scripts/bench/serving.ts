@@ -18,7 +18,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import type { BatchRow } from '../../specs/data-batch';
+import { toInstance } from '../../specs/data-batch';
 import { arg } from './kit/cli';
 import type { Replica } from './kit/factory-services';
 import { seedRegistry } from './kit/registry-seed';
@@ -54,7 +54,6 @@ async function main(): Promise<void> {
     const worker = fixture.startControlWorker();
     const seeded = await seedRegistry(fixture, spec);
     const rows = seeded.split.test.slice(0, 500);
-    const toRow = (r: BatchRow) => Object.fromEntries(spec.features.map((f, j) => [f.name, r.features[j]]));
 
     fixture.step('starting the control worker');
     await worker;
@@ -69,7 +68,7 @@ async function main(): Promise<void> {
       fixture,
       onnx: seeded.champion.onnx,
       rows,
-      bodies: rows.map((r) => JSON.stringify({ instances: [toRow(r)] })),
+      bodies: rows.map((r) => JSON.stringify({ instances: [toInstance(spec, r)] })),
       modelId: seeded.modelId,
       rollouts,
       batching: { SERVING_MAX_BATCH: String(fixture.env.SERVING_MAX_BATCH), SERVING_MAX_DELAY_MS: String(fixture.env.SERVING_MAX_DELAY_MS) },

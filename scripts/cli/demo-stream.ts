@@ -2,11 +2,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { dataPaths, type FactoryEnv } from '../../config/env';
 import { logger } from '../../config/logger';
-import { readCsv } from '../../data/csv';
 import { driftReplay, SHIFT_FROM } from '../../data/drift-scenario';
 import { hasChampion } from '../../db/champion';
 import { findModel } from '../../db/models';
-import { labelColumn } from '../../specs/model-spec';
+import { toInstance, validateBatch } from '../../specs/data-batch';
+import type { ModelSpec } from '../../specs/model-spec';
 import type { CliContext } from './context';
 import { describeIngest, ingest } from './ingest';
 
@@ -26,7 +26,7 @@ export async function demoStream(ctx: CliContext, opts: { model: string; months:
   print(`\nstream: from now on a month passes every ${opts.monthMs / 1000}s: its clients are scored at ~${opts.rate}/s, then its labelled batch arrives (drift scenario from month ${SHIFT_FROM}).`);
   for (let m = opts.from; ; m++) {
     const file = files[Math.min(m, files.length) - 1];
-    const served = await sendMonth(ctx.env, { ...opts, label: labelColumn(spec) }, file, opts.monthMs);
+    const served = await sendMonth(ctx.env, { ...opts, spec }, file, opts.monthMs);
     if (m > files.length) {
       print(`stream: ${served.ok} predictions (${served.versions}) on month ${files.length} clients, ${served.failed} failed`);
       continue;
@@ -45,18 +45,16 @@ async function waitForChampion(ctx: CliContext, model: string): Promise<void> {
 }
 
 /** Scores one month's clients at a steady rate for the month's duration, as clients of the replica would. */
-async function sendMonth(env: FactoryEnv, opts: { model: string; rate: number; servingUrl: string; label: string }, file: string, ms: number) {
-  const [names, ...records] = readCsv(fs.readFileSync(file, 'utf8')).map((r) => r.cells);
+async function sendMonth(env: FactoryEnv, opts: { model: string; rate: number; servingUrl: string; spec: ModelSpec }, file: string, ms: number) {
   // Clients send their id (labels arrive later and join on it), never the label itself.
-  const labelAt = names.indexOf(opts.label);
+  const instances = validateBatch(opts.spec, fs.readFileSync(file, 'utf8')).rows.map((r) => toInstance(opts.spec, r));
   const token = env.SERVING_TOKENS.split(',')[0]?.trim();
   const seen = new Map<number, number>();
   let ok = 0;
   let failed = 0;
   const end = Date.now() + ms;
   for (let i = 0; Date.now() < end; i++) {
-    const values = records[i % records.length].map(Number);
-    const instance = Object.fromEntries(names.flatMap((n, j) => (j === labelAt ? [] : [[n, values[j]]])));
+    const instance = instances[i % instances.length];
     const started = Date.now();
     try {
       const res = await fetch(`${opts.servingUrl}/v1/models/${opts.model}/predict`, {

@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import exitHook from 'async-exit-hook';
 import fs from 'node:fs';
 import path from 'node:path';
-import { connections, creditDefaultCsv, dataPaths, workflowUrl, type FactoryEnv } from '../../config/env';
+import { connections, dataPaths, workflowUrl, type FactoryEnv } from '../../config/env';
+import { creditDefaultText } from '../../data/credit-default';
 import { logger } from '../../config/logger';
 import type { WorkerPool } from '../../config/task-queues';
 import { replayBatches } from '../../data/replay';
@@ -53,9 +54,7 @@ function startService(name: string, entry: string, env: FactoryEnv, extraEnv: Re
 
 /** The first run: the first months ingested, the first candidate trained to its gate; then the stream of later months. */
 async function demo(ctx: CliContext, print: (s: string) => void): Promise<void> {
-  const sharedCsv = creditDefaultCsv(ctx.env);
-  if (!fs.existsSync(sharedCsv)) throw new Error(`shipped data not found at ${sharedCsv}; set FACTORY_SHARED_DIR to the folder holding data/credit-default/`);
-  const files = replayBatches(sharedCsv, path.join(dataPaths(ctx.env).batches, DEMO_MODEL), MONTHS);
+  const files = replayBatches(creditDefaultText(ctx.env), path.join(dataPaths(ctx.env).batches, DEMO_MODEL), MONTHS);
   const accepted = await ctx.db.query<{ n: number }>("SELECT count(*)::int AS n FROM data_batches b JOIN models m ON m.id = b.model_id WHERE m.name = $1 AND b.status = 'accepted'", [DEMO_MODEL]);
   if (accepted.rows[0].n === 0) {
     for (const file of files.slice(0, FIRST_BATCHES)) print(describeIngest(DEMO_MODEL, file, await ingest(ctx, DEMO_MODEL, file)));

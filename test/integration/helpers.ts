@@ -3,12 +3,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { spawn } from 'node:child_process';
-import { creditDefaultCsv, loadEnv, type FactoryEnv } from '../../config/env';
+import { loadEnv, type FactoryEnv } from '../../config/env';
+import { creditDefaultText } from '../../data/credit-default';
 import type { WorkerPool } from '../../config/task-queues';
 import { findChampion } from '../../db/champion';
 import { findModel, upsertModel } from '../../db/models';
-import { readCsv } from '../../data/csv';
 import { replayBatches } from '../../data/replay';
+import { toInstance, validateBatch } from '../../specs/data-batch';
+import type { FeatureValue } from '../../specs/feature-encoding';
 import { parseModelSpec, type ModelSpec } from '../../specs/model-spec';
 import { withContext, type CliContext } from '../../scripts/cli/context';
 import { freePort, startProcess, stopProcess, waitFor } from '../../stack/process';
@@ -109,7 +111,7 @@ export function uniqueName(prefix: string): string {
 /** Monthly batches of the shipped data, made once per test file. */
 export function monthlyBatches(): string[] {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'factory-batches-'));
-  return replayBatches(creditDefaultCsv(testEnv()), dir, 6);
+  return replayBatches(creditDefaultText(testEnv()), dir, 6);
 }
 
 export function ctx<T>(fn: (c: CliContext) => Promise<T>, env = testEnv()): Promise<T> {
@@ -158,10 +160,10 @@ export async function startService(entry: string, portVariable: 'SERVING_PORT' |
 /** A serving replica (reporting every half second, so rollouts see it quickly). */
 export const startServing = (env: Record<string, string> = {}) => startService('serving/main.js', 'SERVING_PORT', { SERVING_HEARTBEAT_MS: '500', ...env });
 
-/** Real client rows from a batch file, as JSON by column name. */
-export function rowsFrom(batch: string, count = 1): Record<string, number | undefined>[] {
-  const [names, ...records] = readCsv(fs.readFileSync(batch, 'utf8')).map((r) => r.cells);
-  return records.slice(0, count).map((cells) => Object.fromEntries(names.map((h, i) => [h, Number(cells[i])])));
+/** Real client rows from a batch file of the shipped spec, as requests send them: each feature by name, and the row's ID. */
+export function rowsFrom(batch: string, count = 1): Record<string, FeatureValue | null | undefined>[] {
+  const spec = creditSpec('rows');
+  return validateBatch(spec, fs.readFileSync(batch, 'utf8')).rows.slice(0, count).map((r) => toInstance(spec, r));
 }
 
 /**

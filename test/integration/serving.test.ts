@@ -1,4 +1,7 @@
+import fs from 'node:fs';
+import { toDataset } from '../../ml/dataset';
 import { OnnxScorer } from '../../ml/scoring';
+import { validateBatch } from '../../specs/data-batch';
 import { decide } from '../../scripts/cli/approval';
 import { ingest } from '../../scripts/cli/ingest';
 import { requestTraining, waitForStage } from '../../scripts/cli/train';
@@ -42,7 +45,7 @@ describe('the serving replica', () => {
     const r = champion.rows[0];
     const spec = creditSpec(name);
     const scorer = await OnnxScorer.load(await ctx((c) => c.store.get({ key: r.artifact_key, sha256: r.artifact_sha256, bytes: Number(r.artifact_bytes) })), spec.features);
-    const direct = await scorer.score(Float32Array.from(spec.features.map((f) => row[f.name] as number)), 1);
+    const direct = await scorer.scoreDataset(toDataset(validateBatch(spec, fs.readFileSync(factory.batches[3], 'utf8')).rows.slice(0, 1), spec));
     await scorer.release();
     expect(answer.predictions[0]).toBeCloseTo(direct[0], 6);
 
@@ -53,6 +56,13 @@ describe('the serving replica', () => {
     expect(((await bad.json()) as { error: string }).error).toBe('instances.0.AGE: must be an integer');
     const missing = await predict({ instances: [{ ...row, LIMIT_BAL: undefined }] });
     expect(((await missing.json()) as { error: string }).error).toBe('instances.0.LIMIT_BAL: must be a number');
+    // String categories: a value the spec does not list is refused where unknown is "error", scored as "other" where it is "other".
+    const unlisted = await predict({ instances: [{ ...row, SEX: 'divers' }] });
+    expect(((await unlisted.json()) as { error: string }).error).toBe('instances.0.SEX: must be one of "male", "female"');
+    const other = await predict({ instances: [{ ...row, EDUCATION: 'doctorate' }, { ...row, EDUCATION: 'undocumented 5' }] });
+    expect(other.status).toBe(200);
+    const [a, b] = ((await other.json()) as { predictions: number[] }).predictions;
+    expect(a).toBe(b);
 
     // Concurrent requests share ONNX Runtime calls: 40 at once take at most half as many (batch-1 would take 40).
     const onnxCalls = async () => Number(/serving_batch_rows_count\{model="[^"]+"\} (\d+)/.exec(await (await fetch(`${base}/metrics`)).text())![1]);

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { creditDefaultCsv, loadEnv } from '../../config/env';
+import { loadEnv } from '../../config/env';
+import { creditDefaultText } from '../../data/credit-default';
 import { toDataset, type Dataset } from '../../ml/dataset';
 import { decodeCheckpoint, encodeCheckpoint } from '../../ml/gbdt/checkpoint';
 import { gbdtToOnnx } from '../../ml/gbdt/onnx';
@@ -14,7 +15,7 @@ import { gbdtSchema, parseModelSpec } from '../../specs/model-spec';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const spec = parseModelSpec(parse(fs.readFileSync(path.join(ROOT, 'models/credit-default.yaml'), 'utf8')));
-const { rows } = validateBatch(spec, fs.readFileSync(creditDefaultCsv(loadEnv()), 'utf8'));
+const { rows } = validateBatch(spec, creditDefaultText(loadEnv()));
 const parts = splitRows(rows, spec.split);
 const train = toDataset(parts.train, spec);
 const validation = toDataset(parts.validation, spec);

@@ -125,11 +125,11 @@ describe('rows without an id column', () => {
   test('are replayed in an order of their whole line, the same every time', () => {
     const csv = path.join(dir, 'plain.csv');
     fs.writeFileSync(csv, `age,amount,y\n${Array.from({ length: 10 }, (_, i) => `${20 + i},${i},${i % 2 ? 'yes' : 'no'}`).join('\n')}\n`);
-    const a = replayBatches(csv, path.join(dir, 'a'), 2, null).map((f) => fs.readFileSync(f, 'utf8'));
-    const b = replayBatches(csv, path.join(dir, 'b'), 2, null).map((f) => fs.readFileSync(f, 'utf8'));
+    const a = replayBatches(fs.readFileSync(csv, 'utf8'), path.join(dir, 'a'), 2, null).map((f) => fs.readFileSync(f, 'utf8'));
+    const b = replayBatches(fs.readFileSync(csv, 'utf8'), path.join(dir, 'b'), 2, null).map((f) => fs.readFileSync(f, 'utf8'));
     expect(b).toEqual(a);
     expect(a.flatMap((t) => t.trim().split('\n').slice(1)).sort()).toEqual(fs.readFileSync(csv, 'utf8').trim().split('\n').slice(1).sort());
-    expect(() => replayBatches(csv, path.join(dir, 'c'), 2)).toThrow('no "ID" column in the header');
+    expect(() => replayBatches(fs.readFileSync(csv, 'utf8'), path.join(dir, 'c'), 2)).toThrow('no "ID" column in the header');
   });
 });
 

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { creditDefaultCsv, loadEnv } from '../../config/env';
+import { loadEnv } from '../../config/env';
+import { creditDefaultText } from '../../data/credit-default';
 import { toDataset } from '../../ml/dataset';
 import { fitLogistic, logisticToOnnx, predictLogistic } from '../../ml/logistic-regression';
 import { auc } from '../../ml/metrics';
@@ -14,7 +15,7 @@ import { logisticRegressionSchema, parseModelSpec } from '../../specs/model-spec
 const ROOT = path.resolve(__dirname, '../../..');
 const spec = parseModelSpec(parse(fs.readFileSync(path.join(ROOT, 'models/credit-default.yaml'), 'utf8')));
 const lr = logisticRegressionSchema.parse({ kind: 'logistic-regression' });
-const csv = fs.readFileSync(creditDefaultCsv(loadEnv()), 'utf8');
+const csv = creditDefaultText(loadEnv());
 
 describe('logistic regression trainer', () => {
   const { rows, errors } = validateBatch(spec, csv);

@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { creditDefaultCsv, loadEnv } from '../../config/env';
+import { loadEnv } from '../../config/env';
+import { creditDefaultText } from '../../data/credit-default';
 import { buildParquetSnapshot, columnStats, readParquetColumns, snapshotColumns, type SnapshotColumn } from '../../data/parquet';
 import { toCanonicalCsv, validateBatch, type BatchRow } from '../../specs/data-batch';
 import { labelColumn, parseModelSpec, rowKeyColumn } from '../../specs/model-spec';
@@ -11,7 +12,8 @@ import { labelColumn, parseModelSpec, rowKeyColumn } from '../../specs/model-spe
 const ROOT = path.resolve(__dirname, '../../..');
 const spec = parseModelSpec(parse(fs.readFileSync(path.join(ROOT, 'models/credit-default.yaml'), 'utf8')));
 const columns = snapshotColumns(spec);
-const numeric = [rowKeyColumn(spec), ...spec.features.map((f) => f.name), labelColumn(spec)];
+const numeric = columns.filter((c) => c.type !== 'VARCHAR').map((c) => c.name);
+const text = columns.filter((c) => c.type === 'VARCHAR').map((c) => c.name);
 const TOY: SnapshotColumn[] = [{ name: 'id', type: 'VARCHAR' }, { name: 'x', type: 'DOUBLE' }, { name: 'y', type: 'BIGINT' }];
 
 const sha256 = (file: string) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
@@ -29,7 +31,7 @@ describe('Parquet snapshots', () => {
 
   beforeAll(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'parquet-test-'));
-    const head = fs.readFileSync(creditDefaultCsv(loadEnv()), 'utf8').split('\n').slice(0, 301).join('\n');
+    const head = creditDefaultText(loadEnv()).split('\n').slice(0, 301).join('\n');
     const v = validateBatch(spec, head);
     expect(v.errors).toEqual([]);
     rows = v.rows;
@@ -49,14 +51,14 @@ describe('Parquet snapshots', () => {
     const built = await build(batches, out);
     expect(built).toEqual({ rows: 300, bytes: fs.statSync(out).size });
 
-    const read = await readParquetColumns(out, numeric);
+    const read = await readParquetColumns(out, numeric, text);
     expect(read.rows).toBe(300);
-    const ids = Array.from(read.columns[rowKeyColumn(spec)], String);
+    const ids = read.text[rowKeyColumn(spec)] as string[];
     // The ID is text, so "10" sorts before "2".
     expect(ids).toEqual(rows.map((r) => r.id).sort());
     const byId = new Map(rows.map((r) => [r.id, r]));
     spec.features.forEach((f, j) => {
-      expect(Array.from(read.columns[f.name])).toEqual(ids.map((id) => byId.get(id)!.features[j]));
+      expect(read.text[f.name] ?? Array.from(read.columns[f.name])).toEqual(ids.map((id) => byId.get(id)!.features[j]));
     });
     expect(Array.from(read.columns[labelColumn(spec)])).toEqual(ids.map((id) => byId.get(id)!.label));
   });

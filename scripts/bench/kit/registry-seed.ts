@@ -1,5 +1,4 @@
-import fs from 'node:fs';
-import { creditDefaultCsv } from '../../../config/env';
+import { creditDefaultText } from '../../../data/credit-default';
 import { upsertModel } from '../../../db/models';
 import { toDataset } from '../../../ml/dataset';
 import { splitRows } from '../../../ml/split';
@@ -21,7 +20,7 @@ export async function seedRegistry(fixture: Pick<StackFixture, 'env' | 'db' | 's
   const { id: modelId } = await upsertModel(db, spec, 'bench');
 
   fixture.step('training the champion and three candidates (GBDT)');
-  const csv = fs.readFileSync(creditDefaultCsv(fixture.env), 'utf8');
+  const csv = creditDefaultText(fixture.env);
   const { rows } = validateBatch(spec, csv);
   const split = splitRows(rows, spec.split);
   const train = toDataset(split.train, spec);
