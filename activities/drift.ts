@@ -7,6 +7,7 @@ import { findModel } from '../db/models';
 import { driftReport } from '../ml/drift';
 import { auc } from '../ml/metrics';
 import { OnnxScorer } from '../ml/scoring';
+import { regressionQuality } from '../ml/task-quality';
 import { readSnapshot } from '../ml/snapshot';
 import { fromCanonicalCsv } from '../specs/data-batch';
 import { durationMs } from '../specs/duration';
@@ -70,7 +71,7 @@ export function createDriftActivities({ db, store, workDir }: ActivityDeps) {
       });
       const reference = names.map((_, j) => Float64Array.from({ length: snapshot.rows }, (_, i) => snapshot.x[i * snapshot.features + j]));
       // The champion's scores on its own training data are the reference for the live score distribution.
-      const scorer = await OnnxScorer.load(await store.get(c.artifact), spec.features);
+      const scorer = await OnnxScorer.load(await store.get(c.artifact), spec);
       const referenceScores = await scorer.scoreDataset(snapshot).finally(() => scorer.release());
 
       const report = driftReport({
@@ -82,21 +83,24 @@ export function createDriftActivities({ db, store, workDir }: ActivityDeps) {
         psiThreshold: cfg.psiThreshold,
         discrete: spec.features.filter((f) => f.type === 'category').map((f) => f.name),
       });
-      const live = await liveAuc(recent.rows);
+      const live = await liveQuality(recent.rows);
+      const [liveName, liveValue] = spec.task === 'regression' ? ['live RMSE', live.rmse] : spec.task === 'multiclass-classification' ? ['live accuracy', live.accuracy] : ['live AUC', live.auc];
       const scorePsi = report.score?.psi;
       const reasons = [
         ...(report.drifted.length ? [`input drift in ${report.drifted.map((f) => `${f} (PSI ${psiOf(report, f)})`).join(', ')}`] : []),
         ...(scorePsi !== undefined && scorePsi >= cfg.psiThreshold ? [`score drift (PSI ${scorePsi.toFixed(3)})`] : []),
         ...(live.auc !== undefined && cfg.minLiveAuc !== undefined && live.auc < cfg.minLiveAuc ? [`live AUC ${live.auc.toFixed(3)} < ${cfg.minLiveAuc}`] : []),
+        ...(live.rmse !== undefined && cfg.maxLiveRmse !== undefined && live.rmse > cfg.maxLiveRmse ? [`live RMSE ${live.rmse.toFixed(3)} > ${cfg.maxLiveRmse}`] : []),
+        ...(live.accuracy !== undefined && cfg.minLiveAccuracy !== undefined && live.accuracy < cfg.minLiveAccuracy ? [`live accuracy ${live.accuracy.toFixed(3)} < ${cfg.minLiveAccuracy}`] : []),
       ];
-      const body = JSON.stringify({ model: input.model, checkId: input.checkId, championVersion: c.version, snapshotSha256: c.snapshot.artifact.sha256, window: cfg.window, liveAuc: live.auc, labelled: live.labelled, report }, null, 1);
+      const body = JSON.stringify({ model: input.model, checkId: input.checkId, championVersion: c.version, snapshotSha256: c.snapshot.artifact.sha256, window: cfg.window, liveAuc: live.auc, liveRmse: live.rmse, liveAccuracy: live.accuracy, labelled: live.labelled, report }, null, 1);
       const stored = await store.put('reports', body, '.json', 'application/json');
       const top = [...report.features].sort((a, b) => b.psi - a.psi).slice(0, 3).map((f) => `${f.feature} ${f.psi.toFixed(3)}`).join(', ');
       const summary = [
         reasons.length ? `drift: ${reasons.join('; ')}` : `stable: max PSI ${report.maxPsi.toFixed(3)} < ${cfg.psiThreshold}`,
         `${rows} predictions by v${c.version} in the last ${cfg.window} vs its training snapshot ${c.snapshot.artifact.sha256.slice(0, 12)}`,
         `top PSI ${top}; score PSI ${scorePsi?.toFixed(3) ?? '–'}`,
-        `live AUC ${live.auc?.toFixed(3) ?? '–'} on ${live.labelled} labelled predictions`,
+        `${liveName} ${liveValue?.toFixed(3) ?? '–'} on ${live.labelled} labelled predictions`,
         `report ${stored.key}`,
       ].join(' · ');
       return record({
@@ -115,8 +119,13 @@ export function createDriftActivities({ db, store, workDir }: ActivityDeps) {
         reportUrl: await store.presign(stored.key, 7 * 24 * 3600),
       });
 
-      /** Labels arrive later, in accepted batches; a prediction whose request carried the row id meets its label here. */
-      async function liveAuc(predictions: { score: number; row_id: string | null }[]): Promise<{ auc?: number; labelled: number }> {
+      /**
+       * Labels arrive later, in accepted batches; a prediction whose request
+       * carried the row id meets its label here: live AUC for a binary model,
+       * RMSE of the predicted values for regression, accuracy of the predicted
+       * classes (the log keeps the class) for multiclass.
+       */
+      async function liveQuality(predictions: { score: number; row_id: string | null }[]): Promise<{ auc?: number; rmse?: number; accuracy?: number; labelled: number }> {
         const wanted = new Set(predictions.flatMap((p) => (p.row_id === null ? [] : [p.row_id])));
         if (wanted.size === 0) return { labelled: 0 };
         // Only batches accepted since the window opened can hold labels for its predictions: older ones are not read again.
@@ -128,7 +137,11 @@ export function createDriftActivities({ db, store, workDir }: ActivityDeps) {
         for (const b of batches.rows) for (const row of fromCanonicalCsv(spec, await store.getText(refOf(b)))) if (wanted.has(row.id)) labels.set(row.id, row.label);
         const joined = predictions.filter((p) => p.row_id !== null && labels.has(p.row_id));
         if (joined.length < cfg.minLabelled) return { labelled: joined.length };
-        return { auc: auc(joined.map((p) => labels.get(p.row_id!)!), joined.map((p) => p.score)), labelled: joined.length };
+        const y = joined.map((p) => labels.get(p.row_id!)!);
+        const s = joined.map((p) => p.score);
+        if (spec.task === 'regression') return { rmse: regressionQuality(y, s).rmse, labelled: joined.length };
+        if (spec.task === 'multiclass-classification') return { accuracy: y.filter((v, i) => v === s[i]).length / y.length, labelled: joined.length };
+        return { auc: auc(y, s), labelled: joined.length };
       }
     },
   };

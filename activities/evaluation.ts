@@ -6,7 +6,7 @@ import { findModel } from '../db/models';
 import { splitDataset, type Dataset } from '../ml/dataset';
 import { profileInference } from '../ml/inference-bench';
 import { comparePolicy, type Metrics } from '../ml/policy';
-import { curves, fairness, quality, worstFairness } from '../ml/quality';
+import { measure } from '../ml/measure';
 import { OnnxScorer } from '../ml/scoring';
 import { readSnapshot } from '../ml/snapshot';
 import { renderReport, type VersionReport } from '../reports/html';
@@ -44,16 +44,14 @@ export function createEvaluationActivities({ db, store, workDir }: ActivityDeps)
 
   async function evaluate(spec: ModelSpec, modelId: number, ref: ModelVersionRef, test: Dataset, label: string) {
     const bytes = await store.get(ref.artifact);
-    const scorer = await OnnxScorer.load(bytes, spec.features);
+    const scorer = await OnnxScorer.load(bytes, spec);
     const scores = await scorer.scoreDataset(test).finally(() => scorer.release());
     Context.current().heartbeat({ stage: `profiling ${label}` });
-    const profile = await profileInference(bytes, spec.features, test);
-    const q = quality(test.y, scores, spec.policy.threshold);
-    const groups = fairness(test, scores, spec.features, spec.protectedAttributes, spec.policy.threshold, spec.fairness.minGroupSize);
+    const profile = await profileInference(bytes, spec, test);
+    const measured = measure(spec, test, scores);
     const t = await training(modelId, ref.version);
     const metrics: Metrics = {
-      ...q,
-      ...worstFairness(groups),
+      ...measured.metrics,
       latencyP50Ms: profile.latencyP50Ms,
       latencyP99Ms: profile.latencyP99Ms,
       throughputRowsPerS: profile.throughputRowsPerS,
@@ -63,15 +61,16 @@ export function createEvaluationActivities({ db, store, workDir }: ActivityDeps)
       trainCpuSeconds: t?.cpu_ms != null ? t.cpu_ms / 1000 : Number.NaN,
       trainPeakRssMb: t?.metrics.peakRssMb ?? Number.NaN,
     };
-    const evaluation: VersionEvaluation = { version: ref.version, metrics, quality: q, fairness: groups, infra: profile.infra };
+    const evaluation: VersionEvaluation = { version: ref.version, metrics, quality: measured.quality, fairness: measured.fairness, groupErrors: measured.groupErrors, infra: profile.infra };
     const report: VersionReport = {
       name: `${label} v${ref.version}`,
       version: ref.version,
       metrics,
       modelSha256: ref.artifact.sha256,
       infra: profile.infra,
-      curves: curves(test.y, scores),
-      fairness: groups,
+      charts: measured.charts,
+      fairness: measured.fairness,
+      groupErrors: measured.groupErrors,
       energy: t?.energy ?? null,
     };
     return { evaluation, report };

@@ -62,7 +62,7 @@ export function createRolloutActivities({ db, store, approvalKeys }: ActivityDep
       const { features } = model.spec;
       const canaries = new Float32Array(features.length * features.length);
       features.forEach((_, i) => features.forEach((f, j) => (canaries[i * features.length + j] = i === j ? (f.max ?? 1) : (f.min ?? 0))));
-      const infra = await checkInfra(bytes, features, canaries);
+      const infra = await checkInfra(bytes, model.spec, canaries);
       if (!infra.passed) throw ApplicationFailure.nonRetryable(`v${input.version}: ${infra.reason}`, 'InfraCheck');
       await infra.scorer.release();
       return { loadMs: performance.now() - started };

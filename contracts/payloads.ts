@@ -1,6 +1,8 @@
 import type { EnergySummary } from '../energy/telemetry';
 import type { Metrics, Verdict } from '../ml/policy';
-import type { FairnessReport, Quality } from '../ml/quality';
+import type { TaskQuality } from '../ml/measure';
+import type { FairnessReport } from '../ml/quality';
+import type { GroupErrorReport } from '../ml/task-quality';
 import type { ModelSpec } from '../specs/model-spec';
 import type { RowError } from '../specs/data-batch';
 import type { ArtifactRef } from '../storage/artifacts';
@@ -79,8 +81,10 @@ export interface TrainingEnergy extends EnergySummary {
 export interface VersionEvaluation {
   version: number;
   metrics: Metrics;
-  quality: Quality;
+  quality: TaskQuality;
   fairness: FairnessReport[];
+  /** Regression and multiclass models' per-group errors (absent in evaluations made before those tasks). */
+  groupErrors?: GroupErrorReport[];
   infra: { passed: boolean; reason: string };
 }
 

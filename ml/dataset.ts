@@ -7,7 +7,8 @@ import { splitOf, type SplitFractions, type SplitName } from './split';
 export interface Dataset {
   ids: string[];
   x: Float64Array;
-  y: Uint8Array;
+  /** The label as the model learns it: 0 or 1, a class index, or a regression value. */
+  y: Float64Array;
   rows: number;
   features: number;
 }
@@ -16,7 +17,7 @@ export interface Dataset {
 export function toDataset(rows: BatchRow[], spec: { features: FeatureSpec[] }): Dataset {
   const features = spec.features.length;
   const x = new Float64Array(rows.length * features);
-  const y = new Uint8Array(rows.length);
+  const y = new Float64Array(rows.length);
   rows.forEach((r, i) => {
     spec.features.forEach((f, j) => (x[i * features + j] = encodeValue(f, r.features[j])));
     y[i] = r.label;
@@ -30,7 +31,7 @@ export function splitDataset(d: Dataset, f: SplitFractions): Record<SplitName, D
   d.ids.forEach((id, i) => members[splitOf(id, f)].push(i));
   const take = (rows: number[]): Dataset => {
     const x = new Float64Array(rows.length * d.features);
-    const y = new Uint8Array(rows.length);
+    const y = new Float64Array(rows.length);
     rows.forEach((r, i) => {
       x.set(d.x.subarray(r * d.features, (r + 1) * d.features), i * d.features);
       y[i] = d.y[r];

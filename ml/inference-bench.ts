@@ -1,6 +1,6 @@
-import type { FeatureSpec } from '../specs/model-spec';
 import type { Dataset } from './dataset';
 import { checkInfra } from './infra-check';
+import type { ScoredSpec } from './scoring';
 
 export interface InferenceProfile {
   latencyP50Ms: number;
@@ -20,9 +20,9 @@ const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.lengt
  * The infra check (ml/infra-check.ts) on the first rows, then batch-1 latency
  * and batch-1000 throughput in the session it loaded.
  */
-export async function profileInference(bytes: Uint8Array, features: FeatureSpec[], data: Dataset): Promise<InferenceProfile> {
+export async function profileInference(bytes: Uint8Array, spec: ScoredSpec, data: Dataset): Promise<InferenceProfile> {
   const canaries = Math.min(5, data.rows);
-  const infra = await checkInfra(bytes, features, Float32Array.from(data.x.subarray(0, canaries * data.features)));
+  const infra = await checkInfra(bytes, spec, Float32Array.from(data.x.subarray(0, canaries * data.features)));
   if (!infra.passed) return { latencyP50Ms: NaN, latencyP99Ms: NaN, throughputRowsPerS: NaN, inferenceCpuMsPer1k: NaN, infra };
   const { scorer } = infra;
   try {

@@ -119,7 +119,8 @@ export interface FairnessReport {
   fourFifthsRule: boolean;
 }
 
-function groupsOf(attr: ProtectedAttribute, feature: FeatureSpec): { name: string; test: (v: number) => boolean }[] {
+/** The groups of a protected attribute: its bands, or the category's values. */
+export function groupsOf(attr: ProtectedAttribute, feature: FeatureSpec): { name: string; test: (v: number) => boolean }[] {
   if (attr.bands) {
     const b = attr.bands;
     return [

@@ -1,8 +1,11 @@
 import * as ort from 'onnxruntime-node';
 import { codeToGraphString, graphColumns } from '../specs/feature-encoding';
-import type { FeatureSpec } from '../specs/model-spec';
+import type { FeatureSpec, ModelSpec } from '../specs/model-spec';
 import type { Dataset } from './dataset';
-import { ONNX_CATEGORIES, ONNX_INPUT, ONNX_OUTPUT } from './trainer';
+import { modelOutput, ONNX_CATEGORIES, ONNX_INPUT } from './trainer';
+
+/** What a scorer needs of a spec: the features, and the task (binary unless given) for the output. */
+export type ScoredSpec = Pick<ModelSpec, 'features'> & Partial<Pick<ModelSpec, 'task' | 'label'>>;
 
 /**
  * An ONNX model loaded in onnxruntime-node, checked against the factory's I/O
@@ -12,33 +15,39 @@ import { ONNX_CATEGORIES, ONNX_INPUT, ONNX_OUTPUT } from './trainer';
  */
 export class OnnxScorer {
   private readonly columns: { numeric: number[]; strings: number[] };
+  private readonly spec: FeatureSpec[];
+  /** The output read, and how many numbers it has per row (the classes of a multiclass model, else 1). */
+  readonly output: { name: string; width: number };
 
   private constructor(
     private readonly session: ort.InferenceSession,
-    private readonly spec: FeatureSpec[],
+    spec: ScoredSpec,
   ) {
-    this.columns = graphColumns(spec);
+    this.spec = spec.features;
+    this.columns = graphColumns(spec.features);
+    this.output = modelOutput(spec);
   }
 
   get features(): number {
     return this.spec.length;
   }
 
-  static async load(bytes: Uint8Array, features: FeatureSpec[]): Promise<OnnxScorer> {
+  static async load(bytes: Uint8Array, spec: ScoredSpec): Promise<OnnxScorer> {
     const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1 });
-    const { numeric, strings } = graphColumns(features);
+    const { numeric, strings } = graphColumns(spec.features);
     const inputs = [...(numeric.length > 0 ? [ONNX_INPUT] : []), ...(strings.length > 0 ? [ONNX_CATEGORIES] : [])];
-    if (inputs.some((i) => !session.inputNames.includes(i)) || !session.outputNames.includes(ONNX_OUTPUT)) {
+    const output = modelOutput(spec).name;
+    if (inputs.some((i) => !session.inputNames.includes(i)) || !session.outputNames.includes(output)) {
       await session.release();
-      throw new Error(`ONNX model must take [${inputs}] and return "${ONNX_OUTPUT}"; it takes [${session.inputNames}] and returns [${session.outputNames}]`);
+      throw new Error(`a ${spec.task ?? 'binary-classification'} model must take [${inputs}] and return "${output}"; it takes [${session.inputNames}] and returns [${session.outputNames}]`);
     }
-    return new OnnxScorer(session, features);
+    return new OnnxScorer(session, spec);
   }
 
-  /** Scores row-major encoded features (any number of rows) and returns one probability per row. */
+  /** Scores row-major encoded features (any number of rows): output.width numbers per row (probability, class probabilities or value). */
   async score(x: Float32Array, rows: number): Promise<Float32Array> {
-    const out = await this.session.run(this.feeds(x, rows), [ONNX_OUTPUT]);
-    return out[ONNX_OUTPUT].data as Float32Array;
+    const out = await this.session.run(this.feeds(x, rows), [this.output.name]);
+    return out[this.output.name].data as Float32Array;
   }
 
   private feeds(x: Float32Array, rows: number): Record<string, ort.Tensor> {
@@ -58,11 +67,11 @@ export class OnnxScorer {
   }
 
   async scoreDataset(d: Dataset, batch = 4096): Promise<Float64Array> {
-    const out = new Float64Array(d.rows);
+    const out = new Float64Array(d.rows * this.output.width);
     for (let start = 0; start < d.rows; start += batch) {
       const end = Math.min(d.rows, start + batch);
       const x = Float32Array.from(d.x.subarray(start * d.features, end * d.features));
-      out.set(await this.score(x, end - start), start);
+      out.set(await this.score(x, end - start), start * this.output.width);
     }
     return out;
   }

@@ -22,7 +22,7 @@ export async function readSnapshot(file: string, spec: ModelSpec): Promise<Datas
       for (let i = 0; i < read.rows; i++) x[i * features + j] = column[i];
     }
   });
-  return { ids: read.text[rowKeyColumn(spec)] as string[], x, y: Uint8Array.from(read.columns[labelColumn(spec)]), rows: read.rows, features };
+  return { ids: read.text[rowKeyColumn(spec)] as string[], x, y: read.columns[labelColumn(spec)], rows: read.rows, features };
 }
 
 /** A snapshot's rows with their values as the data held them (strings for string categories), for a trainer that reads files. */
@@ -32,7 +32,7 @@ export async function readSnapshotRows(file: string, spec: ModelSpec): Promise<B
   const label = read.columns[labelColumn(spec)];
   return ids.map((id, i) => ({
     id,
-    label: label[i] as 0 | 1,
+    label: label[i],
     features: spec.features.map((f) => (isStringCategory(f) ? (read.text[f.name][i] ?? NaN) : read.columns[f.name][i])),
   }));
 }

@@ -1,4 +1,4 @@
-import type { ModelSpec, TrainerSpec } from '../specs/model-spec';
+import { labelClasses, type ModelSpec, type TrainerSpec } from '../specs/model-spec';
 import type { Dataset } from './dataset';
 
 export interface TrainProgress {
@@ -33,10 +33,21 @@ export interface TrainInput<S extends TrainerSpec = TrainerSpec> {
  * "features" float [N, numbers] (numeric features and integer categories, in
  * spec order) and, where the spec has string categories, "categories" string
  * [N, strings] (those, in spec order, "" where missing), which the graph
- * encodes itself (ml/onnx/inputs.ts); output "probability" [N,1].
+ * encodes itself (ml/onnx/inputs.ts). Its output is the task's answer
+ * (modelOutput): "probability" [N,1] of the positive class, "probabilities"
+ * [N,classes] in label.classes order, or "value" [N,1].
  */
 export type Trainer<S extends TrainerSpec = TrainerSpec> = (input: TrainInput<S>) => TrainedModel;
 
 export const ONNX_INPUT = 'features';
 export const ONNX_CATEGORIES = 'categories';
 export const ONNX_OUTPUT = 'probability';
+export const ONNX_PROBABILITIES = 'probabilities';
+export const ONNX_VALUE = 'value';
+
+/** The output a model of this task must have, and how many numbers it gives per row. */
+export function modelOutput(spec: Partial<Pick<ModelSpec, 'task' | 'label'>>): { name: string; width: number } {
+  if (spec.task === 'regression') return { name: ONNX_VALUE, width: 1 };
+  if (spec.task === 'multiclass-classification') return { name: ONNX_PROBABILITIES, width: labelClasses(spec as Pick<ModelSpec, 'label'>)!.length };
+  return { name: ONNX_OUTPUT, width: 1 };
+}

@@ -1,6 +1,7 @@
 import type { TrainerSpec } from '../specs/model-spec';
 import { decodeCheckpoint, encodeCheckpoint } from './gbdt/checkpoint';
 import { gbdtToOnnx } from './gbdt/onnx';
+import { objectiveOf } from './gbdt/objectives';
 import { fitGbdt, predictGbdt, type GbdtParams } from './gbdt/train';
 import { trainLogisticRegression } from './logistic-regression';
 import type { TrainInput, TrainedModel, Trainer } from './trainer';
@@ -11,6 +12,7 @@ const CHECKPOINT_EVERY = 25;
 const trainGbdt: Trainer<GbdtParams> = ({ spec, params, train, validation, onProgress, resume, onCheckpoint }) => {
   const start = resume ? decodeCheckpoint(resume) : undefined;
   const model = fitGbdt(train, validation, params, {
+    objective: objectiveOf(spec),
     onProgress,
     resume: start,
     checkpointEvery: CHECKPOINT_EVERY,
@@ -18,16 +20,17 @@ const trainGbdt: Trainer<GbdtParams> = ({ spec, params, train, validation, onPro
   });
   const nodes = model.trees.reduce((n, t) => n + t.feature.length, 0);
   return {
-    onnx: gbdtToOnnx(model.trees, model.baseScore, spec.features, spec.name),
+    onnx: gbdtToOnnx(model, spec.features, spec.name),
     predict: (d) => predictGbdt(model, d),
     metrics: {
       trees: model.trees.length,
       bestIteration: model.bestIteration,
-      validationLogLoss: model.validationLoss[model.bestIteration - 1] ?? Number.NaN,
+      // The objective's own loss: log loss for classification, mean squared error or Poisson deviance for regression.
+      [model.objective === 'logistic' || model.objective === 'softmax' ? 'validationLogLoss' : 'validationLoss']: model.validationLoss[model.bestIteration - 1] ?? Number.NaN,
       nodes,
       resumedFromTree: start?.trees.length ?? 0,
     },
-    summary: { trees: model.trees.length, nodes, baseScore: model.baseScore },
+    summary: { trees: model.trees.length, nodes, objective: model.objective, baseScores: model.baseScores },
   };
 };
 

@@ -1,13 +1,19 @@
-import type { FairnessReport, Curves } from '../ml/quality';
+import type { TaskCharts } from '../ml/measure';
+import type { Curves, FairnessReport } from '../ml/quality';
+import type { GroupErrorReport } from '../ml/task-quality';
 
 /** Vega-Lite specs for the evaluation report, rendered to SVG on the server by Vega. */
 type Spec = Record<string, unknown>;
 
 export interface Series {
   name: string;
-  curves: Curves;
+  charts: TaskCharts;
   fairness: FairnessReport[];
+  groupErrors: GroupErrorReport[];
 }
+
+/** The binary versions' curves (a report compares versions of one model, so all or none). */
+const binary = (series: Series[]): { name: string; curves: Curves }[] => series.flatMap((s) => (s.charts.task === 'binary' ? [{ name: s.name, curves: s.charts.curves }] : []));
 
 const size = { width: 320, height: 260 };
 const diagonal = { data: { values: [{ x: 0, y: 0 }, { x: 1, y: 1 }] }, mark: { type: 'line', strokeDash: [4, 4], color: '#999' }, encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' } } };
@@ -19,7 +25,7 @@ export function rocChart(series: Series[]): Spec {
     layer: [
       diagonal,
       {
-        data: { values: series.flatMap((s) => s.curves.roc.map((p) => ({ ...p, version: s.name }))) },
+        data: { values: binary(series).flatMap((s) => s.curves.roc.map((p) => ({ ...p, version: s.name }))) },
         mark: { type: 'line', interpolate: 'step-after' },
         encoding: {
           x: { field: 'fpr', type: 'quantitative', title: 'false positive rate', scale: { domain: [0, 1] } },
@@ -35,7 +41,7 @@ export function prChart(series: Series[]): Spec {
   return {
     ...size,
     title: 'Precision–recall curve',
-    data: { values: series.flatMap((s) => s.curves.pr.map((p) => ({ ...p, version: s.name }))) },
+    data: { values: binary(series).flatMap((s) => s.curves.pr.map((p) => ({ ...p, version: s.name }))) },
     mark: 'line',
     encoding: {
       x: { field: 'recall', type: 'quantitative', scale: { domain: [0, 1] } },
@@ -52,7 +58,7 @@ export function calibrationChart(series: Series[]): Spec {
     layer: [
       diagonal,
       {
-        data: { values: series.flatMap((s) => s.curves.calibration.map((b) => ({ ...b, version: s.name }))) },
+        data: { values: binary(series).flatMap((s) => s.curves.calibration.map((b) => ({ ...b, version: s.name }))) },
         mark: { type: 'line', point: true },
         encoding: {
           x: { field: 'meanScore', type: 'quantitative', title: 'mean predicted probability', scale: { domain: [0, 1] } },
@@ -68,7 +74,7 @@ export function calibrationChart(series: Series[]): Spec {
 export function histogramChart(series: Series[]): Spec {
   return {
     title: 'Score distribution by true label',
-    data: { values: series.flatMap((s) => s.curves.histogram.map((h) => ({ ...h, version: s.name, label: h.label === 1 ? 'default' : 'no default' }))) },
+    data: { values: binary(series).flatMap((s) => s.curves.histogram.map((h) => ({ ...h, version: s.name, label: h.label === 1 ? 'default' : 'no default' }))) },
     mark: 'bar',
     encoding: {
       column: { field: 'version', type: 'nominal', title: null },
@@ -99,6 +105,79 @@ export function fairnessChart(series: Series[], attribute: string): Spec {
       y: { field: 'value', type: 'quantitative', scale: { domain: [0, 1] } },
       color: { field: 'version', type: 'nominal', title: null },
     },
+    width: 200,
+    height: 180,
+  };
+}
+
+const points = (series: Series[]) =>
+  series.flatMap((s) => (s.charts.task === 'regression' ? s.charts.points.map((p) => ({ ...p, residual: p.predicted - p.actual, version: s.name })) : []));
+
+export function predictedVsActualChart(series: Series[]): Spec {
+  return {
+    ...size,
+    title: 'Predicted vs actual',
+    data: { values: points(series) },
+    mark: { type: 'point', opacity: 0.35, size: 12 },
+    encoding: {
+      x: { field: 'actual', type: 'quantitative' },
+      y: { field: 'predicted', type: 'quantitative' },
+      color: { field: 'version', type: 'nominal', title: null },
+    },
+  };
+}
+
+export function residualChart(series: Series[]): Spec {
+  return {
+    ...size,
+    title: 'Residuals vs predicted',
+    data: { values: points(series) },
+    mark: { type: 'point', opacity: 0.35, size: 12 },
+    encoding: {
+      x: { field: 'predicted', type: 'quantitative' },
+      y: { field: 'residual', type: 'quantitative', title: 'predicted − actual' },
+      color: { field: 'version', type: 'nominal', title: null },
+    },
+  };
+}
+
+export function confusionChart(series: Series[]): Spec {
+  const values = series.flatMap((s) =>
+    s.charts.task === 'multiclass' ? (({ classes, confusion }) => confusion.flatMap((row, a) => row.map((rows, p) => ({ version: s.name, actual: classes[a], predicted: classes[p], rows }))))(s.charts) : [],
+  );
+  return {
+    title: 'Confusion matrix (held-out rows)',
+    data: { values },
+    facet: { column: { field: 'version', type: 'nominal', title: null } },
+    spec: {
+      width: 240,
+      height: 240,
+      layer: [
+        { mark: 'rect', encoding: { x: { field: 'predicted', type: 'ordinal', sort: null }, y: { field: 'actual', type: 'ordinal', sort: null }, color: { field: 'rows', type: 'quantitative', scale: { scheme: 'blues' } } } },
+        { mark: { type: 'text', fontSize: 10 }, encoding: { x: { field: 'predicted', type: 'ordinal', sort: null }, y: { field: 'actual', type: 'ordinal', sort: null }, text: { field: 'rows', type: 'quantitative' } } },
+      ],
+    },
+  };
+}
+
+export function groupErrorChart(series: Series[], attribute: string): Spec {
+  const values = series.flatMap((s) =>
+    (s.groupErrors.find((g) => g.attribute === attribute)?.groups ?? []).flatMap((g) =>
+      Object.entries(g.values).map(([metric, value]) => ({ version: s.name, group: `${g.group} (n=${g.rows})`, metric, value: Number.isFinite(value) ? value : 0 })),
+    ),
+  );
+  return {
+    title: `Group errors: ${attribute}`,
+    data: { values },
+    mark: 'bar',
+    encoding: {
+      column: { field: 'metric', type: 'nominal', title: null },
+      x: { field: 'group', type: 'nominal', title: null, axis: { labelAngle: -30 } },
+      xOffset: { field: 'version' },
+      y: { field: 'value', type: 'quantitative' },
+      color: { field: 'version', type: 'nominal', title: null },
+    },
+    resolve: { scale: { y: 'independent' } },
     width: 200,
     height: 180,
   };

@@ -2,7 +2,8 @@ import type { TrainingEnergy } from '../contracts/payloads';
 import { CRITERIA, CRITERION_NAMES } from '../ml/criteria';
 import type { Metrics, Verdict } from '../ml/policy';
 import type { FairnessReport } from '../ml/quality';
-import { calibrationChart, fairnessChart, histogramChart, prChart, rocChart, toSvg, type Series } from './charts';
+import type { GroupErrorReport } from '../ml/task-quality';
+import { calibrationChart, confusionChart, fairnessChart, groupErrorChart, histogramChart, predictedVsActualChart, prChart, residualChart, rocChart, toSvg, type Series } from './charts';
 
 export interface VersionReport extends Series {
   version: number;
@@ -35,6 +36,14 @@ function fairnessTable(f: FairnessReport, version: string): string {
 <thead><tr><th>group</th><th>rows</th><th>positive rate</th><th>TPR</th><th>FPR</th><th>status</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
+function groupErrorTable(g: GroupErrorReport, version: string): string {
+  const metrics = Object.keys(g.groups[0]?.values ?? {});
+  const rows = g.groups.map((x) => `<tr><td>${esc(x.group)}</td><td>${x.rows}</td>${metrics.map((m) => `<td>${num(x.values[m])}</td>`).join('')}<td>${x.measurable ? 'measured' : esc(x.note)}</td></tr>`).join('');
+  const gaps = Object.entries(g.gaps).map(([k, v]) => `${esc(k)} ${num(v)}`).join(', ');
+  return `<table><caption>${esc(version)}: ${esc(g.attribute)} — ${gaps}</caption>
+<thead><tr><th>group</th><th>rows</th>${metrics.map((m) => `<th>${esc(m)}</th>`).join('')}<th>status</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
 const sig = (v: number, digits: number) => (v === 0 ? '0' : v.toPrecision(digits));
 
 function energyRow(v: VersionReport): string {
@@ -47,12 +56,14 @@ function energyRow(v: VersionReport): string {
 /** A self-contained HTML page (inline SVG charts, no scripts) comparing a candidate with the champion. */
 export async function renderReport(r: ReportInput): Promise<string> {
   const series = [r.candidate, ...(r.champion ? [r.champion] : [])];
-  const attributes = r.candidate.fairness.map((f) => f.attribute);
-  const charts = await Promise.all([rocChart(series), prChart(series), calibrationChart(series), histogramChart(series), ...attributes.map((a) => fairnessChart(series, a))].map(toSvg));
+  const task = r.candidate.charts.task;
+  const accuracy = task === 'binary' ? [rocChart(series), prChart(series), calibrationChart(series), histogramChart(series)] : task === 'regression' ? [predictedVsActualChart(series), residualChart(series)] : [confusionChart(series)];
+  const bias = task === 'binary' ? r.candidate.fairness.map((f) => fairnessChart(series, f.attribute)) : r.candidate.groupErrors.map((g) => groupErrorChart(series, g.attribute));
+  const charts = await Promise.all([...accuracy, ...bias].map(toSvg));
   const verdictRows = r.verdict.criteria
     .map((c) => `<tr class="${c.passed ? 'pass' : c.hard ? 'fail' : 'warn'}"><td>${esc(c.group)}</td><td>${esc(c.name)}</td><td>${num(c.value)}</td><td>${num(c.limit)}</td><td>${c.passed ? 'pass' : c.hard ? 'FAIL' : 'warn'}</td><td>${esc(c.reason)}</td></tr>`)
     .join('');
-  const metricRows = CRITERION_NAMES.map(
+  const metricRows = CRITERION_NAMES.filter((m) => r.candidate.metrics[m] !== undefined).map(
     (m) => `<tr><td>${esc(CRITERIA[m].group)}</td><td>${esc(CRITERIA[m].label)}</td><td>${num(r.candidate.metrics[m])}</td><td>${r.champion ? num(r.champion.metrics[m]) : '–'}</td></tr>`,
   ).join('');
   const title = `${r.model}: ${r.candidate.name}${r.champion ? ` vs ${r.champion.name}` : ''}`;
@@ -70,7 +81,7 @@ tr.pass td:nth-child(5){color:#16794c} tr.fail td{background:#fde8e8} tr.warn td
 code{background:#f4f4f4;padding:1px 4px}
 </style></head><body>
 <h1>${esc(title)}</h1>
-<p>Held-out test split of snapshot <code>${esc(r.snapshotSha256)}</code> (${r.testRows} rows); decision threshold ${r.threshold}. Candidate model <code>${esc(r.candidate.modelSha256)}</code>${r.champion ? `, champion model <code>${esc(r.champion.modelSha256)}</code>` : ''}. Generated ${esc(r.generatedAt)}.</p>
+<p>Held-out test split of snapshot <code>${esc(r.snapshotSha256)}</code> (${r.testRows} rows)${task === 'binary' ? `; decision threshold ${r.threshold}` : ''}. Candidate model <code>${esc(r.candidate.modelSha256)}</code>${r.champion ? `, champion model <code>${esc(r.champion.modelSha256)}</code>` : ''}. Generated ${esc(r.generatedAt)}.</p>
 <p class="verdict ${r.verdict.passed ? 'ok' : 'bad'}">Verdict: ${r.verdict.passed ? 'passes the policy' : 'fails the policy'}</p>
 ${r.verdict.failures.length ? `<ul>${r.verdict.failures.map((f) => `<li>${esc(f)}</li>`).join('')}</ul>` : ''}
 ${r.verdict.warnings.length ? `<p>Advisory warnings:</p><ul>${r.verdict.warnings.map((f) => `<li>${esc(f)}</li>`).join('')}</ul>` : ''}
@@ -81,10 +92,10 @@ ${r.verdict.warnings.length ? `<p>Advisory warnings:</p><ul>${r.verdict.warnings
 <p>Infra validation: ${esc(r.candidate.name)} — ${esc(r.candidate.infra.reason)}</p>
 <h2>Training energy</h2>
 <table><thead><tr><th>version</th><th>kWh</th><th>avg power W</th><th>cost</th><th>how it was obtained</th></tr></thead><tbody>${series.map(energyRow).join('')}</tbody></table>
-<h2>Accuracy and calibration</h2>
-<div class="charts">${charts.slice(0, 4).join('\n')}</div>
+<h2>${task === 'binary' ? 'Accuracy and calibration' : 'Accuracy'}</h2>
+<div class="charts">${charts.slice(0, accuracy.length).join('\n')}</div>
 <h2>Bias</h2>
-<div class="charts">${charts.slice(4).join('\n')}</div>
-${series.flatMap((s) => s.fairness.map((f) => fairnessTable(f, s.name))).join('\n')}
+<div class="charts">${charts.slice(accuracy.length).join('\n')}</div>
+${series.flatMap((s) => [...s.fairness.map((f) => fairnessTable(f, s.name)), ...s.groupErrors.map((g) => groupErrorTable(g, s.name))]).join('\n')}
 </body></html>`;
 }

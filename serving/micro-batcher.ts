@@ -10,7 +10,8 @@ interface Pending {
 /**
  * Gathers concurrent requests for one model for at most maxDelayMs (or until
  * maxRows rows are waiting) and scores them in one ONNX Runtime call, then
- * answers each request with its own rows' scores. A delay of 0 waits for no
+ * answers each request with its own rows' scores (scorer.output.width numbers
+ * per row). A delay of 0 waits for no
  * timer: the batch is what arrived in the same turn of the event loop.
  */
 export class MicroBatcher {
@@ -67,10 +68,11 @@ export class MicroBatcher {
       (scores) => {
         this.inFlight -= batch.length;
         if (batch.length === 1) return batch[0].resolve(scores);
+        const width = this.scorer.output.width;
         let at = 0;
         for (const p of batch) {
           // A view, not a copy: every run returns a fresh output buffer.
-          p.resolve(scores.subarray(at, at + p.count));
+          p.resolve(scores.subarray(at * width, (at + p.count) * width));
           at += p.count;
         }
       },

@@ -110,7 +110,7 @@ export class ServedModels {
 
   private async loadVersion(model: string, spec: ModelSpec, version: number, ref: ArtifactRef): Promise<LoadedVersion> {
     const bytes = await this.store.get(ref);
-    const scorer = await OnnxScorer.load(bytes, spec.features);
+    const scorer = await OnnxScorer.load(bytes, spec);
     // Warm-up: the first runs of a session are slow; no client should pay for them.
     const canary = new Float32Array(spec.features.length * 16);
     for (let i = 0; i < 5; i++) await scorer.score(canary, 16);

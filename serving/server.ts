@@ -5,7 +5,8 @@ import { bearerTokens } from '../config/bearer';
 import { registry } from '../config/metrics';
 import { featureValueSchema } from '../specs/data-batch';
 import { encodeValue, type FeatureValue } from '../specs/feature-encoding';
-import type { ModelSpec } from '../specs/model-spec';
+import { labelClasses, type ModelSpec } from '../specs/model-spec';
+import { predictedClasses } from '../ml/task-quality';
 import { logger } from '../config/logger';
 import { servingMetrics } from './metrics';
 import type { PredictionLog } from './prediction-log';
@@ -60,6 +61,23 @@ function readBody(raw: unknown, spec: ModelSpec): { x: Float32Array; ids: (strin
   return { x, ids };
 }
 
+/**
+ * The answer per row: the probability of the positive class (binary), the
+ * value (regression), or the most probable class with every class's
+ * probability (multiclass, in label.classes order).
+ */
+function predictions(scores: Float32Array, classes: (string | number)[] | undefined): unknown[] {
+  if (!classes) return Array.from(scores);
+  const K = classes.length;
+  const predicted = predictedClasses(scores, K);
+  return Array.from(predicted, (best, i) => ({ class: classes[best], probabilities: Object.fromEntries(classes.map((c, k) => [String(c), scores[i * K + k]])) }));
+}
+
+/** What the prediction log keeps per row: the answer itself, or for a multiclass model the predicted class's place (the class distribution is what drifts). */
+function loggedScores(scores: Float32Array, width: number): Float32Array {
+  return width === 1 ? scores : Float32Array.from(predictedClasses(scores, width));
+}
+
 const describe = (e: z.ZodError, prefix = '') => e.issues.map((i) => `${[prefix, ...i.path].filter((p) => p !== '').join('.')}: ${i.message}`).join('; ');
 
 /**
@@ -97,6 +115,7 @@ export function buildServer(models: Pick<ServedModels, 'get' | 'serving' | 'repl
     const served = models.get(model);
     if (!served) return answer(404, { error: `no champion is served for model "${model}"`, models: Object.keys(models.serving()) });
     const { spec, champion, candidate, rollout } = served;
+    const classes = labelClasses(spec);
     const F = spec.features.length;
     const read = readBody(req.body, spec);
     if (typeof read === 'string') return answer(400, { error: read });
@@ -108,7 +127,7 @@ export function buildServer(models: Pick<ServedModels, 'get' | 'serving' | 'repl
       const at = Date.now();
       try {
         const scores = await v.batcher.score(x, n);
-        log.record({ at, model, version: v.version, role, requestId, latencyMs: performance.now() - t0, ok: true, rows: n, features: x, ids, scores });
+        log.record({ at, model, version: v.version, role, requestId, latencyMs: performance.now() - t0, ok: true, rows: n, features: x, ids, scores: loggedScores(scores, v.scorer.output.width) });
         return scores;
       } catch (err) {
         log.record({ at, model, version: v.version, role, requestId, latencyMs: performance.now() - t0, ok: false, rows: n, features: x, ids });
@@ -130,7 +149,7 @@ export function buildServer(models: Pick<ServedModels, 'get' | 'serving' | 'repl
     servingMetrics.latency.observe({ model, version: String(answered.version), role }, (performance.now() - started) / 1000);
     reply.header('x-model-version', String(answered.version));
     reply.header('x-request-id', requestId);
-    return answer(200, { model, version: answered.version, predictions: Array.from(scores), requestId }, String(answered.version), role);
+    return answer(200, { model, version: answered.version, predictions: predictions(scores, classes), requestId }, String(answered.version), role);
   });
   return app;
 }

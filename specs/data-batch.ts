@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import { z } from 'zod';
 import { CsvError, csvLine, readCsv, writeCsv } from '../data/csv';
 import { isListed, isStringCategory, type FeatureValue } from './feature-encoding';
-import { labelColumn, rowKeyColumn, type FeatureSpec, type LabelSpec, type ModelSpec } from './model-spec';
+import { labelClasses, labelColumn, regressionObjective, rowKeyColumn, type FeatureSpec, type ModelSpec } from './model-spec';
 
 /** A number as batches, snapshots and price curves write it: no "inf", "0x10", "1_000" or padding. */
 export const NUMBER = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
@@ -45,24 +45,47 @@ function featureSchema(f: FeatureSpec, missing: boolean): z.ZodType<FeatureValue
   });
 }
 
-/** Whether a label cell holds the label's positive value (specs/model-spec.ts says how a value matches). */
-function isPositive(positive: string | number, cell: string): boolean {
+/** Whether a label cell holds a value (the positive one, or a class): a number matches an equal number, a string the trimmed cell. */
+function matches(value: string | number, cell: string): boolean {
   const c = cell.trim();
-  return typeof positive === 'number' ? NUMBER.test(c) && Number(c) === positive : c === positive;
+  return typeof value === 'number' ? NUMBER.test(c) && Number(c) === value : c === value;
 }
 
-/** A label cell as 0 or 1: a column of 0s and 1s as it is, a named positive value as 1 and any other value as 0. */
-function labelSchema(label: LabelSpec): z.ZodType<0 | 1, string> {
-  if (typeof label === 'string') return numeric.pipe(z.union([z.literal(0), z.literal(1)], { error: 'must be 0 or 1' }));
+/**
+ * A label cell as the number the model learns: binary 0 or 1 (a column of 0s
+ * and 1s as it is, a named positive value as 1 and any other value as 0),
+ * multiclass the class's place in label.classes, regression the value
+ * (at least 0 for a Poisson objective).
+ */
+function labelCellSchema(spec: Pick<ModelSpec, 'task' | 'label'>): z.ZodType<number, string> {
+  const { label } = spec;
+  if (spec.task === 'regression') {
+    return regressionObjective(spec) === 'poisson' ? numeric.pipe(z.number().min(0, 'must be at least 0: a Poisson objective models counts (label.objective)')) : numeric;
+  }
+  const classes = labelClasses(spec);
+  if (classes) {
+    const listed = `must be one of the classes ${classes.slice(0, 12).map((c) => JSON.stringify(c)).join(', ')}${classes.length > 12 ? ', …' : ''} (label.classes)`;
+    return z
+      .string()
+      .refine((cell) => cell.trim().length > 0, 'is empty')
+      .transform((cell, ctx) => {
+        const k = classes.findIndex((c) => matches(c, cell));
+        if (k >= 0) return k;
+        ctx.addIssue({ code: 'custom', message: listed });
+        return z.NEVER;
+      });
+  }
+  if (typeof label === 'string' || label.positive === undefined) return numeric.pipe(z.union([z.literal(0), z.literal(1)], { error: 'must be 0 or 1' }));
+  const positive = label.positive;
   return z
     .string()
     .refine((cell) => cell.trim().length > 0, 'is empty')
-    .transform((cell) => (isPositive(label.positive, cell) ? 1 : 0));
+    .transform((cell) => (matches(positive, cell) ? 1 : 0));
 }
 
 /** The zod schema of one CSV row of this model: column name → parsed value. */
 function rowSchema(spec: ModelSpec) {
-  const shape: Record<string, z.ZodType<unknown, string>> = { [labelColumn(spec)]: labelSchema(spec.label) };
+  const shape: Record<string, z.ZodType<unknown, string>> = { [labelColumn(spec)]: labelCellSchema(spec) };
   if (spec.idColumn !== undefined) shape[spec.idColumn] = z.string().trim().min(1, 'is empty');
   for (const f of spec.features) shape[f.name] = featureSchema(f, spec.validation.missingValues === 'allow');
   return z.object(shape);
@@ -78,13 +101,14 @@ function rowSchema(spec: ModelSpec) {
  * is 1.5) or how the label was written; the prefix keeps it apart from any id
  * an id column holds.
  */
-export function contentId(features: FeatureValue[], label: 0 | 1): string {
+export function contentId(features: FeatureValue[], label: number): string {
   return `h:${crypto.createHash('sha256').update(csvLine([...features, label]), 'utf8').digest('hex').slice(0, 16)}`;
 }
 
 export const batchRowSchema = z.object({
   id: z.string(),
-  label: z.union([z.literal(0), z.literal(1)]),
+  /** As the model learns it (labelCellSchema): 0 or 1, a class's place in label.classes, or a regression value. */
+  label: z.number(),
   /** As the data holds them: numbers, and strings for string categories; NaN where a value is missing (validation.missingValues: allow). */
   features: z.array(z.union([z.number(), z.nan(), z.string()])),
 });
@@ -159,8 +183,10 @@ export function validateBatch(spec: ModelSpec, csv: string): BatchValidation {
   const rows: BatchRow[] = [];
   const repeats = new Map<string, { first: number; count: number }>();
   const ids = new Map<string, number>();
-  const numbers = [...(typeof spec.label === 'string' ? [label] : []), ...spec.features.filter((f) => !isStringCategory(f)).map((f) => f.name)].map((column) => ({ column, filled: 0, text: 0 }));
-  const positive = typeof spec.label === 'string' ? undefined : { value: spec.label.positive, found: 0, others: new Set<string>() };
+  const numericLabel = typeof spec.label === 'string' || spec.task === 'regression';
+  const numbers = [...(numericLabel ? [label] : []), ...spec.features.filter((f) => !isStringCategory(f)).map((f) => f.name)].map((column) => ({ column, filled: 0, text: 0 }));
+  const positiveValue = typeof spec.label === 'string' ? undefined : spec.label.positive;
+  const positive = positiveValue === undefined ? undefined : { value: positiveValue, found: 0, others: new Set<string>() };
   for (let r = 1; r < records.length; r++) {
     const line = r + 1;
     const cells = records[r];
@@ -177,7 +203,7 @@ export function validateBatch(spec: ModelSpec, csv: string): BatchValidation {
       if (!NUMBER.test(cell)) n.text++;
     }
     if (positive) {
-      if (isPositive(positive.value, raw[label])) positive.found++;
+      if (matches(positive.value, raw[label])) positive.found++;
       else if (positive.others.size < 6 && raw[label].trim() !== '') positive.others.add(raw[label].trim());
     }
     const parsed = schema.safeParse(raw);
@@ -189,7 +215,7 @@ export function validateBatch(spec: ModelSpec, csv: string): BatchValidation {
       continue;
     }
     const v = parsed.data as Record<string, number | string>;
-    const y = v[label] as 0 | 1;
+    const y = v[label] as number;
     const x = features.map((f) => v[f] as FeatureValue);
     if (spec.idColumn === undefined) {
       // Identical observations are real (two wines measured alike): each is kept, its id numbered by occurrence.
@@ -240,7 +266,7 @@ export function fromCanonicalCsv(spec: Pick<ModelSpec, 'features'>, csv: string)
     .slice(1)
     .map(({ cells }) => ({
       id: cells[0],
-      label: Number(cells[cells.length - 1]) as 0 | 1,
+      label: Number(cells[cells.length - 1]),
       features: cells.slice(1, -1).map((c, j) => (c === '' ? NaN : strings[j] ? c : Number(c))),
     }));
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CRITERION_NAMES } from '../ml/criteria';
+import { CRITERION_NAMES, measuredFor, TASK_METRICS } from '../ml/criteria';
 import { DURATION } from './duration';
 
 /** A duration Temporal understands ("90s", "15m", "72h", "7d"). */
@@ -243,7 +243,11 @@ export const driftTriggerSchema = z
     psiThreshold: z.number().gt(0).default(0.25),
     /** Live AUC (logged predictions joined with labels that arrived later) below this retrains too. */
     minLiveAuc: z.number().gt(0.5).lt(1).optional(),
-    /** Labelled predictions needed before live AUC is judged. */
+    /** Regression: live RMSE (predicted values against labels that arrived later) above this retrains too. */
+    maxLiveRmse: z.number().gt(0).optional(),
+    /** Multiclass: live accuracy of the predicted classes below this retrains too. */
+    minLiveAccuracy: z.number().gt(0).lt(1).optional(),
+    /** Labelled predictions needed before a live metric is judged. */
     minLabelled: z.number().int().min(50).default(300),
   })
   .strict();
@@ -276,10 +280,17 @@ export const splitSchema = z
   })
   .strict();
 
+export const TASKS = ['binary-classification', 'multiclass-classification', 'regression'] as const;
+export type Task = (typeof TASKS)[number];
+
 /**
- * The label: the name of a column of 0s and 1s, or a column and the value that
- * is positive there (every other value is a negative). A number matches a cell
- * of equal value ("1.0" for 1), a string matches the trimmed cell exactly.
+ * The label: a column name, or an object naming the column and what its
+ * values mean for the task. Binary: a column of 0s and 1s, or the value that
+ * is positive (`positive: "yes"`; every other value is a negative). Multiclass:
+ * the classes in a fixed order (`classes: [low, medium, high]`; add new ones
+ * at the end). Regression: a numeric column, with an objective (squared-error,
+ * or poisson for counts). A number matches a cell of equal value ("1.0" for 1),
+ * a string matches the trimmed cell exactly.
  */
 export const labelSchema = z.union(
   [
@@ -287,7 +298,9 @@ export const labelSchema = z.union(
     z
       .object({
         column: z.string().min(1),
-        positive: z.union([z.string().trim().min(1), z.number()], { error: 'give the positive value, a string or a number (e.g. positive: "yes")' }),
+        positive: z.union([z.string().trim().min(1), z.number()], { error: 'give the positive value, a string or a number (e.g. positive: "yes")' }).optional(),
+        classes: z.array(categoryValueSchema).min(2, 'a multiclass label needs at least two classes').optional(),
+        objective: z.enum(['squared-error', 'poisson']).optional(),
       })
       .strict(),
   ],
@@ -304,7 +317,7 @@ export const modelSpecSchema = z
   .object({
     name: modelNameSchema,
     description: z.string().default(''),
-    task: z.literal('binary-classification'),
+    task: z.enum(TASKS, { error: `must be one of ${TASKS.join(', ')}` }),
     /**
      * Unique row key; used for reproducible splits and de-duplication. Without
      * one, a row is identified by its content (contentId in specs/data-batch.ts).
@@ -342,6 +355,23 @@ export const modelSpecSchema = z
     });
     const label = labelColumn(spec);
     if (names.has(label)) ctx.addIssue({ code: 'custom', path: ['label'], message: 'the label must not also be a feature' });
+    for (const issue of labelIssues(spec.task, spec.label)) ctx.addIssue({ code: 'custom', ...issue });
+    for (const part of ['floors', 'margins'] as const) {
+      for (const metric of Object.keys(spec.policy[part]) as MetricName[]) {
+        if (!measuredFor(spec.task, metric)) ctx.addIssue({ code: 'custom', path: ['policy', part, metric], message: `is not measured for a ${spec.task} model (it measures ${TASK_METRICS[spec.task].join(', ')})` });
+      }
+    }
+    if (spec.trainer.kind === 'logistic-regression' && spec.task !== 'binary-classification') {
+      ctx.addIssue({ code: 'custom', path: ['trainer', 'kind'], message: `logistic-regression trains binary-classification models; a ${spec.task} model takes kind: gbdt (or a command trainer)` });
+    }
+    const drift = spec.triggers.drift;
+    const live = { minLiveAuc: 'binary-classification', maxLiveRmse: 'regression', minLiveAccuracy: 'multiclass-classification' } as const;
+    for (const [key, task] of Object.entries(live) as [keyof typeof live, Task][]) {
+      if (drift?.[key] !== undefined && spec.task !== task) ctx.addIssue({ code: 'custom', path: ['triggers', 'drift', key], message: `is measured for ${task} models, not ${spec.task} ones` });
+    }
+    spec.policy.advisory.forEach((metric, i) => {
+      if (!measuredFor(spec.task, metric)) ctx.addIssue({ code: 'custom', path: ['policy', 'advisory', i], message: `${metric} is not measured for a ${spec.task} model` });
+    });
     if (spec.idColumn === undefined && (names.has(CONTENT_ID_COLUMN) || label === CONTENT_ID_COLUMN)) {
       ctx.addIssue({ code: 'custom', path: ['idColumn'], message: `without an id column "${CONTENT_ID_COLUMN}" holds each row's content hash: rename the column that has that name` });
     }
@@ -354,7 +384,32 @@ export const modelSpecSchema = z
     });
   });
 
+/** What the label object may say for each task: one meaning per task, nothing of another task's. */
+function labelIssues(task: Task, label: LabelSpec): { path: string[]; message: string }[] {
+  if (typeof label === 'string') {
+    return task === 'multiclass-classification' ? [{ path: ['label'], message: 'a multiclass label lists its classes: label: { column: grade, classes: [low, medium, high] }' }] : [];
+  }
+  const given = (['positive', 'classes', 'objective'] as const).filter((k) => label[k] !== undefined);
+  const wanted = { 'binary-classification': 'positive', 'multiclass-classification': 'classes', regression: 'objective' } as const;
+  const issues = given.filter((k) => k !== wanted[task]).map((k) => ({ path: ['label', k], message: `belongs to a ${k === 'positive' ? 'binary-classification' : k === 'classes' ? 'multiclass-classification' : 'regression'} label, not a ${task} one` }));
+  if (task === 'binary-classification' && label.positive === undefined) issues.push({ path: ['label', 'positive'], message: 'give the positive value, a string or a number (e.g. positive: "yes")' });
+  if (task === 'multiclass-classification' && label.classes === undefined) issues.push({ path: ['label', 'classes'], message: 'give the classes in a fixed order, e.g. classes: [low, medium, high]' });
+  if (label.classes && new Set(label.classes).size !== label.classes.length) issues.push({ path: ['label', 'classes'], message: 'a class is listed twice' });
+  if (label.classes && new Set(label.classes.map((c) => typeof c)).size > 1) issues.push({ path: ['label', 'classes'], message: 'classes must be all integers or all strings' });
+  return issues;
+}
+
 export type ModelSpec = z.infer<typeof modelSpecSchema>;
+
+/** The classes of a multiclass label, in their fixed order; its class k is the model's output k. */
+export function labelClasses(spec: Pick<ModelSpec, 'label'>): (string | number)[] | undefined {
+  return typeof spec.label === 'string' ? undefined : spec.label.classes;
+}
+
+/** The regression objective: squared error unless the label says poisson. */
+export function regressionObjective(spec: Pick<ModelSpec, 'label'>): 'squared-error' | 'poisson' {
+  return (typeof spec.label === 'string' ? undefined : spec.label.objective) ?? 'squared-error';
+}
 export type LabelSpec = z.infer<typeof labelSchema>;
 
 /** The column that holds the label, in either form of `label`: every reader of the label column asks here. */

@@ -4,14 +4,15 @@ import type { Tree } from './tree';
 /** Checkpoints as JSON: typed arrays become plain arrays, and come back as the same types. */
 export function encodeCheckpoint(c: GbdtCheckpoint): string {
   const plain = (t: Tree) => Object.fromEntries(Object.entries(t).map(([k, v]) => [k, Array.from(v as ArrayLike<number>)]));
-  return JSON.stringify({ version: 1, baseScore: c.baseScore, validationLoss: c.validationLoss, trees: c.trees.map(plain) });
+  return JSON.stringify({ version: 2, baseScores: c.baseScores, validationLoss: c.validationLoss, trees: c.trees.map(plain) });
 }
 
 export function decodeCheckpoint(json: string): GbdtCheckpoint {
-  const raw = JSON.parse(json) as { version: number; baseScore: number; validationLoss: number[]; trees: Record<keyof Tree, number[]>[] };
-  if (raw.version !== 1) throw new Error(`unknown checkpoint format ${raw.version}`);
+  const raw = JSON.parse(json) as { version: number; baseScore?: number; baseScores?: number[]; validationLoss: number[]; trees: Record<keyof Tree, number[]>[] };
+  if (raw.version !== 1 && raw.version !== 2) throw new Error(`unknown checkpoint format ${raw.version}`);
   return {
-    baseScore: raw.baseScore,
+    // Version 1 (binary only) was written by workers before multi-output objectives; a job it belongs to may resume on a newer one.
+    baseScores: raw.baseScores ?? [raw.baseScore!],
     validationLoss: raw.validationLoss.map((v) => (v === null ? Number.NaN : v)),
     trees: raw.trees.map((t) => ({
       feature: Int32Array.from(t.feature),

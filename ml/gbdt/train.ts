@@ -5,63 +5,61 @@ import { prng } from '../random';
 import type { TrainProgress } from '../trainer';
 import { applyBins, fitEdges } from './binning';
 import { TreeGrower } from './grow';
+import { logistic, objectiveNamed, type Objective } from './objectives';
 import { scoreBinnedRow, scoreRow, type Tree } from './tree';
 
 export type GbdtParams = z.infer<typeof gbdtSchema>;
 
 export interface GbdtModel {
+  /** Round by round, one tree per output: tree t adds to output t % outputs. */
   trees: Tree[];
-  baseScore: number;
+  /** Per output: the raw score every row starts from. */
+  baseScores: number[];
+  objective: Objective['name'];
+  /** Rounds kept: the best validation loss's, or every round without early stopping. */
   bestIteration: number;
   validationLoss: number[];
 }
 
-const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
-
-
-function logLossOf(y: Uint8Array, raw: Float64Array): number {
-  let s = 0;
-  for (let i = 0; i < y.length; i++) {
-    const z = raw[i];
-    s += (z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z))) - y[i] * z;
-  }
-  return s / y.length;
-}
-
-/**
- * Histogram gradient boosting for binary log loss: binned features, best-first
- * trees under depth and leaf limits, L2 on leaves, min child weight, seeded row
- * and column subsampling, early stopping on the validation split. Deterministic
- * for a given seed.
- */
-/** Training state after some trees: enough to carry on exactly where it stopped. */
+/** Training state after some rounds: enough to carry on exactly where it stopped. */
 export interface GbdtCheckpoint {
   trees: Tree[];
-  baseScore: number;
+  baseScores: number[];
   validationLoss: number[];
 }
 
 export interface FitOptions {
+  /** Binary log loss unless given (objectiveOf in ml/gbdt/objectives.ts picks the spec's). */
+  objective?: Objective;
   onProgress?: (p: TrainProgress) => void;
   resume?: GbdtCheckpoint;
   checkpointEvery?: number;
   onCheckpoint?: (c: GbdtCheckpoint) => void;
 }
 
+/**
+ * Histogram gradient boosting for any objective (ml/gbdt/objectives.ts):
+ * binned features, best-first trees under depth and leaf limits, L2 on leaves,
+ * min child weight, seeded row and column subsampling (the same sample for
+ * every output's tree of a round), early stopping on the validation split's
+ * loss. Deterministic for a given seed.
+ */
 export function fitGbdt(train: Dataset, validation: Dataset, p: GbdtParams, options: FitOptions = {}): GbdtModel {
+  const objective = options.objective ?? logistic;
   const onProgress = options.onProgress ?? (() => undefined);
   const edges = fitEdges(train, p.maxBins);
   const bins = applyBins(train, edges);
   const vbins = applyBins(validation, edges);
   const F = train.features;
-  let positives = 0;
-  for (let i = 0; i < train.rows; i++) positives += train.y[i];
-  const prior = Math.min(Math.max(positives / train.rows, 1e-6), 1 - 1e-6);
-  const baseScore = Math.fround(Math.log(prior / (1 - prior)));
-  const raw = new Float64Array(train.rows).fill(baseScore);
-  const vraw = new Float64Array(validation.rows).fill(baseScore);
-  const grad = new Float64Array(train.rows);
-  const hess = new Float64Array(train.rows);
+  const K = objective.outputs;
+  const N = train.rows;
+  const baseScores = options.resume?.baseScores ?? objective.base(train.y);
+  const raw = new Float64Array(N * K);
+  const vraw = new Float64Array(validation.rows * K);
+  for (let i = 0; i < raw.length; i++) raw[i] = baseScores[i % K];
+  for (let i = 0; i < vraw.length; i++) vraw[i] = baseScores[i % K];
+  const grad = new Float64Array(N * K);
+  const hess = new Float64Array(N * K);
   const grower = new TreeGrower(bins, {
     maxDepth: p.maxDepth,
     maxLeaves: p.maxLeaves ?? 2 ** p.maxDepth,
@@ -70,31 +68,28 @@ export function fitGbdt(train: Dataset, validation: Dataset, p: GbdtParams, opti
     minSplitGain: p.minSplitGain,
     learningRate: p.learningRate,
   });
-  const allRows = Uint32Array.from({ length: train.rows }, (_, i) => i);
+  const allRows = Uint32Array.from({ length: N }, (_, i) => i);
   const trees: Tree[] = [];
   const validationLoss: number[] = [];
   let best = { loss: Number.POSITIVE_INFINITY, iteration: 0 };
   if (options.resume) {
     // Binning is a pure function of the training data, so the checkpoint's trees score the same rows the same way.
-    for (const tree of options.resume.trees) {
+    options.resume.trees.forEach((tree, t) => {
       trees.push(tree);
-      for (let i = 0; i < train.rows; i++) raw[i] += scoreBinnedRow(tree, bins.codes, i * F);
-      for (let i = 0; i < validation.rows; i++) vraw[i] += scoreBinnedRow(tree, vbins.codes, i * F);
-    }
+      const k = t % K;
+      for (let i = 0; i < N; i++) raw[i * K + k] += scoreBinnedRow(tree, bins.codes, i * F);
+      for (let i = 0; i < validation.rows; i++) vraw[i * K + k] += scoreBinnedRow(tree, vbins.codes, i * F);
+    });
     options.resume.validationLoss.forEach((loss, i) => {
       validationLoss.push(loss);
       if (loss < best.loss - 1e-12) best = { loss, iteration: i + 1 };
     });
-    if (validation.rows === 0) best = { loss: Number.NaN, iteration: trees.length };
+    if (validation.rows === 0) best = { loss: Number.NaN, iteration: trees.length / K };
   }
-  for (let t = trees.length; t < p.trees; t++) {
-    // Each tree's sampling depends only on the seed and its index, so a resumed run equals an uninterrupted one.
+  for (let t = trees.length / K; t < p.trees; t++) {
+    // Each round's sampling depends only on the seed and its index, so a resumed run equals an uninterrupted one.
     const random = prng(p.seed * 1_000_003 + t);
-    for (let i = 0; i < train.rows; i++) {
-      const pr = sigmoid(raw[i]);
-      grad[i] = pr - train.y[i];
-      hess[i] = Math.max(pr * (1 - pr), 1e-16);
-    }
+    objective.gradients(train.y, raw, grad, hess);
     let rows = allRows;
     if (p.subsample < 1) rows = allRows.filter(() => random() < p.subsample);
     let features = Int32Array.from({ length: F }, (_, i) => i);
@@ -107,42 +102,54 @@ export function fitGbdt(train: Dataset, validation: Dataset, p: GbdtParams, opti
       }
       features = Int32Array.from(shuffled.slice(0, keep).sort((a, b) => a - b));
     }
-    const tree = grower.grow(rows, grad, hess, features, (value, leafRows) => {
-      for (let k = 0; k < leafRows.length; k++) raw[leafRows[k]] += value;
-    });
-    trees.push(tree);
-    if (rows !== allRows) {
-      // Rows left out of this tree's sample still need its output.
-      const sampled = new Uint8Array(train.rows);
-      for (let k = 0; k < rows.length; k++) sampled[rows[k]] = 1;
-      for (let i = 0; i < train.rows; i++) if (!sampled[i]) raw[i] += scoreBinnedRow(tree, bins.codes, i * F);
+    for (let k = 0; k < K; k++) {
+      const tree = grower.grow(rows, grad.subarray(k * N, (k + 1) * N), hess.subarray(k * N, (k + 1) * N), features, (value, leafRows) => {
+        for (let r = 0; r < leafRows.length; r++) raw[leafRows[r] * K + k] += value;
+      });
+      trees.push(tree);
+      if (rows !== allRows) {
+        // Rows left out of this round's sample still need its output.
+        const sampled = new Uint8Array(N);
+        for (let r = 0; r < rows.length; r++) sampled[rows[r]] = 1;
+        for (let i = 0; i < N; i++) if (!sampled[i]) raw[i * K + k] += scoreBinnedRow(tree, bins.codes, i * F);
+      }
+      for (let i = 0; i < validation.rows; i++) vraw[i * K + k] += scoreBinnedRow(tree, vbins.codes, i * F);
     }
     if (validation.rows > 0) {
-      for (let i = 0; i < validation.rows; i++) vraw[i] += scoreBinnedRow(tree, vbins.codes, i * F);
-      const loss = logLossOf(validation.y, vraw);
+      const loss = objective.loss(validation.y, vraw);
       validationLoss.push(loss);
       if (loss < best.loss - 1e-12) best = { loss, iteration: t + 1 };
       if (p.earlyStoppingRounds && t + 1 - best.iteration >= p.earlyStoppingRounds) break;
     } else best = { loss: Number.NaN, iteration: t + 1 };
     if ((t + 1) % 10 === 0 || t + 1 === p.trees) {
-      onProgress({ step: t + 1, total: p.trees, message: `tree ${t + 1}/${p.trees}`, metrics: { validationLogLoss: validationLoss[t] ?? Number.NaN } });
+      onProgress({ step: t + 1, total: p.trees, message: `round ${t + 1}/${p.trees}`, metrics: { validationLoss: validationLoss[t] ?? Number.NaN } });
     }
     if (options.onCheckpoint && options.checkpointEvery && (t + 1) % options.checkpointEvery === 0 && t + 1 < p.trees) {
-      options.onCheckpoint({ trees: trees.slice(), baseScore, validationLoss: validationLoss.slice() });
+      options.onCheckpoint({ trees: trees.slice(), baseScores, validationLoss: validationLoss.slice() });
     }
   }
-  // Without early stopping every tree is kept; with it, the trees after the best validation loss are dropped.
-  const kept = p.earlyStoppingRounds > 0 ? best.iteration : trees.length;
-  return { trees: trees.slice(0, kept), baseScore, bestIteration: best.iteration, validationLoss };
+  // Without early stopping every round is kept; with it, the rounds after the best validation loss are dropped.
+  const kept = p.earlyStoppingRounds > 0 ? best.iteration : trees.length / K;
+  return { trees: trees.slice(0, kept * K), baseScores, objective: objective.name, bestIteration: best.iteration, validationLoss };
 }
 
-/** The trainer's own scores, computed as ONNX Runtime computes them: float32 comparisons, one base value. */
+/**
+ * The trainer's own predictions (row-major [rows × outputs]: probabilities,
+ * or values), computed as ONNX Runtime computes them: float32 comparisons,
+ * float32 sums of the trees, then the base value.
+ */
 export function predictGbdt(m: GbdtModel, d: Dataset): Float64Array {
-  const out = new Float64Array(d.rows);
+  const K = m.baseScores.length;
+  const objective = objectiveNamed(m.objective, K);
+  const raw = new Float64Array(d.rows * K);
   for (let r = 0; r < d.rows; r++) {
-    let z = m.baseScore;
-    for (const t of m.trees) z += scoreRow(t, d.x, r * d.features);
-    out[r] = sigmoid(z);
+    for (let k = 0; k < K; k++) {
+      let z = 0;
+      for (let t = k; t < m.trees.length; t += K) z = Math.fround(z + scoreRow(m.trees[t], d.x, r * d.features));
+      raw[r * K + k] = Math.fround(z + m.baseScores[k]);
+    }
   }
+  const out = new Float64Array(d.rows * K);
+  for (let r = 0; r < d.rows; r++) objective.transform(raw, r * K, out);
   return out;
 }

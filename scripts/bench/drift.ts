@@ -47,7 +47,7 @@ interface Champion {
 async function train(rows: BatchRow[]): Promise<Champion> {
   const parts = splitRows(rows, spec.split);
   const model = runTrainer({ spec, params: spec.trainer, train: toDataset(parts.train, spec), validation: toDataset(parts.validation, spec), onProgress: () => undefined });
-  const scorer = await OnnxScorer.load(model.onnx, spec.features);
+  const scorer = await OnnxScorer.load(model.onnx, spec);
   const reference = toDataset(rows, spec);
   return { scorer, reference, referenceScores: await scorer.scoreDataset(reference) };
 }

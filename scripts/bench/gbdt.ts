@@ -85,7 +85,7 @@ function ourSide(trainFile: string, testFile: string, outFile: string): void {
   const cpu = process.cpuUsage(cpu0);
   const scores = predictGbdt(model, test);
   fs.writeFileSync(outFile, Array.from(scores).join('\n'));
-  fs.writeFileSync(`${outFile}.onnx`, gbdtToOnnx(model.trees, model.baseScore, anonymous(train.features), 'bench'));
+  fs.writeFileSync(`${outFile}.onnx`, gbdtToOnnx(model, anonymous(train.features), 'bench'));
   process.stdout.write(
     JSON.stringify({ trainSeconds: wall, cpuSeconds: (cpu.user + cpu.system) / 1e6, peakRssMb: process.resourceUsage().maxRSS / 1024, trees: model.trees.length }),
   );
@@ -118,7 +118,7 @@ async function main(): Promise<void> {
   const ours = JSON.parse(execFileSync(process.execPath, [__filename, '--our-side', trainFile, testFile, oursOut], { encoding: 'utf8' }));
   const ourScores = fs.readFileSync(oursOut, 'utf8').split('\n').map(Number);
 
-  const scorer = await OnnxScorer.load(fs.readFileSync(`${oursOut}.onnx`), anonymous(spec.features.length));
+  const scorer = await OnnxScorer.load(fs.readFileSync(`${oursOut}.onnx`), { features: anonymous(spec.features.length) });
   const onnx = await scorer.scoreDataset(test);
   await scorer.release();
   let parity = 0;

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { connections, dataPaths, workflowUrl, type FactoryEnv } from '../../config/env';
 import { creditDefaultText } from '../../data/credit-default';
+import { describeQuality } from '../../ml/measure';
 import { logger } from '../../config/logger';
 import type { WorkerPool } from '../../config/task-queues';
 import { replayBatches } from '../../data/replay';
@@ -77,10 +78,9 @@ async function firstCandidate(ctx: CliContext, print: (s: string) => void): Prom
   );
   print(`\nPipeline: ${workflowUrl(ctx.env, workflowId)}`);
   if (status.stage !== 'awaiting-approval') return;
-  const c = status.candidate!.quality;
   print(
     [
-      `${DEMO_MODEL} v${status.version} is awaiting approval: AUC ${c.auc.toFixed(4)}, log loss ${c.logLoss.toFixed(4)}, accuracy ${c.accuracy.toFixed(4)} on ${c.rows} held-out rows; policy ${status.verdict?.passed ? 'passed' : 'FAILED (flagged)'}.`,
+      `${DEMO_MODEL} v${status.version} is awaiting approval: ${describeQuality(status.candidate!.quality)}; policy ${status.verdict?.passed ? 'passed' : 'FAILED (flagged)'}.`,
       ...(status.verdict?.warnings.length ? [`  advisory: ${status.verdict.warnings.join('; ')}`] : []),
       `  report:   ${status.reportUrl}`,
       `  approvers: ${status.approvers?.join(', ') || 'nobody enabled'} (${status.approvalsRequired ?? 1} approval${(status.approvalsRequired ?? 1) === 1 ? '' : 's'} needed)${status.slackCard ? `; Slack card: ${status.slackCard}` : ''}`,

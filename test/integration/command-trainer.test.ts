@@ -18,7 +18,7 @@ describe('the command trainer', () => {
       await requestTraining(c, name, { reason: 'manual', requestedBy: 'test' });
       const { status } = await waitForStage(c, name, ['awaiting-approval'], 60_000);
       expect(status.candidate!.infra.passed).toBe(true);
-      expect(status.candidate!.quality.auc).toBeGreaterThan(0.65);
+      expect(status.candidate!.metrics.auc).toBeGreaterThan(0.65);
       await factory.workers.waitForOutput('gpu', 'trainer: METRICS');
       await factory.workers.waitForOutput('gpu', 'trainer: read ');
       await factory.workers.waitForOutput('gpu', 'trainer: ENV ');

@@ -22,7 +22,7 @@ describe('the factory loop on the real stack', () => {
       expect(status.stage).toBe('awaiting-approval');
       expect(status.version).toBe(1);
       expect(status.verdict?.passed).toBe(true);
-      expect(status.candidate!.quality.auc).toBeGreaterThan(0.74);
+      expect(status.candidate!.metrics.auc).toBeGreaterThan(0.74);
       expect(status.candidate!.infra.passed).toBe(true);
       expect(status.candidate!.metrics.latencyP99Ms).toBeGreaterThan(0);
       expect(status.candidate!.fairness.map((f) => f.attribute)).toEqual(['SEX', 'AGE bands']);

@@ -31,7 +31,7 @@ describe('logistic regression trainer', () => {
   test('ONNX Runtime reproduces the TypeScript model on every test row within 1e-5', async () => {
     const model = runTrainer({ spec, params: lr, train, validation: toDataset(parts.validation, spec), onProgress: () => undefined });
     const reference = model.predict(held);
-    const scorer = await OnnxScorer.load(model.onnx, spec.features);
+    const scorer = await OnnxScorer.load(model.onnx, spec);
     const onnx = await scorer.scoreDataset(held);
     await scorer.release();
     let worst = 0;
@@ -63,7 +63,7 @@ describe('logistic regression trainer', () => {
     const d = toDataset(x.map((features, i) => ({ id: String(i), features, label: i < 3 ? 0 : 1 })), toy);
     const { model } = fitLogistic(d, { kind: 'logistic-regression', l2: 1, maxIterations: 50, tolerance: 1e-10 });
     const ts = predictLogistic(model, d);
-    const scorer = await OnnxScorer.load(logisticToOnnx(model, toy.features, 'toy'), toy.features);
+    const scorer = await OnnxScorer.load(logisticToOnnx(model, toy.features, 'toy'), toy);
     const onnx = await scorer.score(Float32Array.from(d.x), d.rows);
     await scorer.release();
     for (let i = 0; i < 6; i++) {

@@ -78,7 +78,7 @@ describe('string categories', () => {
     const d = toDataset(batch.rows, spec);
     const model = runTrainer({ spec, params: spec.trainer, train: d, validation: toDataset([], spec), onProgress: () => undefined });
     const reference = model.predict(d);
-    const scorer = await OnnxScorer.load(model.onnx, spec.features);
+    const scorer = await OnnxScorer.load(model.onnx, spec);
     const viaScorer = await scorer.scoreDataset(d);
     await scorer.release();
     // Straight into ONNX Runtime with the strings as the data holds them, as an edge device or another runtime would.

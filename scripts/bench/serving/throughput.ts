@@ -34,7 +34,7 @@ interface Figures {
 /** The child (this file, run by throughput): raw ONNX Runtime at batch 1 with the same number of concurrent callers, no HTTP. */
 async function raw(onnxPath: string, rowsPath: string, seconds: number, connections: number): Promise<void> {
   const input = JSON.parse(fs.readFileSync(rowsPath, 'utf8')) as { features: FeatureSpec[]; rows: number[][] };
-  const scorer = await OnnxScorer.load(fs.readFileSync(onnxPath), input.features);
+  const scorer = await OnnxScorer.load(fs.readFileSync(onnxPath), input);
   const rows = input.rows.map((r) => Float32Array.from(r));
   for (let i = 0; i < 2000; i++) await scorer.score(rows[i % rows.length], 1);
   const latencies: number[] = [];
