@@ -51,7 +51,8 @@ export interface SnapshotRef {
   snapshotId: number;
   artifact: ArtifactRef;
   rows: number;
-  positives: number;
+  /** Rows of the positive class (binary models; null for regression and multiclass). */
+  positives: number | null;
   split: { train: number; validation: number; test: number };
 }
 

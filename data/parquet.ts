@@ -25,15 +25,17 @@ export interface SnapshotColumn {
 
 /**
  * The columns of a model's canonical CSV, in its order: the row key (ID or
- * content hash) and string categories as text, integer features, integer
- * categories and the label (0 or 1) as BIGINT (so "1.5" in an integer column is refused rather than rounded),
- * other features as DOUBLE.
+ * content hash), the time (ISO, UTC) and string categories as text, integer
+ * features, integer categories and a class label (0 or 1, or a class's place)
+ * as BIGINT (so "1.5" in an integer column is refused rather than rounded),
+ * other features and a regression label as DOUBLE.
  */
 export function snapshotColumns(spec: ModelSpec): SnapshotColumn[] {
   return [
     { name: rowKeyColumn(spec), type: 'VARCHAR' },
+    ...(spec.timeColumn === undefined ? [] : [{ name: spec.timeColumn, type: 'VARCHAR' as const }]),
     ...spec.features.map((f): SnapshotColumn => ({ name: f.name, type: isStringCategory(f) ? 'VARCHAR' : f.type === 'number' ? 'DOUBLE' : 'BIGINT' })),
-    { name: labelColumn(spec), type: 'BIGINT' },
+    { name: labelColumn(spec), type: spec.task === 'regression' ? 'DOUBLE' : 'BIGINT' },
   ];
 }
 

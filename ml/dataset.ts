@@ -1,7 +1,7 @@
 import type { BatchRow } from '../specs/data-batch';
 import { encodeValue } from '../specs/feature-encoding';
 import type { FeatureSpec } from '../specs/model-spec';
-import { splitOf, type SplitFractions, type SplitName } from './split';
+import { splitsOf, type SplitFractions, type SplitName } from './split';
 
 /** Rows as a dense row-major float64 matrix, the shape every trainer and scorer works on. */
 export interface Dataset {
@@ -11,6 +11,8 @@ export interface Dataset {
   y: Float64Array;
   rows: number;
   features: number;
+  /** When each row happened (ms since 1970), for a model with a time column: splits follow it. */
+  time?: Float64Array;
 }
 
 /** Validated rows as a dataset, each value encoded as specs/feature-encoding.ts says. */
@@ -22,13 +24,14 @@ export function toDataset(rows: BatchRow[], spec: { features: FeatureSpec[] }): 
     spec.features.forEach((f, j) => (x[i * features + j] = encodeValue(f, r.features[j])));
     y[i] = r.label;
   });
-  return { ids: rows.map((r) => r.id), x, y, rows: rows.length, features };
+  const timed = rows.length > 0 && rows.every((r) => r.time !== undefined);
+  return { ids: rows.map((r) => r.id), x, y, rows: rows.length, features, ...(timed ? { time: Float64Array.from(rows, (r) => r.time!) } : {}) };
 }
 
-/** The seeded id-hash split (ml/split.ts) of a dataset, each part keeping the rows' order. */
+/** The split (ml/split.ts: by id hash, or by time) of a dataset, each part keeping the rows' order. */
 export function splitDataset(d: Dataset, f: SplitFractions): Record<SplitName, Dataset> {
   const members: Record<SplitName, number[]> = { train: [], validation: [], test: [] };
-  d.ids.forEach((id, i) => members[splitOf(id, f)].push(i));
+  splitsOf(d.ids, f, d.time).forEach((name, i) => members[name].push(i));
   const take = (rows: number[]): Dataset => {
     const x = new Float64Array(rows.length * d.features);
     const y = new Float64Array(rows.length);
@@ -36,7 +39,7 @@ export function splitDataset(d: Dataset, f: SplitFractions): Record<SplitName, D
       x.set(d.x.subarray(r * d.features, (r + 1) * d.features), i * d.features);
       y[i] = d.y[r];
     });
-    return { ids: rows.map((r) => d.ids[r]), x, y, rows: rows.length, features: d.features };
+    return { ids: rows.map((r) => d.ids[r]), x, y, rows: rows.length, features: d.features, ...(d.time ? { time: Float64Array.from(rows, (r) => d.time![r]) } : {}) };
   };
   return { train: take(members.train), validation: take(members.validation), test: take(members.test) };
 }

@@ -22,7 +22,8 @@ export async function readSnapshot(file: string, spec: ModelSpec): Promise<Datas
       for (let i = 0; i < read.rows; i++) x[i * features + j] = column[i];
     }
   });
-  return { ids: read.text[rowKeyColumn(spec)] as string[], x, y: read.columns[labelColumn(spec)], rows: read.rows, features };
+  const time = spec.timeColumn === undefined ? undefined : Float64Array.from(read.text[spec.timeColumn], (t) => Date.parse(t!));
+  return { ids: read.text[rowKeyColumn(spec)] as string[], x, y: read.columns[labelColumn(spec)], rows: read.rows, features, ...(time ? { time } : {}) };
 }
 
 /** A snapshot's rows with their values as the data held them (strings for string categories), for a trainer that reads files. */
@@ -30,8 +31,10 @@ export async function readSnapshotRows(file: string, spec: ModelSpec): Promise<B
   const read = await readColumns(file, spec);
   const ids = read.text[rowKeyColumn(spec)] as string[];
   const label = read.columns[labelColumn(spec)];
+  const time = spec.timeColumn === undefined ? undefined : read.text[spec.timeColumn];
   return ids.map((id, i) => ({
     id,
+    ...(time ? { time: Date.parse(time[i]!) } : {}),
     label: label[i],
     features: spec.features.map((f) => (isStringCategory(f) ? (read.text[f.name][i] ?? NaN) : read.columns[f.name][i])),
   }));
@@ -40,5 +43,5 @@ export async function readSnapshotRows(file: string, spec: ModelSpec): Promise<B
 function readColumns(file: string, spec: ModelSpec) {
   const numeric = spec.features.filter((f) => !isStringCategory(f)).map((f) => f.name);
   const strings = spec.features.filter(isStringCategory).map((f) => f.name);
-  return readParquetColumns(file, [...numeric, labelColumn(spec)], [rowKeyColumn(spec), ...strings]);
+  return readParquetColumns(file, [...numeric, labelColumn(spec)], [rowKeyColumn(spec), ...(spec.timeColumn === undefined ? [] : [spec.timeColumn]), ...strings]);
 }

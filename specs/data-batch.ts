@@ -83,10 +83,35 @@ function labelCellSchema(spec: Pick<ModelSpec, 'task' | 'label'>): z.ZodType<num
     .transform((cell) => (matches(positive, cell) ? 1 : 0));
 }
 
+/** A date (2012-10-01) or an ISO 8601 timestamp, with a "T" or a space, seconds and fraction optional, UTC unless it says Z or ±hh:mm. */
+const TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+
+/** A time cell as milliseconds since 1970 (UTC). */
+const timeCellSchema = z
+  .string()
+  .trim()
+  .refine((s) => s.length > 0, 'is empty')
+  .transform((cell, ctx) => {
+    const m = TIME.exec(cell);
+    const iso = m && (m[4] === undefined ? `${cell}T00:00:00Z` : `${cell.replace(' ', 'T')}${m[7] ? '' : 'Z'}`);
+    const ms = iso ? Date.parse(iso) : NaN;
+    // Date.parse rolls 2012-02-30 over to March: a date that does not exist is refused, not moved.
+    if (m && !Number.isNaN(ms) && new Date(ms + (m[7] && m[7] !== 'Z' ? offsetMs(m[7]) : 0)).toISOString().slice(0, 10) === `${m[1]}-${m[2]}-${m[3]}`) return ms;
+    ctx.addIssue({ code: 'custom', message: 'is not a date (2012-10-01) or an ISO timestamp (2012-10-01T13:00:00Z)' });
+    return z.NEVER;
+  });
+
+function offsetMs(zone: string): number {
+  const sign = zone.startsWith('-') ? -1 : 1;
+  const digits = zone.slice(1).replace(':', '');
+  return sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2))) * 60_000;
+}
+
 /** The zod schema of one CSV row of this model: column name → parsed value. */
 function rowSchema(spec: ModelSpec) {
   const shape: Record<string, z.ZodType<unknown, string>> = { [labelColumn(spec)]: labelCellSchema(spec) };
   if (spec.idColumn !== undefined) shape[spec.idColumn] = z.string().trim().min(1, 'is empty');
+  if (spec.timeColumn !== undefined) shape[spec.timeColumn] = timeCellSchema;
   for (const f of spec.features) shape[f.name] = featureSchema(f, spec.validation.missingValues === 'allow');
   return z.object(shape);
 }
@@ -109,6 +134,8 @@ export const batchRowSchema = z.object({
   id: z.string(),
   /** As the model learns it (labelCellSchema): 0 or 1, a class's place in label.classes, or a regression value. */
   label: z.number(),
+  /** When the row happened (ms since 1970, UTC), for a model with a time column. */
+  time: z.number().optional(),
   /** As the data holds them: numbers, and strings for string categories; NaN where a value is missing (validation.missingValues: allow). */
   features: z.array(z.union([z.number(), z.nan(), z.string()])),
 });
@@ -167,7 +194,7 @@ export function validateBatch(spec: ModelSpec, csv: string): BatchValidation {
   const header = records[0].map((h) => h.trim());
   const label = labelColumn(spec);
   const features = spec.features.map((f) => f.name);
-  const required = [...(spec.idColumn === undefined ? [] : [spec.idColumn]), label, ...features];
+  const required = [...(spec.idColumn === undefined ? [] : [spec.idColumn]), ...(spec.timeColumn === undefined ? [] : [spec.timeColumn]), label, ...features];
   const index = new Map(header.map((h, i) => [h, i]));
   const missing = required.filter((c) => !index.has(c));
   for (const c of missing) fail({ line: 1, column: c, message: 'required column is missing from the header' });
@@ -217,12 +244,13 @@ export function validateBatch(spec: ModelSpec, csv: string): BatchValidation {
     const v = parsed.data as Record<string, number | string>;
     const y = v[label] as number;
     const x = features.map((f) => v[f] as FeatureValue);
+    const time = spec.timeColumn === undefined ? undefined : (v[spec.timeColumn] as unknown as number);
     if (spec.idColumn === undefined) {
       // Identical observations are real (two wines measured alike): each is kept, its id numbered by occurrence.
-      const hash = contentId(x, y);
+      const hash = contentId(time === undefined ? x : [new Date(time).toISOString(), ...x], y);
       const seenBefore = repeats.get(hash);
       repeats.set(hash, { first: seenBefore?.first ?? line, count: (seenBefore?.count ?? 0) + 1 });
-      rows.push({ id: seenBefore ? `${hash}#${seenBefore.count + 1}` : hash, label: y, features: x });
+      rows.push({ id: seenBefore ? `${hash}#${seenBefore.count + 1}` : hash, label: y, features: x, ...(time === undefined ? {} : { time }) });
       continue;
     }
     const id = v[spec.idColumn] as string;
@@ -232,7 +260,7 @@ export function validateBatch(spec: ModelSpec, csv: string): BatchValidation {
       continue;
     }
     ids.set(id, line);
-    rows.push({ id, label: y, features: x });
+    rows.push({ id, label: y, features: x, ...(time === undefined ? {} : { time }) });
   }
   const repeated = [...repeats.values()].filter((r) => r.count > 1);
   if (repeated.length > 0) {
@@ -255,19 +283,26 @@ export function validateBatch(spec: ModelSpec, csv: string): BatchValidation {
 
 /** The canonical CSV of validated rows: the model's column order, so equal data hashes equally; a missing value is an empty cell. */
 export function toCanonicalCsv(spec: ModelSpec, rows: BatchRow[]): string {
-  const header = [rowKeyColumn(spec), ...spec.features.map((f) => f.name), labelColumn(spec)];
-  return writeCsv([header, ...rows.map((r) => [r.id, ...r.features, r.label])]);
+  if (spec.timeColumn === undefined) {
+    const header = [rowKeyColumn(spec), ...spec.features.map((f) => f.name), labelColumn(spec)];
+    return writeCsv([header, ...rows.map((r) => [r.id, ...r.features, r.label])]);
+  }
+  // The time, after the row key, as an ISO timestamp in UTC: one spelling of each instant.
+  const header = [rowKeyColumn(spec), spec.timeColumn, ...spec.features.map((f) => f.name), labelColumn(spec)];
+  return writeCsv([header, ...rows.map((r) => [r.id, new Date(r.time!).toISOString(), ...r.features, r.label])]);
 }
 
 /** Reads a canonical CSV written by toCanonicalCsv (trusted: it was validated before it was stored). */
-export function fromCanonicalCsv(spec: Pick<ModelSpec, 'features'>, csv: string): BatchRow[] {
+export function fromCanonicalCsv(spec: Pick<ModelSpec, 'features' | 'timeColumn'>, csv: string): BatchRow[] {
   const strings = spec.features.map(isStringCategory);
+  const first = spec.timeColumn === undefined ? 1 : 2;
   return readCsv(csv)
     .slice(1)
     .map(({ cells }) => ({
       id: cells[0],
+      ...(first === 2 ? { time: Date.parse(cells[1]) } : {}),
       label: Number(cells[cells.length - 1]),
-      features: cells.slice(1, -1).map((c, j) => (c === '' ? NaN : strings[j] ? c : Number(c))),
+      features: cells.slice(first, -1).map((c, j) => (c === '' ? NaN : strings[j] ? c : Number(c))),
     }));
 }
 

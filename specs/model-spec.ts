@@ -323,6 +323,12 @@ export const modelSpecSchema = z
      * one, a row is identified by its content (contentId in specs/data-batch.ts).
      */
     idColumn: z.string().min(1).optional(),
+    /**
+     * When each row happened (a date, 2012-10-01, or an ISO timestamp; UTC
+     * unless it names a zone). With one, splits are time-ordered: the model
+     * trains on the past and is validated and tested on the most recent rows.
+     */
+    timeColumn: z.string().min(1).optional(),
     label: labelSchema,
     features: z.array(featureSchema).min(1),
     protectedAttributes: z.array(protectedAttributeSchema).default([]),
@@ -355,6 +361,9 @@ export const modelSpecSchema = z
     });
     const label = labelColumn(spec);
     if (names.has(label)) ctx.addIssue({ code: 'custom', path: ['label'], message: 'the label must not also be a feature' });
+    if (spec.timeColumn !== undefined && (names.has(spec.timeColumn) || spec.timeColumn === label || spec.timeColumn === spec.idColumn)) {
+      ctx.addIssue({ code: 'custom', path: ['timeColumn'], message: 'the time column must not also be the id, the label or a feature' });
+    }
     for (const issue of labelIssues(spec.task, spec.label)) ctx.addIssue({ code: 'custom', ...issue });
     for (const part of ['floors', 'margins'] as const) {
       for (const metric of Object.keys(spec.policy[part]) as MetricName[]) {

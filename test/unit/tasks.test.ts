@@ -8,7 +8,7 @@ import { fitGbdt, predictGbdt } from '../../ml/gbdt/train';
 import { measure } from '../../ml/measure';
 import { OnnxScorer } from '../../ml/scoring';
 import { runTrainer } from '../../ml/trainers';
-import { validateBatch } from '../../specs/data-batch';
+import { fromCanonicalCsv, toCanonicalCsv, validateBatch } from '../../specs/data-batch';
 import { gbdtSchema, parseModelSpec, type ModelSpec } from '../../specs/model-spec';
 
 const shared = path.join(loadEnv().FACTORY_SHARED_DIR, 'data');
@@ -120,5 +120,42 @@ describe('three tasks', () => {
     expect(() => parseModelSpec({ ...base, task: 'regression', label: 'y', policy: { floors: { rmse: 70, rmes: 1 } } })).toThrow('rmes');
     expect(() => parseModelSpec({ ...base, task: 'regression', label: 'y', trainer: { kind: 'logistic-regression' } })).toThrow('spec.trainer.kind: logistic-regression trains binary-classification models');
     expect(() => parseModelSpec({ ...base, task: 'forecast', label: 'y' })).toThrow('spec.task: must be one of binary-classification, multiclass-classification, regression');
+  });
+});
+
+describe('a time column', () => {
+  const spec = parseModelSpec({
+    name: 'timed',
+    task: 'regression',
+    timeColumn: 'at',
+    label: 'y',
+    features: [{ name: 'x', type: 'number' }],
+    trainer: { kind: 'gbdt' },
+    approval: { approvers: ['alice'] },
+    split: { test: 0.2, validation: 0.2 },
+  });
+
+  test('takes dates and ISO timestamps, names the cell that is neither, and keeps one spelling of each instant', () => {
+    const ok = validateBatch(spec, 'at,x,y\n2012-10-01,1,2\n2012-10-01T13:30:00Z,2,3\n2012-10-01 14:00,3,4\n2012-10-01T16:00:00+02:00,4,5\n');
+    expect(ok.errors).toEqual([]);
+    expect(ok.rows.map((r) => new Date(r.time!).toISOString())).toEqual(['2012-10-01T00:00:00.000Z', '2012-10-01T13:30:00.000Z', '2012-10-01T14:00:00.000Z', '2012-10-01T14:00:00.000Z']);
+    // Rows known by content: the same values at another time are another observation.
+    expect(new Set(ok.rows.map((r) => r.id)).size).toBe(4);
+    expect(fromCanonicalCsv(spec, toCanonicalCsv(spec, ok.rows))).toEqual(ok.rows);
+    const bad = validateBatch(spec, 'at,x,y\n01/10/2012,1,2\n2012-02-30,1,2\n,1,2\n');
+    expect(bad.errors.map((e) => [e.line, e.column, e.value, e.message])).toEqual([
+      [2, 'at', '01/10/2012', 'is not a date (2012-10-01) or an ISO timestamp (2012-10-01T13:00:00Z)'],
+      [3, 'at', '2012-02-30', 'is not a date (2012-10-01) or an ISO timestamp (2012-10-01T13:00:00Z)'],
+      [4, 'at', '', 'is empty'],
+    ]);
+  });
+
+  test('splits by time: the model trains on the past and is tested on the most recent rows', () => {
+    const lines = Array.from({ length: 100 }, (_, i) => `${new Date(Date.UTC(2012, 0, 1 + ((i * 37) % 100))).toISOString().slice(0, 10)},${i},${i}`);
+    const { rows } = validateBatch(spec, `at,x,y\n${lines.join('\n')}\n`);
+    const parts = splitDataset(toDataset(rows, spec), spec.split);
+    expect([parts.train.rows, parts.validation.rows, parts.test.rows]).toEqual([60, 20, 20]);
+    expect(Math.max(...parts.train.time!)).toBeLessThan(Math.min(...parts.validation.time!));
+    expect(Math.max(...parts.validation.time!)).toBeLessThan(Math.min(...parts.test.time!));
   });
 });
