@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -99,10 +100,13 @@ export function dataPaths(env: FactoryEnv) {
   };
 }
 
-/** The shipped credit-default data (see its README in shared/). */
-export function creditDefaultCsv(env: FactoryEnv): string {
-  return path.join(env.FACTORY_SHARED_DIR, 'data/credit-default/UCI_Credit_Card.csv');
+/** A file of the shipped data (shared/data/<relative>, each with its README) as text, or an error saying where it was looked for. */
+export function sharedText(env: FactoryEnv, relative: string): string {
+  const file = path.join(env.FACTORY_SHARED_DIR, 'data', relative);
+  if (!fs.existsSync(file)) throw new Error(`shipped data not found at ${file}; set FACTORY_SHARED_DIR to the folder holding data/${relative.split('/')[0]}/`);
+  return fs.readFileSync(file, 'utf8');
 }
+
 
 /** Where each service is reached: the configured one, or the project's embedded default. */
 export function connections(env: FactoryEnv) {

@@ -1,5 +1,4 @@
-import fs from 'node:fs';
-import { creditDefaultCsv, type FactoryEnv } from '../config/env';
+import { sharedText, type FactoryEnv } from '../config/env';
 import { readCsv, writeCsv } from './csv';
 
 /**
@@ -17,12 +16,10 @@ export const DOCUMENTED_MEANINGS: Record<string, Record<string, string>> = {
 
 /** The shipped file as CSV text with its categories as strings: what the demo, the tests and the benchmarks ingest. */
 export function creditDefaultText(env: FactoryEnv): string {
-  const file = creditDefaultCsv(env);
-  if (!fs.existsSync(file)) throw new Error(`shipped data not found at ${file}; set FACTORY_SHARED_DIR to the folder holding data/credit-default/`);
-  const [header, ...rows] = readCsv(fs.readFileSync(file, 'utf8')).map((r) => r.cells);
+  const [header, ...rows] = readCsv(sharedText(env, 'credit-default/UCI_Credit_Card.csv')).map((r) => r.cells);
   const recoded = Object.entries(DOCUMENTED_MEANINGS).map(([column, meanings]) => {
     const at = header.indexOf(column);
-    if (at < 0) throw new Error(`${file}: no ${column} column in the header`);
+    if (at < 0) throw new Error(`credit-default/UCI_Credit_Card.csv: no ${column} column in the header`);
     return { at, meanings };
   });
   for (const cells of rows) for (const { at, meanings } of recoded) cells[at] = meanings[cells[at]] ?? `undocumented ${cells[at]}`;

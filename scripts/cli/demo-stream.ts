@@ -15,23 +15,29 @@ import { describeIngest, ingest } from './ingest';
  * arrives as a stream. While month m is "current", its clients are scored by
  * the serving replica (about `rate` requests a second, each with its row id);
  * at the month's end its labelled batch is ingested, which is what the row
- * threshold, the drift monitor and live AUC react to. From month SHIFT_FROM the
- * drift scenario's shift is in the data. After the last month the traffic
- * keeps cycling through it, so rollouts always have live requests to judge.
+ * threshold, the drift monitor and live metrics react to. Credit-default's
+ * months carry the drift scenario's shift from month SHIFT_FROM (driftScenario);
+ * bike-sharing's need none, its demand drifts by itself. After the last month
+ * the traffic keeps cycling through it, so rollouts always have live requests
+ * to judge.
  */
-export async function demoStream(ctx: CliContext, opts: { model: string; months: string[]; from: number; monthMs: number; rate: number; servingUrl: string }, print: (s: string) => void): Promise<never> {
-  const files = driftReplay(opts.months, path.join(dataPaths(ctx.env).batches, opts.model, 'stream'));
+export async function demoStream(
+  ctx: CliContext,
+  opts: { model: string; months: string[]; from: number; monthMs: number; rate: number; servingUrl: string; driftScenario?: boolean },
+  print: (s: string) => void,
+): Promise<never> {
+  const files = opts.driftScenario ? driftReplay(opts.months, path.join(dataPaths(ctx.env).batches, opts.model, 'stream')) : opts.months;
   const { spec } = await findModel(ctx.db, opts.model);
   await waitForChampion(ctx, opts.model);
-  print(`\nstream: from now on a month passes every ${opts.monthMs / 1000}s: its clients are scored at ~${opts.rate}/s, then its labelled batch arrives (drift scenario from month ${SHIFT_FROM}).`);
+  print(`\nstream (${opts.model}): from now on a month passes every ${opts.monthMs / 1000}s: its clients are scored at ~${opts.rate}/s, then its labelled batch arrives${opts.driftScenario ? ` (drift scenario from month ${SHIFT_FROM})` : ''}.`);
   for (let m = opts.from; ; m++) {
     const file = files[Math.min(m, files.length) - 1];
     const served = await sendMonth(ctx.env, { ...opts, spec }, file, opts.monthMs);
     if (m > files.length) {
-      print(`stream: ${served.ok} predictions (${served.versions}) on month ${files.length} clients, ${served.failed} failed`);
+      print(`stream (${opts.model}): ${served.ok} predictions (${served.versions}) on month ${files.length} clients, ${served.failed} failed`);
       continue;
     }
-    print(`stream: month ${m}${m >= SHIFT_FROM ? ' (shifted)' : ''}: ${served.ok} predictions served by ${served.versions}, ${served.failed} failed`);
+    print(`stream (${opts.model}): month ${m}${opts.driftScenario && m >= SHIFT_FROM ? ' (shifted)' : ''}: ${served.ok} predictions served by ${served.versions}, ${served.failed} failed`);
     print(`  ${describeIngest(opts.model, file, await ingest(ctx, opts.model, file)).replace(/\n/g, '\n  ')}`);
   }
 }

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import exitHook from 'async-exit-hook';
 import fs from 'node:fs';
 import path from 'node:path';
-import { connections, dataPaths, workflowUrl, type FactoryEnv } from '../../config/env';
+import { connections, dataPaths, sharedText, workflowUrl, type FactoryEnv } from '../../config/env';
 import { creditDefaultText } from '../../data/credit-default';
 import { describeQuality } from '../../ml/measure';
 import { logger } from '../../config/logger';
@@ -23,17 +23,32 @@ import { hasChampion } from '../../db/champion';
 import { loopStateQuery, loopWorkflowId, RESTING_STAGES } from '../../contracts/messages';
 
 const ROOT = path.resolve(__dirname, '../../..');
-const DEMO_MODEL = 'credit-default';
 /** What `factory up` does it does as the factory itself, not as a person: no token is needed to start it. */
 const SYSTEM = 'factory';
 /** The group the shipped model specs name as their approvers. */
 const DEMO_APPROVERS = 'model-approvers';
-/** How many of the replay's monthly batches the first run ingests; the rest arrive later, as a stream. */
-const FIRST_BATCHES = 2;
 const MONTHS = 6;
 /** A replayed month passes in this long, and its clients are scored at about this rate. */
 const DEMO_MONTH_MS = Number(process.env.FACTORY_DEMO_MONTH_MS ?? 180_000);
 const DEMO_RATE = 20;
+
+/**
+ * The shipped models and their data as the demo delivers it: credit-default
+ * (binary, string categories) and bike-sharing (a demand forecast, in time
+ * order) as six monthly batches, the first `first` of them at once and the
+ * rest as a stream with live traffic; wine-quality (multiclass) as one batch.
+ */
+interface Demo {
+  model: string;
+  batches: (env: FactoryEnv, dir: string) => string[];
+  first: number;
+  stream?: { driftScenario: boolean };
+}
+const DEMOS: Demo[] = [
+  { model: 'credit-default', batches: (env, dir) => replayBatches(creditDefaultText(env), dir, MONTHS), first: 2, stream: { driftScenario: true } },
+  { model: 'bike-sharing', batches: (env, dir) => replayBatches(sharedText(env, 'bike-sharing/hour.csv'), dir, MONTHS, 'instant', 'dteday'), first: 1, stream: { driftScenario: false } },
+  { model: 'wine-quality', batches: (env, dir) => replayBatches(sharedText(env, 'wine-quality/winequality-white.csv'), dir, 1, null), first: 1 },
+];
 
 /** Each pool's worker serves Prometheus metrics on its own port. */
 const METRICS_PORTS: Record<WorkerPool, number> = { control: 9464, cpu: 9465, gpu: 9466 };
@@ -53,43 +68,48 @@ function startService(name: string, entry: string, env: FactoryEnv, extraEnv: Re
   return child;
 }
 
-/** The first run: the first months ingested, the first candidate trained to its gate; then the stream of later months. */
+/** The first run: each shipped model's first batches ingested and its first candidate trained to its gate; then the streams of later months. */
 async function demo(ctx: CliContext, print: (s: string) => void): Promise<void> {
-  const files = replayBatches(creditDefaultText(ctx.env), path.join(dataPaths(ctx.env).batches, DEMO_MODEL), MONTHS);
-  const accepted = await ctx.db.query<{ n: number }>("SELECT count(*)::int AS n FROM data_batches b JOIN models m ON m.id = b.model_id WHERE m.name = $1 AND b.status = 'accepted'", [DEMO_MODEL]);
-  if (accepted.rows[0].n === 0) {
-    for (const file of files.slice(0, FIRST_BATCHES)) print(describeIngest(DEMO_MODEL, file, await ingest(ctx, DEMO_MODEL, file)));
-  }
-  const stream = demoStream(ctx, { model: DEMO_MODEL, months: files, from: Math.max(FIRST_BATCHES, accepted.rows[0].n) + 1, monthMs: DEMO_MONTH_MS, rate: DEMO_RATE, servingUrl: `http://127.0.0.1:${ctx.env.SERVING_PORT}` }, print);
-  // Together, so a failing stream surfaces here rather than as an unhandled rejection while the first candidate trains.
-  await Promise.all([firstCandidate(ctx, print), stream]);
+  const servingUrl = `http://127.0.0.1:${ctx.env.SERVING_PORT}`;
+  const runs = DEMOS.map(async (d) => {
+    const files = d.batches(ctx.env, path.join(dataPaths(ctx.env).batches, d.model));
+    const accepted = await ctx.db.query<{ n: number }>("SELECT count(*)::int AS n FROM data_batches b JOIN models m ON m.id = b.model_id WHERE m.name = $1 AND b.status = 'accepted'", [d.model]);
+    if (accepted.rows[0].n === 0) {
+      for (const file of files.slice(0, d.first)) print(describeIngest(d.model, file, await ingest(ctx, d.model, file)));
+    }
+    const stream = d.stream && demoStream(ctx, { model: d.model, months: files, from: Math.max(d.first, accepted.rows[0].n) + 1, monthMs: DEMO_MONTH_MS, rate: DEMO_RATE, servingUrl, ...d.stream }, print);
+    // Together, so a failing stream surfaces here rather than as an unhandled rejection while the first candidate trains.
+    await Promise.all([firstCandidate(ctx, d, print), stream]);
+  });
+  await Promise.all(runs);
 }
 
-async function firstCandidate(ctx: CliContext, print: (s: string) => void): Promise<void> {
-  const champion = await hasChampion(ctx.db, DEMO_MODEL);
-  const loop = await ctx.client.workflow.getHandle(loopWorkflowId(DEMO_MODEL)).query(loopStateQuery).catch(() => undefined);
+async function firstCandidate(ctx: CliContext, d: Demo, print: (s: string) => void): Promise<void> {
+  const model = d.model;
+  const champion = await hasChampion(ctx.db, model);
+  const loop = await ctx.client.workflow.getHandle(loopWorkflowId(model)).query(loopStateQuery).catch(() => undefined);
   if (!champion && !loop?.running) {
-    await requestTraining(ctx, DEMO_MODEL, { reason: 'manual', requestedBy: SYSTEM, detail: 'first run of factory up' });
-    print(`training the first ${DEMO_MODEL} candidate…`);
+    await requestTraining(ctx, model, { reason: 'manual', requestedBy: SYSTEM, detail: 'first run of factory up' });
+    print(`training the first ${model} candidate…`);
   }
-  if (champion && !loop?.running) return print(await modelStatus(ctx, DEMO_MODEL));
-  const { workflowId, status } = await waitForStage(ctx, DEMO_MODEL, RESTING_STAGES, 15 * 60_000, (s) =>
-    print(`  ${DEMO_MODEL}: ${s.stage}${s.version ? ` (candidate v${s.version})` : ''}`),
+  if (champion && !loop?.running) return print(await modelStatus(ctx, model));
+  const { workflowId, status } = await waitForStage(ctx, model, RESTING_STAGES, 15 * 60_000, (s) =>
+    print(`  ${model}: ${s.stage}${s.version ? ` (candidate v${s.version})` : ''}`),
   );
   print(`\nPipeline: ${workflowUrl(ctx.env, workflowId)}`);
   if (status.stage !== 'awaiting-approval') return;
   print(
     [
-      `${DEMO_MODEL} v${status.version} is awaiting approval: ${describeQuality(status.candidate!.quality)}; policy ${status.verdict?.passed ? 'passed' : 'FAILED (flagged)'}.`,
+      `${model} v${status.version} is awaiting approval: ${describeQuality(status.candidate!.quality)}; policy ${status.verdict?.passed ? 'passed' : 'FAILED (flagged)'}.`,
       ...(status.verdict?.warnings.length ? [`  advisory: ${status.verdict.warnings.join('; ')}`] : []),
       `  report:   ${status.reportUrl}`,
       `  approvers: ${status.approvers?.join(', ') || 'nobody enabled'} (${status.approvalsRequired ?? 1} approval${(status.approvalsRequired ?? 1) === 1 ? '' : 's'} needed)${status.slackCard ? `; Slack card: ${status.slackCard}` : ''}`,
-      `  approve:  ./factory approve ${DEMO_MODEL} ${status.version} --comment "looks good"   (as the person your token proves: ${credentialsFile(ctx.env)} or FACTORY_TOKEN)`,
-      `  reject:   ./factory reject ${DEMO_MODEL} ${status.version} --comment "why"`,
+      `  approve:  ./factory approve ${model} ${status.version} --comment "looks good"   (as the person your token proves: ${credentialsFile(ctx.env)} or FACTORY_TOKEN)`,
+      `  reject:   ./factory reject ${model} ${status.version} --comment "why"`,
       `  Web UI:   watch the pipeline there; a signal sent from it is refused and audited (decisions need the approvals service's signature)`,
-      `  then:     ./factory status ${DEMO_MODEL}`,
-      `  predict:  POST http://127.0.0.1:${ctx.env.SERVING_PORT}/v1/models/${DEMO_MODEL}/predict once a champion exists (curl example in README, "Serving")`,
-      `  stream:   after approval, months ${FIRST_BATCHES + 1}–${MONTHS} arrive one every ${DEMO_MONTH_MS / 1000}s with live traffic; the factory retrains on rows, drift and schedule by itself`,
+      `  then:     ./factory status ${model}`,
+      `  predict:  POST http://127.0.0.1:${ctx.env.SERVING_PORT}/v1/models/${model}/predict once a champion exists (curl example in README, "Serving")`,
+      ...(d.stream ? [`  stream:   after approval, months ${d.first + 1}–${MONTHS} arrive one every ${DEMO_MONTH_MS / 1000}s with live traffic; the factory retrains on rows, drift and schedule by itself`] : []),
     ].join('\n'),
   );
 }

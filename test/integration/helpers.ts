@@ -91,7 +91,12 @@ export function commandSpec(name: string, change: (raw: Record<string, any>) => 
 
 /** The shipped credit-default spec under a unique name, with test-sized changes. */
 export function creditSpec(name: string, change: (raw: Record<string, any>) => void = () => undefined): ModelSpec {
-  const raw = parse(fs.readFileSync(path.join(ROOT, 'models/credit-default.yaml'), 'utf8'));
+  return shippedSpec('credit-default', name, change);
+}
+
+/** A shipped spec (models/<file>.yaml) under a unique name, with test-sized changes. */
+export function shippedSpec(file: string, name: string, change: (raw: Record<string, any>) => void = () => undefined): ModelSpec {
+  const raw = parse(fs.readFileSync(path.join(ROOT, `models/${file}.yaml`), 'utf8'));
   raw.name = name;
   // Rollouts at test speed: seconds per phase, a guard reading every second.
   // Candidates here learn from one or two batches, so their scores move more than production retrains would.
