@@ -29,15 +29,27 @@ export class CsvError extends Error {
 }
 
 /**
+ * The delimiter of a file a person sends: a semicolon where the header has
+ * more of them than commas (as spreadsheets in many locales write CSV, and as
+ * UCI's wine files come), else a comma. Quoted header cells do not count.
+ */
+export function detectDelimiter(text: string): ',' | ';' {
+  const end = text.indexOf('\n');
+  const header = (end < 0 ? text : text.slice(0, end)).replace(/"[^"]*"/g, '');
+  const count = (c: string) => header.split(c).length - 1;
+  return count(';') > count(',') ? ';' : ',';
+}
+
+/**
  * Every non-empty record, after a byte-order mark. Records may differ in length:
  * the caller compares them with its header, so it can say which line is short.
  * `trim` drops the whitespace around fields (outside quotes).
  */
-export function readCsv(text: string, options: { trim?: boolean } = {}): CsvRecord[] {
+export function readCsv(text: string, options: { trim?: boolean; delimiter?: string } = {}): CsvRecord[] {
   let records: { record: string[]; info: { lines: number } }[];
   try {
     // The typings do not model `info: true`, which wraps each record with its line number.
-    records = parse(text, { info: true, skip_empty_lines: true, relax_column_count: true, bom: true, trim: options.trim ?? false }) as unknown as typeof records;
+    records = parse(text, { info: true, skip_empty_lines: true, relax_column_count: true, bom: true, trim: options.trim ?? false, delimiter: options.delimiter ?? ',' }) as unknown as typeof records;
   } catch (err) {
     const e = err as { lines?: number; message: string };
     throw new CsvError(e.message, e.lines ?? 0);

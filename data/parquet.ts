@@ -1,5 +1,6 @@
 import fs from 'node:fs';
-import { DuckDBConnection, DuckDBInstance, LIST, VARCHAR, listValue } from '@duckdb/node-api';
+import { LIST, VARCHAR, listValue } from '@duckdb/node-api';
+import { ident, literal, withDuckDB } from './duckdb';
 import { NUMBER } from '../specs/data-batch';
 import { isStringCategory } from '../specs/feature-encoding';
 import { labelColumn, rowKeyColumn, type ModelSpec } from '../specs/model-spec';
@@ -200,29 +201,6 @@ export async function columnStats(path: string, columns: SnapshotColumn[]): Prom
       return [c.name, { rows, missingRate, min: num(min), max: num(max), mean: num(mean), std: num(std) }];
     }),
   );
-}
-
-/** One connection to a fresh in-memory database, closed (with the database) however fn ends. */
-async function withDuckDB<T>(fn: (db: DuckDBConnection) => Promise<T>): Promise<T> {
-  const instance = await DuckDBInstance.create(':memory:', { threads: '1' });
-  try {
-    const connection = await instance.connect();
-    try {
-      return await fn(connection);
-    } finally {
-      connection.closeSync();
-    }
-  } finally {
-    instance.closeSync();
-  }
-}
-
-function ident(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
-
-function literal(text: string): string {
-  return `'${text.replace(/'/g, "''")}'`;
 }
 
 /** A batch's header line; canonical batches keep it far below the 64 KiB read here. */

@@ -6,6 +6,7 @@ import { decide, describeDecision } from './cli/approval';
 import { ADMINS } from '../people/directory';
 import { callerOf, CliError, withContext } from './cli/context';
 import { describeHistory, modelHistory } from './cli/history';
+import { initSpec, type InitOptions } from './cli/init';
 import { describeIngest, ingest } from './cli/ingest';
 import { listModels, registerModel } from './cli/models';
 import { describeRolloutStatus, followRollout, rolloutStatus, steerRollout } from './cli/rollout';
@@ -43,6 +44,17 @@ program
   .action(run(async () => {
     for (const name of Object.keys(TOOLS) as ToolName[]) print(`${name}: ${await ensureTool(name)}`);
   }));
+
+program
+  .command('init <file>')
+  .description('draft a commented model spec for a CSV file (comma or semicolon, with a header): types, categories, id, time and label read from the data, leaks left out')
+  .option('--label <column>', 'the column to predict (default: the last one)')
+  .option('--task <task>', 'binary-classification, multiclass-classification or regression (default: inferred from the label)')
+  .option('--time <column>', 'the column that says when each row happened (default: a column of dates, if there is one)')
+  .option('--name <name>', 'the model name (default: from the file name)')
+  .option('--out <file>', 'where to write the spec (default: <name>.yaml)')
+  .option('--force', 'replace the output file if it exists')
+  .action(run(async (file: string, opts: InitOptions) => print((await initSpec(file, opts)).text)));
 
 program
   .command('register <spec>')

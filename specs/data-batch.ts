@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import { z } from 'zod';
-import { CsvError, csvLine, readCsv, writeCsv } from '../data/csv';
+import { CsvError, csvLine, detectDelimiter, readCsv, writeCsv } from '../data/csv';
 import { isListed, isStringCategory, type FeatureValue } from './feature-encoding';
 import { labelClasses, labelColumn, regressionObjective, rowKeyColumn, type FeatureSpec, type ModelSpec } from './model-spec';
 
@@ -166,11 +166,11 @@ export interface BatchValidation {
 export const MAX_LISTED_ERRORS = 200;
 
 /**
- * Validates a whole CSV batch against the model's schema. It never returns a
- * partial result as good: any error makes the whole batch invalid. A repeated
- * row is an error naming both lines: the same id twice, or without an id column
- * the same content twice (which would otherwise count as one row, since its
- * content is its id); a row that repeats one of an earlier batch is the same row
+ * Validates a whole CSV batch (comma- or semicolon-separated: detectDelimiter)
+ * against the model's schema. It never returns a partial result as good: any
+ * error makes the whole batch invalid. The same id twice is an error naming
+ * both lines; without an id column, identical rows are separate observations,
+ * kept and noted. A row that repeats one of an earlier batch is the same row
  * again, and the snapshot keeps it once.
  */
 export function validateBatch(spec: ModelSpec, csv: string): BatchValidation {
@@ -181,7 +181,7 @@ export function validateBatch(spec: ModelSpec, csv: string): BatchValidation {
 
   let records: string[][];
   try {
-    records = readCsv(csv).map((r) => r.cells);
+    records = readCsv(csv, { delimiter: detectDelimiter(csv) }).map((r) => r.cells);
   } catch (err) {
     if (!(err instanceof CsvError)) throw err;
     fail({ line: err.line, column: '*', message: `not valid CSV: ${err.message}` });
