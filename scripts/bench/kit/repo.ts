@@ -6,9 +6,9 @@ import { parseModelSpec, type ModelSpec } from '../../../specs/model-spec';
 /** The checkout's root, from dist/scripts/bench/kit. */
 export const ROOT = path.resolve(__dirname, '../../../..');
 
-/** The shipped credit-default spec, with change applied to its YAML before it is validated. */
-export function shippedSpec(change: (raw: Record<string, any>) => void = () => undefined): ModelSpec {
-  const raw = parse(fs.readFileSync(path.join(ROOT, 'models/credit-default.yaml'), 'utf8'));
+/** A shipped spec (models/<model>.yaml, credit-default unless named), with change applied to its YAML before it is validated. */
+export function shippedSpec(change: (raw: Record<string, any>) => void = () => undefined, model = 'credit-default'): ModelSpec {
+  const raw = parse(fs.readFileSync(path.join(ROOT, `models/${model}.yaml`), 'utf8'));
   change(raw);
   return parseModelSpec(raw);
 }
