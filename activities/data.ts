@@ -3,21 +3,24 @@ import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { metrics } from '../config/metrics';
 import { checkAgainstSnapshot, type ReferenceStats } from '../data/batch-checks';
+import { csvLine } from '../data/csv';
 import { isParquet } from '../data/format';
 import { buildParquetSnapshot, columnStats, parquetToCsv, readParquetColumns, snapshotColumns } from '../data/parquet';
 import { audit, findModel } from '../db/models';
 import { inTransaction } from '../db/pool';
 import { splitsOf } from '../ml/split';
 import { toCanonicalCsv, validateBatch, type BatchValidation, type RowError } from '../specs/data-batch';
-import { labelColumn, rowKeyColumn, type ModelSpec } from '../specs/model-spec';
-import { refOf, type ArtifactRef } from '../storage/artifacts';
+import { dataSchemaOf, labelClasses, labelColumn, rowKeyColumn, type ModelSpec } from '../specs/model-spec';
+import { refOf, sha256, type ArtifactRef } from '../storage/artifacts';
 import type { ActivityDeps } from './deps';
 import { inScratch } from './scratch';
 import type { IngestResult, SnapshotRef } from '../contracts/payloads';
 
 interface BatchRecord {
   id: string;
+  source: string;
   status: 'accepted' | 'quarantined';
+  data_schema_sha256: string | null;
   row_count: number;
   artifact_key: string;
   artifact_sha256: string;
@@ -30,6 +33,28 @@ const PARQUET_TYPE = 'application/vnd.apache.parquet';
 /** A Parquet file has rows, not lines: its faults are numbered by data row (CSV line 2 is row 1), header faults by column alone. */
 function byRow({ line, ...fault }: RowError): RowError {
   return line === undefined || line < 2 ? fault : { row: line - 1, ...fault };
+}
+
+/**
+ * A batch stored under an earlier spec (its columns differ from the current
+ * canonical ones), validated again under the current spec: the columns the
+ * spec now needs are taken by name, ones it no longer uses dropped. One it
+ * needs that the batch never had fails the snapshot, naming the batch, its
+ * source and the column: nothing is dropped or guessed.
+ */
+function underCurrentSpec(spec: ModelSpec, b: BatchRecord, stored: string): string {
+  // Stored labels are already what the model learns (0 or 1, a class's place, a value), not the values the file had.
+  const classes = labelClasses(spec);
+  const label = spec.task === 'regression' ? spec.label : classes ? { column: labelColumn(spec), classes: classes.map((_, k) => k) } : labelColumn(spec);
+  const v = validateBatch({ ...spec, label }, stored);
+  if (v.errors.length > 0) {
+    const faults = v.errors.slice(0, 5).map((e) => `${e.line !== undefined ? `line ${e.line}, ` : ''}column ${e.column}: ${e.message}`).join('; ');
+    throw ApplicationFailure.nonRetryable(
+      `batch ${b.id} (${b.source}), accepted under an earlier spec, does not fit the current one: ${faults}${v.errors.length > 5 ? '; …' : ''}. Re-ingest ${b.source} with what the spec now needs (it is validated again in its place), or change the spec back`,
+      'BatchDoesNotFitSpec',
+    );
+  }
+  return toCanonicalCsv(spec, v.rows);
 }
 
 /** Data activities (cpu pool): batch validation with quarantine, and immutable Parquet snapshots. */
@@ -71,12 +96,15 @@ export function createDataActivities({ db, store, workDir }: Pick<ActivityDeps, 
       const model = await findModel(db, input.model).catch((err) => {
         throw ApplicationFailure.nonRetryable(err.message, 'UnknownModel');
       });
+      const schema = sha256(JSON.stringify(dataSchemaOf(model.spec)));
       const existing = await db.query<BatchRecord>(
-        'SELECT id, status, row_count, artifact_key, artifact_sha256, artifact_bytes, report FROM data_batches WHERE model_id = $1 AND source_sha256 = $2',
+        'SELECT id, source, status, data_schema_sha256, row_count, artifact_key, artifact_sha256, artifact_bytes, report FROM data_batches WHERE model_id = $1 AND source_sha256 = $2',
         [model.id, input.upload.sha256],
       );
-      if (existing.rowCount) {
-        const b = existing.rows[0];
+      // The same file under the same data schema is the same batch; under a changed schema it is validated again, in its place.
+      const previous = existing.rows[0];
+      if (previous && previous.data_schema_sha256 === schema) {
+        const b = previous;
         return {
           batchId: Number(b.id),
           status: b.status,
@@ -104,11 +132,18 @@ export function createDataActivities({ db, store, workDir }: Pick<ActivityDeps, 
       const notes = result.notes.length > 0 ? { notes: result.notes } : {};
       const report = accepted ? notes : { errors: result.errors, moreErrors: result.moreErrors, ...notes };
       const batchId = await inTransaction(db, async (tx) => {
-        const row = await tx.query<{ id: string }>(
-          `INSERT INTO data_batches (model_id, source, source_sha256, status, row_count, artifact_key, artifact_sha256, artifact_bytes, report)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
-          [model.id, input.source, input.upload.sha256, accepted ? 'accepted' : 'quarantined', result.rowCount, artifact.key, artifact.sha256, artifact.bytes, JSON.stringify(report)],
-        );
+        const values = [accepted ? 'accepted' : 'quarantined', result.rowCount, artifact.key, artifact.sha256, artifact.bytes, JSON.stringify(report), schema];
+        // A batch validated again keeps its id, so its place among the batches (a later one's row replaces an earlier one's) stays.
+        const row = previous
+          ? await tx.query<{ id: string }>(
+              'UPDATE data_batches SET status = $2, row_count = $3, artifact_key = $4, artifact_sha256 = $5, artifact_bytes = $6, report = $7, data_schema_sha256 = $8 WHERE id = $1 RETURNING id',
+              [previous.id, ...values],
+            )
+          : await tx.query<{ id: string }>(
+              `INSERT INTO data_batches (model_id, source, source_sha256, status, row_count, artifact_key, artifact_sha256, artifact_bytes, report, data_schema_sha256)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+              [model.id, input.source, input.upload.sha256, ...values],
+            );
         await audit(tx, {
           actor: input.actor,
           action: accepted ? 'batch.accept' : 'batch.quarantine',
@@ -122,6 +157,8 @@ export function createDataActivities({ db, store, workDir }: Pick<ActivityDeps, 
             errors: result.errors.length + result.moreErrors,
             artifact: artifact.key,
             checkedAgainst: reference?.sha256,
+            // Validated again under a changed data schema: what it was before, which stays in S3.
+            ...(previous && { revalidated: { batchId: Number(previous.id), status: previous.status, artifact: previous.artifact_key } }),
           },
         });
         return Number(row.rows[0].id);
@@ -153,7 +190,7 @@ export function createDataActivities({ db, store, workDir }: Pick<ActivityDeps, 
       const model = await findModel(db, input.model);
       const { spec } = model;
       const batches = await db.query<BatchRecord>(
-        "SELECT id, status, row_count, artifact_key, artifact_sha256, artifact_bytes, report FROM data_batches WHERE model_id = $1 AND status = 'accepted' ORDER BY id",
+        "SELECT id, source, status, data_schema_sha256, row_count, artifact_key, artifact_sha256, artifact_bytes, report FROM data_batches WHERE model_id = $1 AND status = 'accepted' ORDER BY id",
         [model.id],
       );
       if (batches.rowCount === 0) {
@@ -161,9 +198,11 @@ export function createDataActivities({ db, store, workDir }: Pick<ActivityDeps, 
       }
       const { rows, stats, split, positives, artifact } = await inScratch(workDir, `snapshot-${input.model}-`, async (dir) => {
         const files: string[] = [];
+        const header = csvLine(snapshotColumns(spec).map((c) => c.name));
         for (const b of batches.rows) {
           files.push(path.join(dir, `batch-${b.id}.csv`));
-          fs.writeFileSync(files[files.length - 1], await store.get(refOf(b)));
+          const stored = (await store.get(refOf(b))).toString('utf8');
+          fs.writeFileSync(files[files.length - 1], stored.startsWith(`${header}\n`) ? stored : underCurrentSpec(spec, b, stored));
           Context.current().heartbeat({ batch: b.id });
         }
         const out = path.join(dir, 'snapshot.parquet');

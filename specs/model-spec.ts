@@ -410,6 +410,16 @@ function labelIssues(task: Task, label: LabelSpec): { path: string[]; message: s
 
 export type ModelSpec = z.infer<typeof modelSpecSchema>;
 
+/**
+ * What a batch is validated against: a change here (a feature added, a
+ * category value listed, the label's meaning) makes earlier batches worth
+ * validating again; a change elsewhere (approvers, rollout) does not.
+ */
+export function dataSchemaOf(spec: ModelSpec): Pick<ModelSpec, 'task' | 'idColumn' | 'timeColumn' | 'label' | 'features' | 'validation'> {
+  const { task, idColumn, timeColumn, label, features, validation } = spec;
+  return { task, idColumn, timeColumn, label, features, validation };
+}
+
 /** The classes of a multiclass label, in their fixed order; its class k is the model's output k. */
 export function labelClasses(spec: Pick<ModelSpec, 'label'>): (string | number)[] | undefined {
   return typeof spec.label === 'string' ? undefined : spec.label.classes;

@@ -1,2 +1,6 @@
 -- Regression and multiclass snapshots have no positive class: their count of positives is unknown, not 0.
 ALTER TABLE dataset_snapshots ALTER COLUMN positives DROP NOT NULL;
+
+-- The data schema (features, label, id and time columns, task, validation) a batch was validated under:
+-- re-sending the same file after that schema changed validates it again instead of answering "duplicate".
+ALTER TABLE data_batches ADD COLUMN data_schema_sha256 text;

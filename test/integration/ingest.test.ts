@@ -187,5 +187,31 @@ describe('data batches', () => {
       expect(stats.rows[0].stats.BILL_AMT1.missingRate).toBeCloseTo(500 / 10_000, 10);
     });
   });
+  test('a spec whose features change after data arrived: old batches are read with the columns it needs, a column they lack is named, and re-ingesting their file fills it in place', async () => {
+    const name = uniqueName('evolve');
+    const without = (raw: Record<string, any>) => (raw.features = raw.features.filter((f: { name: string }) => f.name !== 'PAY_AMT6' && f.name !== 'BILL_AMT6'));
+    await registerSpec(creditSpec(name, without));
+    await ctx(async (c) => {
+      const first = await ingest(c, name, factory.batches[0]);
+      expect(first.status).toBe('accepted');
+      const before = await snapshotOf(c, name);
+      // BILL_AMT6 back, and a new feature: the first batch was stored without either.
+      await registerSpec(creditSpec(name, (raw) => (raw.features = raw.features.filter((f: { name: string }) => f.name !== 'PAY_AMT6'))));
+      await expect(snapshotOf(c, name)).rejects.toThrow(`batch ${first.batchId} (${path.basename(factory.batches[0])}), accepted under an earlier spec, does not fit the current one: line 1, column BILL_AMT6: required column is missing from the header`);
+      // The same file again is validated under the new spec, in its place: the same batch, now with the column.
+      const again = await ingest(c, name, factory.batches[0]);
+      expect({ batchId: again.batchId, status: again.status, duplicate: again.duplicate }).toEqual({ batchId: first.batchId, status: 'accepted', duplicate: false });
+      const after = await snapshotOf(c, name);
+      expect(after.rows).toBe(before.rows);
+      // Dropping a feature needs nothing: the stored batch keeps it, the snapshot leaves it out.
+      await registerSpec(creditSpec(name, without));
+      expect((await snapshotOf(c, name)).artifact.sha256).toBe(before.artifact.sha256);
+      // Sent again, the file is validated once under this schema too; after that it is a duplicate, as before.
+      expect((await ingest(c, name, factory.batches[0])).duplicate).toBe(false);
+      expect((await ingest(c, name, factory.batches[0])).duplicate).toBe(true);
+      const audit = await c.db.query("SELECT details FROM audit_events WHERE model = $1 AND action = 'batch.accept' ORDER BY id", [name]);
+      expect(audit.rows.map((r) => r.details.revalidated?.batchId ?? null)).toEqual([null, first.batchId, first.batchId]);
+    });
+  });
 });
 
