@@ -3,7 +3,7 @@ import { decodeCheckpoint, encodeCheckpoint } from './gbdt/checkpoint';
 import { gbdtToOnnx } from './gbdt/onnx';
 import { objectiveOf } from './gbdt/objectives';
 import { fitGbdt, predictGbdt, type GbdtParams } from './gbdt/train';
-import { trainLogisticRegression } from './logistic-regression';
+import { trainLinear } from './linear';
 import type { TrainInput, TrainedModel, Trainer } from './trainer';
 
 /** Checkpoint about every 25 trees: cheap to write, little work lost when a worker dies. */
@@ -39,7 +39,9 @@ export function runTrainer(input: TrainInput): TrainedModel {
   const params: TrainerSpec = input.params;
   switch (params.kind) {
     case 'logistic-regression':
-      return trainLogisticRegression({ ...input, params });
+      return trainLinear({ ...input, params: { ...params, kind: 'linear' } });
+    case 'linear':
+      return trainLinear({ ...input, params });
     case 'gbdt':
       return trainGbdt({ ...input, params });
     case 'command':

@@ -45,14 +45,19 @@ export const featureSchema = z
     message: 'a string category has no min or max',
   });
 
-export const logisticRegressionSchema = z
-  .object({
-    kind: z.literal('logistic-regression'),
-    l2: z.number().min(0).default(1),
-    maxIterations: z.number().int().min(1).max(1000).default(50),
-    tolerance: z.number().positive().default(1e-8),
-  })
-  .strict();
+const linearParams = {
+  l2: z.number().min(0).default(1),
+  maxIterations: z.number().int().min(1).max(1000).default(50),
+  tolerance: z.number().positive().default(1e-8),
+};
+
+/**
+ * The linear family (ml/linear.ts): logistic regression for binary models,
+ * multinomial for multiclass, ridge for regression, on standardised numbers
+ * and one-hot categories. `logistic-regression` is its binary name.
+ */
+export const linearSchema = z.object({ kind: z.literal('linear'), ...linearParams }).strict();
+export const logisticRegressionSchema = z.object({ kind: z.literal('logistic-regression'), ...linearParams }).strict();
 
 export const gbdtSchema = z
   .object({
@@ -104,7 +109,7 @@ export const commandTrainerSchema = z
   .strict();
 
 /** Trainers are a discriminated union so the next one slots in with its own params. */
-export const trainerSchema = z.discriminatedUnion('kind', [logisticRegressionSchema, gbdtSchema, commandTrainerSchema]);
+export const trainerSchema = z.discriminatedUnion('kind', [logisticRegressionSchema, linearSchema, gbdtSchema, commandTrainerSchema]);
 
 export const metricNameSchema = z.enum(CRITERION_NAMES);
 
@@ -371,7 +376,7 @@ export const modelSpecSchema = z
       }
     }
     if (spec.trainer.kind === 'logistic-regression' && spec.task !== 'binary-classification') {
-      ctx.addIssue({ code: 'custom', path: ['trainer', 'kind'], message: `logistic-regression trains binary-classification models; a ${spec.task} model takes kind: gbdt (or a command trainer)` });
+      ctx.addIssue({ code: 'custom', path: ['trainer', 'kind'], message: `logistic-regression trains binary-classification models; a ${spec.task} model takes kind: linear (its family: ${spec.task === 'regression' ? 'ridge regression' : 'multinomial logistic regression'}), gbdt or a command trainer` });
     }
     const drift = spec.triggers.drift;
     const live = { minLiveAuc: 'binary-classification', maxLiveRmse: 'regression', minLiveAccuracy: 'multiclass-classification' } as const;
