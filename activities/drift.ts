@@ -7,6 +7,7 @@ import { findModel } from '../db/models';
 import { driftReport } from '../ml/drift';
 import { auc } from '../ml/metrics';
 import { OnnxScorer } from '../ml/scoring';
+import { isStringCategory, otherCode } from '../specs/feature-encoding';
 import { regressionQuality } from '../ml/task-quality';
 import { readSnapshot } from '../ml/snapshot';
 import { fromCanonicalCsv } from '../specs/data-batch';
@@ -83,6 +84,11 @@ export function createDriftActivities({ db, store, workDir }: ActivityDeps) {
         psiThreshold: cfg.psiThreshold,
         discrete: spec.features.filter((f) => f.type === 'category').map((f) => f.name),
       });
+      // The "other" bucket of each category that has one: values the spec does not list, in training and now.
+      const share = (xs: Float64Array, code: number) => xs.reduce((n, v) => n + (v === code ? 1 : 0), 0) / Math.max(1, xs.length);
+      const others = spec.features.flatMap((f, j) =>
+        f.unknown === 'other' && isStringCategory(f) ? [{ feature: f.name, training: share(reference[j], otherCode(f)), recent: share(current[j], otherCode(f)) }] : [],
+      );
       const live = await liveQuality(recent.rows);
       const [liveName, liveValue] = spec.task === 'regression' ? ['live RMSE', live.rmse] : spec.task === 'multiclass-classification' ? ['live accuracy', live.accuracy] : ['live AUC', live.auc];
       const scorePsi = report.score?.psi;
@@ -93,7 +99,7 @@ export function createDriftActivities({ db, store, workDir }: ActivityDeps) {
         ...(live.rmse !== undefined && cfg.maxLiveRmse !== undefined && live.rmse > cfg.maxLiveRmse ? [`live RMSE ${live.rmse.toFixed(3)} > ${cfg.maxLiveRmse}`] : []),
         ...(live.accuracy !== undefined && cfg.minLiveAccuracy !== undefined && live.accuracy < cfg.minLiveAccuracy ? [`live accuracy ${live.accuracy.toFixed(3)} < ${cfg.minLiveAccuracy}`] : []),
       ];
-      const body = JSON.stringify({ model: input.model, checkId: input.checkId, championVersion: c.version, snapshotSha256: c.snapshot.artifact.sha256, window: cfg.window, liveAuc: live.auc, liveRmse: live.rmse, liveAccuracy: live.accuracy, labelled: live.labelled, report }, null, 1);
+      const body = JSON.stringify({ model: input.model, checkId: input.checkId, championVersion: c.version, snapshotSha256: c.snapshot.artifact.sha256, window: cfg.window, liveAuc: live.auc, liveRmse: live.rmse, liveAccuracy: live.accuracy, labelled: live.labelled, others, report }, null, 1);
       const stored = await store.put('reports', body, '.json', 'application/json');
       const top = [...report.features].sort((a, b) => b.psi - a.psi).slice(0, 3).map((f) => `${f.feature} ${f.psi.toFixed(3)}`).join(', ');
       const summary = [
@@ -101,6 +107,7 @@ export function createDriftActivities({ db, store, workDir }: ActivityDeps) {
         `${rows} predictions by v${c.version} in the last ${cfg.window} vs its training snapshot ${c.snapshot.artifact.sha256.slice(0, 12)}`,
         `top PSI ${top}; score PSI ${scorePsi?.toFixed(3) ?? '–'}`,
         `${liveName} ${liveValue?.toFixed(3) ?? '–'} on ${live.labelled} labelled predictions`,
+        ...(others.some((o) => o.recent > 0 || o.training > 0) ? [`other values: ${others.map((o) => `${o.feature} ${(100 * o.recent).toFixed(1)}% (training ${(100 * o.training).toFixed(1)}%)`).join(', ')}`] : []),
         `report ${stored.key}`,
       ].join(' · ');
       return record({

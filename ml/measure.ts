@@ -66,3 +66,18 @@ export function describeQuality(q: TaskQuality): string {
   if (q.task === 'multiclass') return `log loss ${f(q.logLoss)}, accuracy ${f(q.accuracy)}, macro-F1 ${f(q.macroF1)} on ${q.rows} held-out rows`;
   return `AUC ${f(q.auc)}, log loss ${f(q.logLoss)}, accuracy ${f(q.accuracy)} on ${q.rows} held-out rows`;
 }
+
+/** The one figure a list of versions shows per version: AUC, RMSE or accuracy. */
+export function headline(q: TaskQuality | undefined): string {
+  const f = (v: number | undefined) => (v === undefined || v === null || !Number.isFinite(v) ? '–' : Math.abs(v) >= 100 ? v.toFixed(1) : v.toFixed(4));
+  if (q?.task === 'regression') return `rmse ${f(q.rmse)}`;
+  if (q?.task === 'multiclass') return `accuracy ${f(q.accuracy)}`;
+  return `auc ${f(q?.auc)}`;
+}
+
+/** A version's main figures for scripts (factory history --json), the headline first. */
+export function summaryMetrics(q: TaskQuality): Record<string, number> {
+  if (q.task === 'regression') return { rmse: q.rmse, mae: q.mae, r2: q.r2 };
+  if (q.task === 'multiclass') return { accuracy: q.accuracy, logLoss: q.logLoss, macroF1: q.macroF1 };
+  return { auc: q.auc, logLoss: q.logLoss, accuracy: q.accuracy };
+}

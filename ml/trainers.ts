@@ -13,6 +13,7 @@ const trainGbdt: Trainer<GbdtParams> = ({ spec, params, train, validation, onPro
   const start = resume ? decodeCheckpoint(resume) : undefined;
   const model = fitGbdt(train, validation, params, {
     objective: objectiveOf(spec),
+    categorical: spec.features.map((f) => f.type === 'category'),
     onProgress,
     resume: start,
     checkpointEvery: CHECKPOINT_EVERY,

@@ -19,8 +19,13 @@ export interface Bins {
 
 export const MAX_BINS = 255;
 
-/** Up to maxBins value bins per feature (bin 0 is for missing values), cut at quantiles of the distinct training values. */
-export function fitEdges(d: Dataset, maxBins = MAX_BINS): Float32Array[] {
+/**
+ * Up to maxBins value bins per feature (bin 0 is for missing values), cut at
+ * quantiles of the distinct training values. A categorical feature with at
+ * most maxBins values gets one bin per value, each edge the value itself
+ * (isCategoryBinning), so a set of its bins is a set of its values.
+ */
+export function fitEdges(d: Dataset, maxBins = MAX_BINS, categorical: boolean[] = []): Float32Array[] {
   const edges: Float32Array[] = [];
   const values = new Float32Array(d.rows);
   for (let f = 0; f < d.features; f++) {
@@ -54,8 +59,8 @@ export function fitEdges(d: Dataset, maxBins = MAX_BINS): Float32Array[] {
         }
       }
     }
-    // The last edge is +Infinity so unseen large values still land in a bin.
-    cut[cut.length - 1] = Number.POSITIVE_INFINITY;
+    // The last edge is +Infinity so unseen large values still land in a bin (a category's never reach a set: binOf puts them last).
+    if (!(categorical[f] && distinct.length <= capacity && distinct.length > 0)) cut[cut.length - 1] = Number.POSITIVE_INFINITY;
     edges.push(Float32Array.from(cut.length ? cut : [Number.POSITIVE_INFINITY]));
   }
   return edges;

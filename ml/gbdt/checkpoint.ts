@@ -8,7 +8,7 @@ export function encodeCheckpoint(c: GbdtCheckpoint): string {
 }
 
 export function decodeCheckpoint(json: string): GbdtCheckpoint {
-  const raw = JSON.parse(json) as { version: number; baseScore?: number; baseScores?: number[]; validationLoss: number[]; trees: Record<keyof Tree, number[]>[] };
+  const raw = JSON.parse(json) as { version: number; baseScore?: number; baseScores?: number[]; validationLoss: number[]; trees: (Record<Exclude<keyof Tree, 'setStart' | 'setSize' | 'setBins' | 'setValues'>, number[]> & Partial<Record<'setStart' | 'setSize' | 'setBins' | 'setValues', number[]>>)[] };
   if (raw.version !== 1 && raw.version !== 2) throw new Error(`unknown checkpoint format ${raw.version}`);
   return {
     // Version 1 (binary only) was written by workers before multi-output objectives; a job it belongs to may resume on a newer one.
@@ -22,6 +22,11 @@ export function decodeCheckpoint(json: string): GbdtCheckpoint {
       left: Int32Array.from(t.left),
       right: Int32Array.from(t.right),
       value: Float32Array.from(t.value),
+      // Checkpoints from before categorical splits have no sets: every node is a threshold split or a leaf.
+      setStart: t.setStart ? Int32Array.from(t.setStart) : new Int32Array(t.feature.length).fill(-1),
+      setSize: t.setSize ? Int32Array.from(t.setSize) : new Int32Array(t.feature.length),
+      setBins: Uint8Array.from(t.setBins ?? []),
+      setValues: Float32Array.from(t.setValues ?? []),
     })),
   };
 }

@@ -8,7 +8,15 @@ export interface GrowParams {
   minChildWeight: number;
   minSplitGain: number;
   learningRate: number;
+  /** Features split by category sets rather than thresholds: their bins are their values (binning.ts). */
+  categorical?: boolean[];
 }
+
+/** Categories with at most this many values present in a node are split one value against the rest (LightGBM's max_cat_to_onehot). */
+const MAX_ONE_HOT = 4;
+/** Beyond that, the values sorted by gradient/(hessian + CAT_SMOOTH) are cut into a prefix and the rest (LightGBM's cat_smooth), trying up to MAX_CAT_SET values from each end. */
+const CAT_SMOOTH = 10;
+const MAX_CAT_SET = 32;
 
 interface Split {
   gain: number;
@@ -18,6 +26,8 @@ interface Split {
   /** Gradient and hessian sums of the left child. */
   gl: number;
   hl: number;
+  /** A categorical split's bins that go left. */
+  set?: number[];
 }
 
 interface Node {
@@ -43,6 +53,8 @@ export class TreeGrower {
   private readonly order: Uint32Array;
   private readonly scratch: Uint32Array;
   private readonly pool: Float64Array[] = [];
+  /** Which bins go left at the split being applied. */
+  private readonly leftBins = new Uint8Array(BINS);
 
   constructor(
     private readonly bins: Bins,
@@ -93,6 +105,50 @@ export class TreeGrower {
     }
   }
 
+  /** The best set of a categorical feature's bins to send left, under the same gain as threshold splits. */
+  private bestSet(node: Node, f: number, parent: number, bestGain: number): Split | undefined {
+    const { lambda, minChildWeight } = this.p;
+    const hist = node.hist;
+    const off = f * BINS * 2;
+    const gm = hist[off];
+    const hm = hist[off + 1];
+    const present: number[] = [];
+    for (let b = 1; b <= this.bins.edges[f].length; b++) if (hist[off + 2 * b + 1] > 0) present.push(b);
+    if (present.length < 2) return undefined;
+    const candidates: number[][] = [];
+    if (present.length <= MAX_ONE_HOT) for (const b of present) candidates.push([b]);
+    else {
+      const ratio = (b: number) => hist[off + 2 * b] / (hist[off + 2 * b + 1] + CAT_SMOOTH);
+      const sorted = present.slice().sort((a, b) => ratio(a) - ratio(b) || a - b);
+      const most = Math.min(MAX_CAT_SET, sorted.length - 1);
+      for (let k = 1; k <= most; k++) candidates.push(sorted.slice(0, k), sorted.slice(sorted.length - k));
+    }
+    let best: Split | undefined;
+    const directions = hm === 0 ? 1 : 2;
+    for (const set of candidates) {
+      let gl = 0;
+      let hl = 0;
+      for (const b of set) {
+        gl += hist[off + 2 * b];
+        hl += hist[off + 2 * b + 1];
+      }
+      for (let m = 0; m < directions; m++) {
+        const missingLeft = m === 0;
+        const GL = missingLeft ? gl + gm : gl;
+        const HL = missingLeft ? hl + hm : hl;
+        const GR = node.g - GL;
+        const HR = node.h - HL;
+        if (HL < minChildWeight || HR < minChildWeight) continue;
+        const gain = 0.5 * ((GL * GL) / (HL + lambda) + (GR * GR) / (HR + lambda) - parent);
+        if (gain > bestGain) {
+          bestGain = gain;
+          best = { gain, feature: f, bin: 0, missingLeft, gl: GL, hl: HL, set: set.slice().sort((a, b) => a - b) };
+        }
+      }
+    }
+    return best;
+  }
+
   private bestSplit(node: Node, features: Int32Array): Split | undefined {
     const { lambda, minChildWeight } = this.p;
     const parent = (node.g * node.g) / (node.h + lambda);
@@ -101,6 +157,11 @@ export class TreeGrower {
     const hist = node.hist;
     for (let j = 0; j < features.length; j++) {
       const f = features[j];
+      if (this.p.categorical?.[f]) {
+        const set = this.bestSet(node, f, parent, bestGain);
+        if (set) [best, bestGain] = [set, set.gain];
+        continue;
+      }
       const nBins = this.bins.edges[f].length;
       const off = f * BINS * 2;
       const gm = hist[off];
@@ -147,7 +208,13 @@ export class TreeGrower {
       left: new Int32Array(capacity).fill(-1),
       right: new Int32Array(capacity).fill(-1),
       value: new Float32Array(capacity),
+      setStart: new Int32Array(capacity).fill(-1),
+      setSize: new Int32Array(capacity),
+      setBins: new Uint8Array(0),
+      setValues: new Float32Array(0),
     };
+    const setBins: number[] = [];
+    const setValues: number[] = [];
     let g = 0;
     let h = 0;
     for (let k = 0; k < rows.length; k++) {
@@ -179,10 +246,15 @@ export class TreeGrower {
       let l = node.start;
       let r = 0;
       const column = columns.subarray(s.feature * N, (s.feature + 1) * N);
+      const goesLeft = this.leftBins;
+      if (s.set) {
+        goesLeft.fill(0);
+        for (const b of s.set) goesLeft[b] = 1;
+      } else for (let b = 0; b < BINS; b++) goesLeft[b] = b !== 0 && b <= s.bin ? 1 : 0;
+      goesLeft[0] = s.missingLeft ? 1 : 0;
       for (let k = node.start; k < node.end; k++) {
         const row = this.order[k];
-        const b = column[row];
-        if (b === 0 ? s.missingLeft : b <= s.bin) this.order[l++] = row;
+        if (goesLeft[column[row]] === 1) this.order[l++] = row;
         else this.scratch[r++] = row;
       }
       this.order.set(this.scratch.subarray(0, r), l);
@@ -190,7 +262,15 @@ export class TreeGrower {
       const rightId = nodes++;
       tree.feature[node.id] = s.feature;
       tree.bin[node.id] = s.bin;
-      tree.threshold[node.id] = this.bins.edges[s.feature][s.bin - 1];
+      if (s.set) {
+        // A categorical feature's bins are its values: bin b holds edges[b - 1] exactly.
+        tree.setStart[node.id] = setBins.length;
+        tree.setSize[node.id] = s.set.length;
+        for (const b of s.set) {
+          setBins.push(b);
+          setValues.push(this.bins.edges[s.feature][b - 1]);
+        }
+      } else tree.threshold[node.id] = this.bins.edges[s.feature][s.bin - 1];
       tree.missingLeft[node.id] = s.missingLeft ? 1 : 0;
       tree.left[node.id] = leftId;
       tree.right[node.id] = rightId;
@@ -231,6 +311,10 @@ export class TreeGrower {
       left: tree.left.slice(0, nodes),
       right: tree.right.slice(0, nodes),
       value: tree.value.slice(0, nodes),
+      setStart: tree.setStart.slice(0, nodes),
+      setSize: tree.setSize.slice(0, nodes),
+      setBins: Uint8Array.from(setBins),
+      setValues: Float32Array.from(setValues),
     };
   }
 }

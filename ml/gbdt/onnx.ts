@@ -20,6 +20,7 @@ const HEADS: Record<GbdtModel['objective'], { op: string; output: string; attrib
  * codes the trainer split on (ml/onnx/inputs.ts).
  */
 export function gbdtToOnnx(model: Pick<GbdtModel, 'trees' | 'baseScores' | 'objective'>, features: FeatureSpec[], modelName: string): Uint8Array {
+  if (model.trees.some((t) => t.setStart.some((s) => s >= 0))) return withCategorySets(model, features, modelName);
   const { trees, baseScores } = model;
   const outputs = baseScores.length;
   const head = HEADS[model.objective];
@@ -87,5 +88,114 @@ export function gbdtToOnnx(model: Pick<GbdtModel, 'trees' | 'baseScores' | 'obje
     outputs: [{ name: head.output, dims: ['N', outputs] }],
     initializers: encoded.initializers,
     nodes: [...encoded.nodes, ensemble, { opType: head.op, name: head.op.toLowerCase(), inputs: ['logit'], outputs: [head.output], attributes: head.attributes }],
+  });
+}
+
+/** ai.onnx.ml TreeEnsemble's node modes (opset 5). */
+const BRANCH_LEQ = 0;
+const BRANCH_MEMBER = 6;
+
+/**
+ * Trees with categorical splits, as ai.onnx.ml TreeEnsemble (opset 5): its
+ * BRANCH_MEMBER nodes test a value against a set (membership_values, the
+ * sets one after another, each ended by NaN), which TreeEnsembleRegressor
+ * cannot. Interior nodes and leaves are numbered apart; a tree that is a
+ * single leaf gets a node whose two branches both lead to it. TreeEnsemble
+ * has no base values, so they are added after it, as the trainer adds them
+ * after summing the trees.
+ */
+function withCategorySets(model: Pick<GbdtModel, 'trees' | 'baseScores' | 'objective'>, features: FeatureSpec[], modelName: string): Uint8Array {
+  const { trees, baseScores } = model;
+  const outputs = baseScores.length;
+  const head = HEADS[model.objective];
+  const encoded = encodedInputs(features);
+  const featureIds: number[] = [];
+  const modes: number[] = [];
+  const splits: number[] = [];
+  const trueIds: number[] = [];
+  const trueLeafs: number[] = [];
+  const falseIds: number[] = [];
+  const falseLeafs: number[] = [];
+  const missingTrue: number[] = [];
+  const members: number[] = [];
+  const roots: number[] = [];
+  const leafTargets: number[] = [];
+  const leafWeights: number[] = [];
+  trees.forEach((t, ti) => {
+    // Our node ids to theirs: interior nodes and leaves in two lists.
+    const index = new Int32Array(t.feature.length);
+    let interior = featureIds.length;
+    for (let n = 0; n < t.feature.length; n++) {
+      if (t.feature[n] < 0) {
+        index[n] = leafWeights.length;
+        leafWeights.push(t.value[n]);
+        leafTargets.push(ti % outputs);
+      } else index[n] = interior++;
+    }
+    roots.push(featureIds.length);
+    if (t.feature[0] < 0) {
+      featureIds.push(0);
+      modes.push(BRANCH_LEQ);
+      splits.push(0);
+      trueIds.push(index[0]);
+      trueLeafs.push(1);
+      falseIds.push(index[0]);
+      falseLeafs.push(1);
+      missingTrue.push(0);
+      return;
+    }
+    for (let n = 0; n < t.feature.length; n++) {
+      if (t.feature[n] < 0) continue;
+      const set = t.setStart[n];
+      featureIds.push(encoded.position[t.feature[n]]);
+      modes.push(set >= 0 ? BRANCH_MEMBER : BRANCH_LEQ);
+      splits.push(set >= 0 ? 0 : t.threshold[n]);
+      if (set >= 0) members.push(...t.setValues.subarray(set, set + t.setSize[n]), Number.NaN);
+      const [l, r] = [t.left[n], t.right[n]];
+      trueIds.push(index[l]);
+      trueLeafs.push(t.feature[l] < 0 ? 1 : 0);
+      falseIds.push(index[r]);
+      falseLeafs.push(t.feature[r] < 0 ? 1 : 0);
+      missingTrue.push(t.missingLeft[n]);
+    }
+  });
+  const ensemble: OnnxNode = {
+    opType: 'TreeEnsemble',
+    domain: 'ai.onnx.ml',
+    name: 'trees',
+    inputs: [encoded.output],
+    outputs: ['sums'],
+    attributes: [
+      { name: 'n_targets', kind: 'int', value: outputs },
+      { name: 'aggregate_function', kind: 'int', value: 1 },
+      { name: 'post_transform', kind: 'int', value: 0 },
+      { name: 'tree_roots', kind: 'ints', value: roots },
+      { name: 'nodes_featureids', kind: 'ints', value: featureIds },
+      { name: 'nodes_modes', kind: 'tensor', value: { type: 'uint8', values: modes } },
+      { name: 'nodes_splits', kind: 'tensor', value: { type: 'float', values: splits } },
+      { name: 'nodes_truenodeids', kind: 'ints', value: trueIds },
+      { name: 'nodes_trueleafs', kind: 'ints', value: trueLeafs },
+      { name: 'nodes_falsenodeids', kind: 'ints', value: falseIds },
+      { name: 'nodes_falseleafs', kind: 'ints', value: falseLeafs },
+      { name: 'nodes_missing_value_tracks_true', kind: 'ints', value: missingTrue },
+      { name: 'membership_values', kind: 'tensor', value: { type: 'float', values: members } },
+      { name: 'leaf_targetids', kind: 'ints', value: leafTargets },
+      { name: 'leaf_weights', kind: 'tensor', value: { type: 'float', values: leafWeights } },
+    ],
+  };
+  return encodeModel({
+    name: `${modelName}-gbdt`,
+    opsets: { '': 13, 'ai.onnx.ml': 5 },
+    docString: `Gradient-boosted trees (${trees.length}, ${model.objective}) with categorical splits.`,
+    metadata: { features: features.map((f) => f.name).join(','), trainer: 'gbdt', trees: String(trees.length) },
+    inputs: encoded.inputs,
+    outputs: [{ name: head.output, dims: ['N', outputs] }],
+    initializers: [...encoded.initializers, { name: 'base_values', dims: [outputs], values: baseScores.map(Math.fround) }],
+    nodes: [
+      ...encoded.nodes,
+      ensemble,
+      { opType: 'Add', name: 'add_base', inputs: ['sums', 'base_values'], outputs: ['logit'] },
+      { opType: head.op, name: head.op.toLowerCase(), inputs: ['logit'], outputs: [head.output], attributes: head.attributes },
+    ],
   });
 }

@@ -31,6 +31,8 @@ export interface GbdtCheckpoint {
 export interface FitOptions {
   /** Binary log loss unless given (objectiveOf in ml/gbdt/objectives.ts picks the spec's). */
   objective?: Objective;
+  /** Features to split by sets of values (the spec's categories); one with more than maxBins values is binned as a number. */
+  categorical?: boolean[];
   onProgress?: (p: TrainProgress) => void;
   resume?: GbdtCheckpoint;
   checkpointEvery?: number;
@@ -47,7 +49,8 @@ export interface FitOptions {
 export function fitGbdt(train: Dataset, validation: Dataset, p: GbdtParams, options: FitOptions = {}): GbdtModel {
   const objective = options.objective ?? logistic;
   const onProgress = options.onProgress ?? (() => undefined);
-  const edges = fitEdges(train, p.maxBins);
+  const edges = fitEdges(train, p.maxBins, options.categorical);
+  const categorical = edges.map((e, f) => options.categorical?.[f] === true && Number.isFinite(e[e.length - 1]));
   const bins = applyBins(train, edges);
   const vbins = applyBins(validation, edges);
   const F = train.features;
@@ -67,6 +70,7 @@ export function fitGbdt(train: Dataset, validation: Dataset, p: GbdtParams, opti
     minChildWeight: p.minChildWeight,
     minSplitGain: p.minSplitGain,
     learningRate: p.learningRate,
+    categorical,
   });
   const allRows = Uint32Array.from({ length: N }, (_, i) => i);
   const trees: Tree[] = [];

@@ -12,6 +12,22 @@ export interface Tree {
   right: Int32Array;
   /** float32 leaf output (learning rate applied). */
   value: Float32Array;
+  /**
+   * Categorical splits: per node, where its set starts in setBins/setValues
+   * (-1 for a threshold split or a leaf), and how many members it has. A row
+   * whose value is in the set goes left; any other value (one never seen in
+   * training included) goes right; a missing one as missingLeft says.
+   */
+  setStart: Int32Array;
+  setSize: Int32Array;
+  /** The sets' members as bins (training-time traversal) and as float32 values (prediction), concatenated. */
+  setBins: Uint8Array;
+  setValues: Float32Array;
+}
+
+function inSet(members: ArrayLike<number>, start: number, size: number, v: number): boolean {
+  for (let k = start; k < start + size; k++) if (members[k] === v) return true;
+  return false;
 }
 
 /** Raw score of one row given its float values (float32 comparisons, as ONNX Runtime does). */
@@ -19,7 +35,8 @@ export function scoreRow(t: Tree, x: Float64Array, base: number): number {
   let n = 0;
   while (t.feature[n] >= 0) {
     const v = x[base + t.feature[n]];
-    const goLeft = Number.isNaN(v) ? t.missingLeft[n] === 1 : Math.fround(v) <= t.threshold[n];
+    const s = t.setStart[n];
+    const goLeft = Number.isNaN(v) ? t.missingLeft[n] === 1 : s >= 0 ? inSet(t.setValues, s, t.setSize[n], Math.fround(v)) : Math.fround(v) <= t.threshold[n];
     n = goLeft ? t.left[n] : t.right[n];
   }
   return t.value[n];
@@ -30,7 +47,8 @@ export function scoreBinnedRow(t: Tree, codes: Uint8Array, base: number): number
   let n = 0;
   while (t.feature[n] >= 0) {
     const b = codes[base + t.feature[n]];
-    const goLeft = b === 0 ? t.missingLeft[n] === 1 : b <= t.bin[n];
+    const s = t.setStart[n];
+    const goLeft = b === 0 ? t.missingLeft[n] === 1 : s >= 0 ? inSet(t.setBins, s, t.setSize[n], b) : b <= t.bin[n];
     n = goLeft ? t.left[n] : t.right[n];
   }
   return t.value[n];

@@ -11,7 +11,9 @@ export type Attribute =
   | { name: string; kind: 'string'; value: string }
   | { name: string; kind: 'floats'; value: ArrayLike<number> }
   | { name: string; kind: 'ints'; value: ArrayLike<number> }
-  | { name: string; kind: 'strings'; value: string[] };
+  | { name: string; kind: 'strings'; value: string[] }
+  /** A constant tensor as an attribute (ai.onnx.ml TreeEnsemble's splits, modes and weights). */
+  | { name: string; kind: 'tensor'; value: { type: 'float' | 'uint8'; values: ArrayLike<number> } };
 
 export interface OnnxNode {
   opType: string;
@@ -50,7 +52,8 @@ export interface OnnxGraph {
 }
 
 const ELEMENT = { float: 1, int64: 7, string: 8 } as const;
-const ATTR = { FLOAT: 1, INT: 2, STRING: 3, FLOATS: 6, INTS: 7, STRINGS: 8 } as const;
+const ATTR = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS: 7, STRINGS: 8 } as const;
+const UINT8 = 2;
 export const ONNX_IR_VERSION = 8;
 
 function writeAttribute(w: ProtoWriter, a: Attribute): void {
@@ -74,6 +77,16 @@ function writeAttribute(w: ProtoWriter, a: Attribute): void {
     case 'strings':
       for (const s of a.value) w.string(9, s);
       w.int(20, ATTR.STRINGS);
+      break;
+    case 'tensor':
+      // A 1-D tensor: float data in float_data, uint8 (as every type narrower than 32 bits) in int32_data.
+      w.message(5, (t) => {
+        t.packedInts(1, [a.value.values.length]);
+        t.int(2, a.value.type === 'float' ? ELEMENT.float : UINT8);
+        if (a.value.type === 'float') t.packedFloats(4, a.value.values);
+        else t.packedInts(5, a.value.values);
+      });
+      w.int(20, ATTR.TENSOR);
       break;
   }
 }

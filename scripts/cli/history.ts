@@ -1,3 +1,4 @@
+import { summaryMetrics } from '../../ml/measure';
 import { requireModel, type CliContext } from './context';
 
 export interface History {
@@ -10,7 +11,8 @@ export interface History {
     snapshotSha256: string;
     batches: number[];
     trigger: { reason: string; requestedBy: string; detail?: string };
-    metrics?: { auc?: number; logLoss?: number; accuracy?: number };
+    /** The task's main figures, the headline first (ml/measure.ts summaryMetrics): auc, logLoss, accuracy for a binary model. */
+    metrics?: Record<string, number>;
     decision?: { decision: string; by: string; channel: string; at: string; comment?: string; assertionIds: string[] };
   }[];
   specChanges: { at: string; by: string; specSha256: string }[];
@@ -45,7 +47,7 @@ export async function modelHistory(ctx: CliContext, name: string): Promise<Histo
       snapshotSha256: r.snapshot_sha256,
       batches: r.batch_ids.map(Number),
       trigger: r.trigger,
-      metrics: r.quality ? { auc: r.quality.auc, logLoss: r.quality.logLoss, accuracy: r.quality.accuracy } : undefined,
+      metrics: r.quality ? summaryMetrics(r.quality) : undefined,
       decision: r.decision ? { decision: r.decision, by: r.decided_by, channel: r.channel, at: r.decided_at.toISOString(), comment: r.comment ?? undefined, assertionIds: r.assertion_ids } : undefined,
     })),
     specChanges: changes.rows.map((r) => ({ at: r.changed_at.toISOString(), by: r.changed_by, specSha256: r.spec_sha256 })),
@@ -54,6 +56,11 @@ export async function modelHistory(ctx: CliContext, name: string): Promise<Histo
 }
 
 const f4 = (v: number | undefined) => (v === undefined ? '–' : v.toFixed(4));
+/** The first of a version's figures (summaryMetrics puts the headline first), or "not evaluated". */
+const headlineOf = (m: Record<string, number> | undefined) => {
+  const [name, value] = Object.entries(m ?? {})[0] ?? [];
+  return name === undefined ? 'not evaluated' : `${name} ${f4(value)}`;
+};
 const short = (sha: string) => sha.slice(0, 12);
 
 /** What a person reads first in an audit row's details: why it was refused, what was said, which assertion it carried. */
@@ -75,7 +82,7 @@ export function describeHistory(h: History): string {
   for (const v of h.versions) {
     const d = v.decision;
     lines.push(
-      `  v${v.version}  ${pad(v.status, 17)} model ${short(v.modelSha256)}  snapshot ${short(v.snapshotSha256)} (batches ${v.batches.join(', ')})  auc ${f4(v.metrics?.auc)}  trigger ${v.trigger.reason} by ${v.trigger.requestedBy}`,
+      `  v${v.version}  ${pad(v.status, 17)} model ${short(v.modelSha256)}  snapshot ${short(v.snapshotSha256)} (batches ${v.batches.join(', ')})  ${headlineOf(v.metrics)}  trigger ${v.trigger.reason} by ${v.trigger.requestedBy}`,
       ...(d ? [`        ${d.decision} by ${d.by} via ${d.channel} at ${d.at}${d.comment ? ` ("${d.comment}")` : ''}${d.assertionIds.length ? `; assertions ${d.assertionIds.map(short).join(', ')}` : ''}`] : []),
     );
   }

@@ -1,3 +1,4 @@
+import { describeQuality, headline, type TaskQuality } from '../../ml/measure';
 import { findChampion } from '../../db/champion';
 import { durationMs } from '../../specs/duration';
 import type { TrainingEnergy } from '../../contracts/payloads';
@@ -21,7 +22,8 @@ interface VersionRow {
   wall_ms: number;
   cpu_ms: number | null;
   energy: TrainingEnergy | null;
-  metrics: Record<string, number> | null;
+  /** The evaluation's quality (ml/measure.ts TaskQuality). */
+  metrics: TaskQuality | null;
   report_key: string | null;
   passed: boolean | null;
   decision: string | null;
@@ -31,7 +33,6 @@ interface VersionRow {
   decided_at: Date | null;
 }
 
-const fmt = (n: number | undefined) => (n === undefined || n === null ? '–' : Number(n).toFixed(4));
 const sig = (v: number) => (v === 0 ? '0' : v.toPrecision(3));
 
 /** kWh and cost, saying whether the energy was measured or estimated and where the price came from. */
@@ -71,7 +72,7 @@ export async function modelStatus(ctx: CliContext, name: string): Promise<string
       `    approved by ${champ.decided_by} via ${champ.channel} at ${champ.decided_at?.toISOString()}${champ.comment ? ` ("${champ.comment}")` : ''}`,
       `    model    sha256 ${champ.artifact_sha256} (${champ.artifact_bytes} bytes ONNX, ${champ.trainer.kind})`,
       `    snapshot sha256 ${champ.snapshot_sha256} (${champ.snapshot_rows} rows from batches ${champ.batch_ids.join(', ')})`,
-      `    metrics  auc ${fmt(champ.metrics?.auc)}  log loss ${fmt(champ.metrics?.logLoss)}  accuracy ${fmt(champ.metrics?.accuracy)}  (${champ.metrics?.rows} held-out rows)`,
+      `    metrics  ${champ.metrics ? describeQuality(champ.metrics) : 'not evaluated'}`,
       `    trained  ${(champ.wall_ms / 1000).toFixed(1)}s wall, ${champ.cpu_ms === null ? 'CPU not observable' : `${(champ.cpu_ms / 1000).toFixed(1)}s CPU`}; trigger ${champ.trigger.reason} by ${champ.trigger.requestedBy}`,
       `    energy   ${energyLine(champ.energy)}`,
       `    pipeline ${workflowUrl(ctx.env, champ.workflow_id)}`,
@@ -83,7 +84,7 @@ export async function modelStatus(ctx: CliContext, name: string): Promise<string
   for (const v of versions.rows) {
     const why = v.decision ? ` by ${v.decided_by} via ${v.channel}` : v.status_reason ? `: ${v.status_reason}` : '';
     const kWh = v.energy ? `  ${sig(v.energy.kWh)} kWh${v.energy.estimated ? ' (est.)' : ''}` : '';
-    out.push(`    v${v.version}  ${v.status.padEnd(17)} auc ${fmt(v.metrics?.auc)}${kWh}  trigger ${v.trigger.reason.padEnd(8)} ${v.created_at.toISOString()}${why}`);
+    out.push(`    v${v.version}  ${v.status.padEnd(17)} ${headline(v.metrics ?? undefined)}${kWh}  trigger ${v.trigger.reason.padEnd(8)} ${v.created_at.toISOString()}${why}`);
   }
   if (versions.rowCount === 0) out.push('    none');
   const b = Object.fromEntries(batches.rows.map((r) => [r.status, r]));

@@ -103,4 +103,29 @@ describe('string categories', () => {
     expect(mean('Private')).toBeLessThan(0.2);
     expect(OTHER_MARKER.trim()).not.toBe(OTHER_MARKER);
   });
+
+  test('categories split by sets of values: one depth-1 tree separates interleaved values a threshold on their codes cannot', async () => {
+    const colours = ['red', 'orange', 'yellow', 'green', 'blue', 'indigo', 'violet', 'grey'];
+    const warm = new Set(['red', 'yellow', 'blue', 'violet']);
+    const s = parseModelSpec({ ...toySpec, features: [{ name: 'colour', type: 'category', values: colours }], trainer: { kind: 'gbdt', trees: 1, maxDepth: 1, learningRate: 1, earlyStoppingRounds: 0 } });
+    const rows = Array.from({ length: 800 }, (_, i) => ({ id: String(i), label: warm.has(colours[i % 8]) ? 1 : 0, features: [colours[i % 8]] }));
+    const d = toDataset(rows, s);
+    const model = runTrainer({ spec: s, params: s.trainer, train: d, validation: toDataset([], s), onProgress: () => undefined });
+    const p = model.predict(d);
+    for (let i = 0; i < 8; i++) expect(p[i] > 0.5).toBe(warm.has(colours[i]));
+    const scorer = await OnnxScorer.load(model.onnx, s);
+    const onnx = await scorer.scoreDataset(d);
+    await scorer.release();
+    for (let i = 0; i < 8; i++) expect(Math.abs(onnx[i] - p[i])).toBeLessThan(1e-6);
+    // A code the model never saw (99) and a missing value take the same branch in the trainer and in ONNX Runtime.
+    const odd = { ...toDataset(rows.slice(0, 2), s), x: Float64Array.of(99, NaN) };
+    const again = await OnnxScorer.load(model.onnx, s);
+    const oddScores = await again.scoreDataset(odd);
+    await again.release();
+    const reference = model.predict(odd);
+    expect(Math.abs(oddScores[0] - reference[0])).toBeLessThan(1e-6);
+    expect(Math.abs(oddScores[1] - reference[1])).toBeLessThan(1e-6);
+    expect(reference[0]).toBeLessThan(0.5);
+  });
 });
+
