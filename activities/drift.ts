@@ -32,7 +32,7 @@ interface Ref {
  * its training snapshot (PSI per feature and for the score, KS where a feature
  * is continuous), and live AUC from labels that arrived after the predictions.
  */
-export function createDriftActivities({ db, store, workDir }: ActivityDeps) {
+export function createDriftActivities({ db, store, workDir }: Pick<ActivityDeps, 'db' | 'store' | 'workDir'>) {
   return {
     async measureDrift(input: { model: string; checkId: string }): Promise<DriftCheck> {
       const model = await findModel(db, input.model);
@@ -50,15 +50,25 @@ export function createDriftActivities({ db, store, workDir }: ActivityDeps) {
       };
       if (!c) return record({ conclusive: false, retrain: false, summary: `${input.model} has no champion yet: nothing to compare`, rows: 0, driftedFeatures: [], labelled: 0 });
 
+      // A model with a time column whose clients send it is watched in data time: the window ends at the latest row's time.
+      const dataTime =
+        spec.timeColumn !== undefined &&
+        (await db.query("SELECT 1 FROM predictions WHERE model = $1 AND version = $2 AND role = 'champion' AND data_time IS NOT NULL LIMIT 1", [input.model, c.version])).rowCount === 1;
       const recent = await db.query<{ features: number[]; score: number; row_id: string | null }>(
-        `SELECT features, score, row_id FROM predictions
-          WHERE model = $1 AND version = $2 AND role = 'champion' AND ok AND at > now() - make_interval(secs => $3)
-          ORDER BY at DESC LIMIT ${MAX_WINDOW_ROWS}`,
+        dataTime
+          ? `SELECT features, score, row_id FROM predictions
+              WHERE model = $1 AND version = $2 AND role = 'champion' AND ok AND data_time IS NOT NULL
+                AND data_time > (SELECT max(data_time) FROM predictions WHERE model = $1 AND version = $2 AND role = 'champion' AND ok) - make_interval(secs => $3)
+              ORDER BY data_time DESC, at DESC LIMIT ${MAX_WINDOW_ROWS}`
+          : `SELECT features, score, row_id FROM predictions
+              WHERE model = $1 AND version = $2 AND role = 'champion' AND ok AND at > now() - make_interval(secs => $3)
+              ORDER BY at DESC LIMIT ${MAX_WINDOW_ROWS}`,
         [input.model, c.version, durationMs(cfg.window) / 1000],
       );
       const rows = recent.rowCount ?? 0;
+      const within = dataTime ? `the latest ${cfg.window} of data time (${spec.timeColumn})` : `the last ${cfg.window}`;
       if (rows < cfg.minRows) {
-        return record({ conclusive: false, retrain: false, championVersion: c.version, rows, driftedFeatures: [], labelled: 0, summary: `only ${rows} predictions by v${c.version} in the last ${cfg.window} (need ${cfg.minRows}): inconclusive` });
+        return record({ conclusive: false, retrain: false, championVersion: c.version, rows, driftedFeatures: [], labelled: 0, summary: `only ${rows} predictions by v${c.version} in ${within} (need ${cfg.minRows}): inconclusive` });
       }
       const names = spec.features.map((f) => f.name);
       const current = names.map((_, j) => Float64Array.from(recent.rows, (r) => r.features[j] ?? NaN));
@@ -104,7 +114,7 @@ export function createDriftActivities({ db, store, workDir }: ActivityDeps) {
       const top = [...report.features].sort((a, b) => b.psi - a.psi).slice(0, 3).map((f) => `${f.feature} ${f.psi.toFixed(3)}`).join(', ');
       const summary = [
         reasons.length ? `drift: ${reasons.join('; ')}` : `stable: max PSI ${report.maxPsi.toFixed(3)} < ${cfg.psiThreshold}`,
-        `${rows} predictions by v${c.version} in the last ${cfg.window} vs its training snapshot ${c.snapshot.artifact.sha256.slice(0, 12)}`,
+        `${rows} predictions by v${c.version} in ${within} vs its training snapshot ${c.snapshot.artifact.sha256.slice(0, 12)}`,
         `top PSI ${top}; score PSI ${scorePsi?.toFixed(3) ?? '–'}`,
         `${liveName} ${liveValue?.toFixed(3) ?? '–'} on ${live.labelled} labelled predictions`,
         ...(others.some((o) => o.recent > 0 || o.training > 0) ? [`other values: ${others.map((o) => `${o.feature} ${(100 * o.recent).toFixed(1)}% (training ${(100 * o.training).toFixed(1)}%)`).join(', ')}`] : []),

@@ -15,6 +15,8 @@ export interface PredictionRecord {
   features: Float32Array;
   /** Each row's id where the client sent one: delayed labels join on it. */
   ids: (string | null)[];
+  /** Each row's time (ms since 1970) where the model has a time column and the client sent it. */
+  times: (number | null)[];
   scores?: Float32Array;
 }
 
@@ -73,15 +75,15 @@ export class PredictionLog {
   }
 
   private async write(batch: PredictionRecord[]): Promise<void> {
-    const cols = { at: [] as number[], model: [] as string[], version: [] as number[], role: [] as string[], requestId: [] as string[], rowIndex: [] as number[], latency: [] as number[], ok: [] as boolean[], score: [] as (number | null)[], features: [] as string[], rowId: [] as (string | null)[] };
+    const cols = { at: [] as number[], model: [] as string[], version: [] as number[], role: [] as string[], requestId: [] as string[], rowIndex: [] as number[], latency: [] as number[], ok: [] as boolean[], score: [] as (number | null)[], features: [] as string[], rowId: [] as (string | null)[], dataTime: [] as (number | null)[] };
     const send = async () => {
       if (cols.at.length === 0) return;
       await this.db.query(
-        `INSERT INTO predictions (at, model, version, role, request_id, row_index, replica, latency_ms, ok, score, features, row_id)
-         SELECT to_timestamp(t.at / 1000.0), t.model, t.version, t.role, t.request_id, t.row_index, $12, t.latency_ms, t.ok, t.score, t.features::real[], t.row_id
-           FROM unnest($1::float8[], $2::text[], $3::int[], $4::text[], $5::uuid[], $6::int[], $7::real[], $8::bool[], $9::real[], $10::text[], $11::text[])
-             AS t(at, model, version, role, request_id, row_index, latency_ms, ok, score, features, row_id)`,
-        [cols.at, cols.model, cols.version, cols.role, cols.requestId, cols.rowIndex, cols.latency, cols.ok, cols.score, cols.features, cols.rowId, this.replica],
+        `INSERT INTO predictions (at, model, version, role, request_id, row_index, replica, latency_ms, ok, score, features, row_id, data_time)
+         SELECT to_timestamp(t.at / 1000.0), t.model, t.version, t.role, t.request_id, t.row_index, $12, t.latency_ms, t.ok, t.score, t.features::real[], t.row_id, to_timestamp(t.data_time / 1000.0)
+           FROM unnest($1::float8[], $2::text[], $3::int[], $4::text[], $5::uuid[], $6::int[], $7::real[], $8::bool[], $9::real[], $10::text[], $11::text[], $13::float8[])
+             AS t(at, model, version, role, request_id, row_index, latency_ms, ok, score, features, row_id, data_time)`,
+        [cols.at, cols.model, cols.version, cols.role, cols.requestId, cols.rowIndex, cols.latency, cols.ok, cols.score, cols.features, cols.rowId, this.replica, cols.dataTime],
       );
       for (const c of Object.values(cols)) c.length = 0;
     };
@@ -100,6 +102,7 @@ export class PredictionLog {
         cols.score.push(r.scores ? r.scores[i] : null);
         cols.features.push(`{${r.features.subarray(i * F, (i + 1) * F).join(',')}}`);
         cols.rowId.push(r.ids[i]);
+        cols.dataTime.push(r.times[i]);
       }
       if (cols.at.length >= INSERT_ROWS) await send();
       formatted += r.rows;

@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { bearerTokens } from '../config/bearer';
 import { registry } from '../config/metrics';
-import { featureValueSchema } from '../specs/data-batch';
+import { featureValueSchema, timeCellSchema } from '../specs/data-batch';
 import { encodeValue, type FeatureValue } from '../specs/feature-encoding';
 import { labelClasses, type ModelSpec } from '../specs/model-spec';
 import { predictedClasses } from '../ml/task-quality';
@@ -37,7 +37,7 @@ function rowSchema(spec: ModelSpec) {
  * naming the field. A model without an id column knows a row by its content,
  * label included, which a request cannot carry: its requests have no row id.
  */
-function readBody(raw: unknown, spec: ModelSpec): { x: Float32Array; ids: (string | null)[] } | string {
+function readBody(raw: unknown, spec: ModelSpec): { x: Float32Array; ids: (string | null)[]; times: (number | null)[] } | string {
   const body = predictBodySchema.safeParse(raw);
   if (!body.success) return describe(body.error);
   const { features, idColumn } = spec;
@@ -45,6 +45,7 @@ function readBody(raw: unknown, spec: ModelSpec): { x: Float32Array; ids: (strin
   const n = body.data.instances.length;
   const x = new Float32Array(n * F);
   const ids: (string | null)[] = new Array(n);
+  const times: (number | null)[] = new Array(n).fill(null);
   const schema = rowSchema(spec);
   for (let i = 0; i < n; i++) {
     const instance = body.data.instances[i];
@@ -57,8 +58,14 @@ function readBody(raw: unknown, spec: ModelSpec): { x: Float32Array; ids: (strin
     }
     const id = idColumn === undefined ? undefined : instance[idColumn];
     ids[i] = typeof id === 'string' || typeof id === 'number' ? String(id) : null;
+    const time = spec.timeColumn === undefined ? undefined : instance[spec.timeColumn];
+    if (time !== undefined && time !== null) {
+      const parsed = timeCellSchema.safeParse(String(time));
+      if (!parsed.success) return `instances.${i}.${spec.timeColumn}: ${parsed.error.issues[0].message}`;
+      times[i] = parsed.data;
+    }
   }
-  return { x, ids };
+  return { x, ids, times };
 }
 
 /**
@@ -119,7 +126,7 @@ export function buildServer(models: Pick<ServedModels, 'get' | 'serving' | 'repl
     const F = spec.features.length;
     const read = readBody(req.body, spec);
     if (typeof read === 'string') return answer(400, { error: read });
-    const { x, ids } = read;
+    const { x, ids, times } = read;
     const n = x.length / F;
     const requestId = randomUUID();
     const score = async (v: LoadedVersion, role: 'champion' | 'canary' | 'shadow') => {
@@ -127,10 +134,10 @@ export function buildServer(models: Pick<ServedModels, 'get' | 'serving' | 'repl
       const at = Date.now();
       try {
         const scores = await v.batcher.score(x, n);
-        log.record({ at, model, version: v.version, role, requestId, latencyMs: performance.now() - t0, ok: true, rows: n, features: x, ids, scores: loggedScores(scores, v.scorer.output.width) });
+        log.record({ at, model, version: v.version, role, requestId, latencyMs: performance.now() - t0, ok: true, rows: n, features: x, ids, times, scores: loggedScores(scores, v.scorer.output.width) });
         return scores;
       } catch (err) {
-        log.record({ at, model, version: v.version, role, requestId, latencyMs: performance.now() - t0, ok: false, rows: n, features: x, ids });
+        log.record({ at, model, version: v.version, role, requestId, latencyMs: performance.now() - t0, ok: false, rows: n, features: x, ids, times });
         logger.error({ err, model, version: v.version, role }, 'scoring failed');
         return undefined;
       }

@@ -86,8 +86,8 @@ function labelCellSchema(spec: Pick<ModelSpec, 'task' | 'label'>): z.ZodType<num
 /** A date (2012-10-01) or an ISO 8601 timestamp, with a "T" or a space, seconds and fraction optional, UTC unless it says Z or ±hh:mm. */
 const TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
 
-/** A time cell as milliseconds since 1970 (UTC). */
-const timeCellSchema = z
+/** A time cell (or a request's time value) as milliseconds since 1970 (UTC). */
+export const timeCellSchema = z
   .string()
   .trim()
   .refine((s) => s.length > 0, 'is empty')
@@ -306,9 +306,11 @@ export function fromCanonicalCsv(spec: Pick<ModelSpec, 'features' | 'timeColumn'
     }));
 }
 
-/** A validated row as a prediction request's instance: each feature by name (null where missing), and its id where the model has an id column. */
-export function toInstance(spec: Pick<ModelSpec, 'features' | 'idColumn'>, row: BatchRow): Record<string, FeatureValue | null> {
+/** A validated row as a prediction request's instance: each feature by name (null where missing), its id where the model has an id column, its time where it has a time column. */
+export function toInstance(spec: Pick<ModelSpec, 'features' | 'idColumn' | 'timeColumn'>, row: BatchRow): Record<string, FeatureValue | null> {
   const instance: Record<string, FeatureValue | null> = Object.fromEntries(spec.features.map((f, j) => [f.name, Number.isNaN(row.features[j]) ? null : row.features[j]]));
   if (spec.idColumn !== undefined) instance[spec.idColumn] = row.id;
+  // The row's time, so the drift monitor measures its window in data time.
+  if (spec.timeColumn !== undefined && row.time !== undefined) instance[spec.timeColumn] = new Date(row.time).toISOString();
   return instance;
 }

@@ -240,7 +240,11 @@ export const driftTriggerSchema = z
   .object({
     /** How often the monitor compares recent predictions with the champion's training snapshot. */
     every: durationSchema.default('1h'),
-    /** The recent window: predictions answered by the champion in this much time... */
+    /**
+     * The recent window: predictions answered by the champion in this much time
+     * (of data time, ending at the latest row's, for a model with a time column
+     * whose clients send it; of serving time otherwise)...
+     */
     window: durationSchema.default('24h'),
     /** ...of which at least this many, or the check is skipped as inconclusive. */
     minRows: z.number().int().min(50).default(500),

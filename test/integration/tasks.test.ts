@@ -8,7 +8,9 @@ import { ingest } from '../../scripts/cli/ingest';
 import { requestTraining, waitForStage } from '../../scripts/cli/train';
 import { toInstance, validateBatch } from '../../specs/data-batch';
 import type { ModelSpec } from '../../specs/model-spec';
-import { as, ctx, registerSpec, shippedSpec, startServing, testEnv, uniqueName, withWorkers } from './helpers';
+import { MockActivityEnvironment } from '@temporalio/testing/lib/mocking-activity-environment';
+import { createDriftActivities } from '../../activities/drift';
+import { as, ctx, registerSpec, shippedSpec, startServing, testEnv, uniqueName, waitUntil, withWorkers } from './helpers';
 
 /** The shipped regression and multiclass models, each from its raw public file to answers served, through the real workers. */
 describe('a demand forecast and a grade classifier on the real stack', () => {
@@ -53,7 +55,8 @@ describe('a demand forecast and a grade classifier on the real stack', () => {
 
   test('bike-sharing: a Poisson forecast trained on the past, tested on the latest hours, serving rentals per hour', async () => {
     const name = uniqueName('bikes');
-    const spec = shippedSpec('bike-sharing', name);
+    // The shipped drift check's window and size, at the scale of one test month; no other trigger.
+    const spec = shippedSpec('bike-sharing', name, (raw) => (raw.triggers = { drift: { every: '1h', window: '14d', minRows: 100 } }));
     const months = replayBatches(sharedText(testEnv(), 'bike-sharing/hour.csv'), path.join(dir, 'bikes'), 6, 'instant', 'dteday');
     const { status, html } = await toChampion(spec, months.slice(0, 2));
     const q = status.candidate!.quality;
@@ -72,6 +75,24 @@ describe('a demand forecast and a grade classifier on the real stack', () => {
     expect(answer.predictions[0]).toBeGreaterThan(0);
     const bad = await predict(name, [{ ...toInstance(spec, row), hr: 24 }]);
     expect(bad).toMatchObject({ status: 400, body: { error: 'instances.0.hr: must be at most 23' } });
+    expect(await predict(name, [{ ...toInstance(spec, row), dteday: '03/10/2012' }])).toMatchObject({ status: 400, body: { error: 'instances.0.dteday: is not a date (2012-10-01) or an ISO timestamp (2012-10-01T13:00:00Z)' } });
+
+    // The drift monitor watches it in data time: the latest two weeks of hours its clients sent, whenever they were served.
+    const later = validateBatch(spec, fs.readFileSync(months[2], 'utf8')).rows;
+    for (let i = 0; i < later.length; i += 200) expect((await predict(name, later.slice(i, i + 200).map((r) => toInstance(spec, r)))).status).toBe(200);
+    const last = new Date(Math.max(...later.map((r) => r.time!))).toISOString();
+    const check = await ctx(async (c) => {
+      await waitUntil('the prediction log to hold the month', async () => {
+        const n = await c.db.query("SELECT count(*)::int AS n, max(data_time) AS latest FROM predictions WHERE model = $1 AND role = 'champion'", [name]);
+        return n.rows[0].n >= later.length ? n.rows[0] : undefined;
+      });
+      const drift = createDriftActivities({ db: c.db, store: c.store, workDir: dir });
+      return (await new MockActivityEnvironment().run(() => drift.measureDrift({ model: name, checkId: `${name}-check` }))) as { conclusive: boolean; rows: number; summary: string };
+    });
+    expect(check.summary).toContain('in the latest 14d of data time (dteday)');
+    // Two weeks of hours, each predicted once, ending at the month's last day.
+    const expected = later.filter((r) => r.time! > Date.parse(last) - 14 * 86_400_000).length;
+    expect({ conclusive: check.conclusive, rows: check.rows }).toEqual({ conclusive: true, rows: expected });
   });
 
   test('wine-quality: seven grades, served as the most probable grade with every grade\'s probability', async () => {
