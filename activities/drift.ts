@@ -50,15 +50,18 @@ export function createDriftActivities({ db, store, workDir }: Pick<ActivityDeps,
       };
       if (!c) return record({ conclusive: false, retrain: false, summary: `${input.model} has no champion yet: nothing to compare`, rows: 0, driftedFeatures: [], labelled: 0 });
 
-      // A model with a time column whose clients send it is watched in data time: the window ends at the latest row's time.
+      // A model with a time column whose clients send it is watched in data time: the window ends at the time of the row
+      // served last (not the latest time ever sent, which one client's stray future date would move for good).
       const dataTime =
         spec.timeColumn !== undefined &&
         (await db.query("SELECT 1 FROM predictions WHERE model = $1 AND version = $2 AND role = 'champion' AND data_time IS NOT NULL LIMIT 1", [input.model, c.version])).rowCount === 1;
       const recent = await db.query<{ features: number[]; score: number; row_id: string | null }>(
         dataTime
-          ? `SELECT features, score, row_id FROM predictions
-              WHERE model = $1 AND version = $2 AND role = 'champion' AND ok AND data_time IS NOT NULL
-                AND data_time > (SELECT max(data_time) FROM predictions WHERE model = $1 AND version = $2 AND role = 'champion' AND ok) - make_interval(secs => $3)
+          ? `WITH latest AS (
+               SELECT data_time AS t FROM predictions
+                WHERE model = $1 AND version = $2 AND role = 'champion' AND ok AND data_time IS NOT NULL ORDER BY at DESC, id DESC LIMIT 1)
+             SELECT features, score, row_id FROM predictions, latest
+              WHERE model = $1 AND version = $2 AND role = 'champion' AND ok AND data_time > latest.t - make_interval(secs => $3) AND data_time <= latest.t
               ORDER BY data_time DESC, at DESC LIMIT ${MAX_WINDOW_ROWS}`
           : `SELECT features, score, row_id FROM predictions
               WHERE model = $1 AND version = $2 AND role = 'champion' AND ok AND at > now() - make_interval(secs => $3)

@@ -242,7 +242,7 @@ export const driftTriggerSchema = z
     every: durationSchema.default('1h'),
     /**
      * The recent window: predictions answered by the champion in this much time
-     * (of data time, ending at the latest row's, for a model with a time column
+     * (of data time, ending at the time of the row served last, for a model with a time column
      * whose clients send it; of serving time otherwise)...
      */
     window: durationSchema.default('24h'),
