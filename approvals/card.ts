@@ -112,11 +112,21 @@ const fixed = (digits: number, unit = '') => (v: number) => `${v.toFixed(digits)
 const bytes = (v: number) => (v >= 1 << 20 ? `${(v / (1 << 20)).toFixed(1)} MB` : `${(v / 1024).toFixed(1)} KB`);
 const seconds = (v: number) => (v >= 120 ? `${(v / 60).toFixed(1)} min` : `${v.toFixed(1)} s`);
 
-/** What an approver compares at a glance, in this order, at most Slack's ten fields; the report has the rest. */
+/**
+ * What an approver compares at a glance, in this order, at most Slack's ten
+ * fields; the report has the rest. A figure the task does not measure (AUC of
+ * a forecast) is not shown.
+ */
 const FIGURES: Partial<Record<CriterionName, Figure>> = {
   auc: { label: 'AUC', better: 'higher', format: fixed(4) },
+  rmse: { label: 'RMSE', better: 'lower', format: fixed(3) },
+  mae: { label: 'MAE', better: 'lower', format: fixed(3) },
+  r2: { label: 'R²', better: 'higher', format: fixed(4) },
   logLoss: { label: 'Log loss', better: 'lower', format: fixed(4) },
   accuracy: { label: 'Accuracy', better: 'higher', format: fixed(4) },
+  macroF1: { label: 'Macro-F1', better: 'higher', format: fixed(4) },
+  maeGap: { label: 'MAE gap (worst)', better: 'lower', format: fixed(3) },
+  accuracyGap: { label: 'Accuracy gap (worst)', better: 'lower', format: fixed(3) },
   latencyP99Ms: { label: 'Latency p99', better: 'lower', format: fixed(2, ' ms') },
   disparateImpactRatio: { label: 'Disparate impact (worst)', better: 'higher', format: fixed(3) },
   demographicParityDiff: { label: 'Parity gap (worst)', better: 'lower', format: fixed(3) },

@@ -5,6 +5,9 @@ export const causeOf = (err: unknown): string => (err instanceof Error ? (err.ca
 
 const f = (v: number | undefined) => (v === undefined ? '–' : v.toFixed(4));
 
+/** The figures a pipeline's Current Details compare, in this order, where the task measures them. */
+const DETAIL_METRICS = ['auc', 'rmse', 'mae', 'r2', 'logLoss', 'macroF1', 'ece', 'latencyP99Ms', 'disparateImpactRatio', 'maeGap', 'accuracyGap'] as const;
+
 /** The pipeline's "current details" in the Web UI: where it is and what a person can do now. */
 export function pipelineDetails(s: PipelineStatus): string {
   const lines = [`**${s.model}** · stage **${s.stage}** · trigger ${s.trigger.reason} by ${s.trigger.requestedBy}`];
@@ -20,7 +23,8 @@ export function pipelineDetails(s: PipelineStatus): string {
   if (s.version !== undefined) lines.push(`candidate v${s.version} (model sha256 ${s.modelSha256?.slice(0, 12)}, snapshot ${s.snapshotSha256?.slice(0, 12)})`);
   if (s.candidate) {
     lines.push('', '| metric | candidate | champion |', '|---|---|---|');
-    for (const m of ['auc', 'logLoss', 'ece', 'latencyP99Ms', 'disparateImpactRatio'] as const) {
+    // The task's own figures: a forecast has no AUC, a classifier no RMSE.
+    for (const m of DETAIL_METRICS.filter((x) => s.candidate!.metrics[x] !== undefined)) {
       lines.push(`| ${m} | ${f(s.candidate.metrics[m])} | ${f(s.champion?.metrics[m])} |`);
     }
   }
