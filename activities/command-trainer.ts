@@ -60,7 +60,8 @@ export async function runCommandTrainer(
   const output = path.join(dir, 'model.onnx');
   const schema = path.join(dir, 'schema.json');
   // What the model must take and answer (ml/trainer.ts): the features with their types and category values, the task and the label.
-  fs.writeFileSync(schema, JSON.stringify({ task: spec.task, label: labelColumn(spec), features: spec.features }, null, 1));
+  // The label as the spec gives it: its classes are the output's order, its objective what a regression should minimise.
+  fs.writeFileSync(schema, JSON.stringify({ task: spec.task, label: spec.label, labelColumn: labelColumn(spec), features: spec.features }, null, 1));
   writeSplit(trainCsv, spec, parts.train);
   writeSplit(validationCsv, spec, parts.validation);
   const [program, ...args] = params.command;

@@ -9,7 +9,7 @@ import { buildParquetSnapshot, columnStats, parquetToCsv, readParquetColumns, sn
 import { audit, findModel } from '../db/models';
 import { inTransaction } from '../db/pool';
 import { splitsOf } from '../ml/split';
-import { toCanonicalCsv, validateBatch, type BatchValidation, type RowError } from '../specs/data-batch';
+import { batchText, toCanonicalCsv, validateBatch, type BatchValidation, type RowError } from '../specs/data-batch';
 import { dataSchemaOf, labelClasses, labelColumn, rowKeyColumn, type ModelSpec } from '../specs/model-spec';
 import { refOf, sha256, type ArtifactRef } from '../storage/artifacts';
 import type { ActivityDeps } from './deps';
@@ -75,6 +75,29 @@ export function createDataActivities({ db, store, workDir }: Pick<ActivityDeps, 
     });
   }
 
+  /** A CSV batch's validation, or its fault where its bytes are not UTF-8. */
+  function validateText(spec: ModelSpec, bytes: Buffer): BatchValidation {
+    const decoded = batchText(bytes);
+    if ('error' in decoded) return { rows: [], errors: [decoded.error], notes: [], moreErrors: 0, rowCount: 0 };
+    return validateBatch(spec, decoded.text);
+  }
+
+  /** A batch far larger than the model's usual ones (validation.maxBatchGrowth × the median of its accepted batches, once there are three). */
+  async function rowSpike(modelId: number, spec: ModelSpec, rows: number, replacing?: string): Promise<RowError | undefined> {
+    const growth = spec.validation.maxBatchGrowth;
+    if (growth === 0) return undefined;
+    const r = await db.query<{ n: number; median: number | null }>(
+      "SELECT count(*)::int AS n, percentile_cont(0.5) WITHIN GROUP (ORDER BY row_count) AS median FROM data_batches WHERE model_id = $1 AND status = 'accepted' AND id <> $2",
+      [modelId, replacing ?? -1],
+    );
+    const { n, median } = r.rows[0];
+    if (n < 3 || median === null || rows <= growth * median) return undefined;
+    return {
+      column: '*',
+      message: `${rows} rows, more than ${growth}× the median accepted batch of this model (${median} rows over ${n} batches): a feed that repeats itself or the wrong table? (validation.maxBatchGrowth; send it in parts, or raise the limit for a backfill)`,
+    };
+  }
+
   /** The statistics of the model's latest snapshot: what its next model trains on, so what a new batch must resemble. */
   async function referenceStats(modelId: number): Promise<ReferenceStats | undefined> {
     const r = await db.query<{ artifact_sha256: string; stats: ReferenceStats['stats'] }>(
@@ -119,7 +142,11 @@ export function createDataActivities({ db, store, workDir }: Pick<ActivityDeps, 
       const bytes = await store.get(input.upload);
       const parquet = isParquet(bytes);
       Context.current().heartbeat({ stage: 'validating', bytes: bytes.byteLength, format: parquet ? 'parquet' : 'csv' });
-      let result = parquet ? await validateParquet(model.spec, bytes) : validateBatch(model.spec, bytes.toString('utf8'));
+      let result = parquet ? await validateParquet(model.spec, bytes) : validateText(model.spec, bytes);
+      if (result.errors.length === 0) {
+        const spike = await rowSpike(model.id, model.spec, result.rowCount, previous?.id);
+        if (spike) result = { ...result, rows: [], errors: [spike] };
+      }
       const reference = result.errors.length === 0 ? await referenceStats(model.id) : undefined;
       if (reference) {
         const faults = checkAgainstSnapshot(model.spec, result.rows, reference);

@@ -14,6 +14,45 @@ const numeric = z
   .refine((s) => s.length === 0 || NUMBER.test(s), 'is not a number')
   .transform(Number);
 
+/**
+ * Text a spreadsheet would run as a formula when the stored data is opened
+ * (=, @, or + and - before anything but a number): CSV injection. A string
+ * category's listed values are the spec's choice; anything else of this kind
+ * in a text cell is refused.
+ */
+const FORMULA = /^\s*([=@]|[+-](?![\d.]|$))/;
+const FORMULA_MESSAGE = 'looks like a spreadsheet formula (it starts with =, @, + or -): refused, as it would run when the data is opened in a spreadsheet';
+
+/** A line longer than this is no row of a table (a runaway field or a binary file), and fails the batch before it is parsed. */
+export const MAX_LINE_CHARS = 65_536;
+
+/**
+ * A batch's bytes as text: UTF-8 (a byte-order mark allowed), or the place
+ * where they stop being it. Decoding leniently would turn each bad byte into
+ * U+FFFD and store data nobody sent.
+ */
+export function batchText(bytes: Uint8Array): { text: string } | { error: RowError } {
+  try {
+    return { text: new TextDecoder('utf-8', { fatal: true }).decode(bytes) };
+  } catch {
+    // Where: the first offset whose prefix does not decode, and its line.
+    let lo = 0;
+    let hi = bytes.length;
+    while (hi - lo > 4) {
+      const mid = (lo + hi) >> 1;
+      try {
+        new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, mid), { stream: true });
+        lo = mid;
+      } catch {
+        hi = mid;
+      }
+    }
+    let line = 1;
+    for (let i = 0; i < lo; i++) if (bytes[i] === 0x0a) line++;
+    return { error: { line, column: '*', message: `not UTF-8 text: byte ${lo}–${hi} (line ${line}) is not valid UTF-8; save the file as UTF-8 (CSV UTF-8 in a spreadsheet)` } };
+  }
+}
+
 const listing = (f: FeatureSpec) => {
   const shown = f.values!.slice(0, 12).map((v) => (typeof v === 'string' ? JSON.stringify(v) : String(v)));
   return `${shown.join(', ')}${f.values!.length > 12 ? `, … (${f.values!.length} values)` : ''}`;
@@ -24,7 +63,7 @@ export function featureValueSchema(f: FeatureSpec): z.ZodType<FeatureValue, unkn
   const unlisted = `must be one of ${f.values ? listing(f) : ''}`;
   if (isStringCategory(f)) {
     const s = z.string({ error: 'must be a string' }).trim().min(1, 'is empty');
-    return f.unknown === 'other' ? s : s.refine((v) => isListed(f, v), unlisted);
+    return f.unknown === 'other' ? s.refine((v) => isListed(f, v) || !FORMULA.test(v), FORMULA_MESSAGE) : s.refine((v) => isListed(f, v), unlisted);
   }
   let n = z.number({ error: 'must be a number' });
   if (f.type !== 'number') n = n.int('must be an integer');
@@ -110,7 +149,7 @@ function offsetMs(zone: string): number {
 /** The zod schema of one CSV row of this model: column name → parsed value. */
 function rowSchema(spec: ModelSpec) {
   const shape: Record<string, z.ZodType<unknown, string>> = { [labelColumn(spec)]: labelCellSchema(spec) };
-  if (spec.idColumn !== undefined) shape[spec.idColumn] = z.string().trim().min(1, 'is empty');
+  if (spec.idColumn !== undefined) shape[spec.idColumn] = z.string().trim().min(1, 'is empty').refine((v) => !FORMULA.test(v), FORMULA_MESSAGE);
   if (spec.timeColumn !== undefined) shape[spec.timeColumn] = timeCellSchema;
   for (const f of spec.features) shape[f.name] = featureSchema(f, spec.validation.missingValues === 'allow');
   return z.object(shape);
@@ -179,6 +218,17 @@ export function validateBatch(spec: ModelSpec, csv: string): BatchValidation {
   let moreErrors = 0;
   const fail = (e: RowError) => (errors.length < MAX_LISTED_ERRORS ? errors.push(e) : moreErrors++);
 
+  let lineStart = 0;
+  for (let line = 1; lineStart < csv.length; line++) {
+    const end = csv.indexOf('\n', lineStart);
+    const length = (end < 0 ? csv.length : end) - lineStart;
+    if (length > MAX_LINE_CHARS) {
+      fail({ line, column: '*', message: `line ${line} is ${length} characters long, more than ${MAX_LINE_CHARS}: no row of a table is; is this the right file?` });
+      return { rows: [], errors, notes, moreErrors, rowCount: 0 };
+    }
+    if (end < 0) break;
+    lineStart = end + 1;
+  }
   let records: string[][];
   try {
     records = readCsv(csv, { delimiter: detectDelimiter(csv) }).map((r) => r.cells);

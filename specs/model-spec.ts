@@ -83,7 +83,8 @@ export const gbdtSchema = z
  * Any program that trains and writes an ONNX model (a PyTorch script on a GPU
  * host, say). It is given the split data and an output path in its environment
  * (FACTORY_TRAIN_CSV, FACTORY_VALIDATION_CSV, FACTORY_OUTPUT_ONNX, FACTORY_FEATURES,
- * FACTORY_LABEL, and FACTORY_SCHEMA_JSON: the task and the features with their
+ * FACTORY_LABEL, and FACTORY_SCHEMA_JSON: the task, the label as the spec
+ * gives it (classes, positive value or objective) and the features with their
  * types and category values, for the ONNX contract in ml/trainer.ts); lines "PROGRESS <step> <total> [message]" on its stdout are
  * heartbeated, a line "METRICS {json}" is recorded, and all output is logged.
  */
@@ -357,6 +358,11 @@ export const modelSpecSchema = z
         maxMissingRateIncrease: z.number().min(0).max(1).default(0.2),
         /** Share of a column's values outside the snapshot's [min, max] that quarantines the batch; unset, not checked. */
         maxOutOfRangeShare: z.number().gt(0).max(1).optional(),
+        /**
+         * A batch with more than this many times the rows of the model's median accepted batch (once there
+         * are three) is quarantined: a feed that repeats itself or an export of the wrong table. 0: not checked.
+         */
+        maxBatchGrowth: z.number().min(0).default(10),
       })
       .strict()
       .prefault({}),

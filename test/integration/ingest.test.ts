@@ -6,6 +6,7 @@ import { MockActivityEnvironment } from '@temporalio/testing/lib/mocking-activit
 import { createDataActivities } from '../../activities/data';
 import type { SnapshotRef } from '../../contracts/payloads';
 import { readCsv, writeCsv } from '../../data/csv';
+import type { RowError } from '../../specs/data-batch';
 import { describeIngest, ingest } from '../../scripts/cli/ingest';
 import type { CliContext } from '../../scripts/cli/context';
 import { requestTraining, waitForStage } from '../../scripts/cli/train';
@@ -211,6 +212,53 @@ describe('data batches', () => {
       expect((await ingest(c, name, factory.batches[0])).duplicate).toBe(true);
       const audit = await c.db.query("SELECT details FROM audit_events WHERE model = $1 AND action = 'batch.accept' ORDER BY id", [name]);
       expect(audit.rows.map((r) => r.details.revalidated?.batchId ?? null)).toEqual([null, first.batchId, first.batchId]);
+    });
+  });
+  test('poison batches are quarantined whole, each with a report naming where, and the snapshot does not change (the fault matrix\'s data rows)', async () => {
+    const name = uniqueName('poison');
+    await registerSpec(creditSpec(name));
+    const [header, ...records] = readCsv(fs.readFileSync(factory.batches[0], 'utf8')).map((r) => r.cells);
+    const at = (column: string) => header.indexOf(column);
+    const dir = scratch();
+    const write = (label: string, rows: string[][], bytes?: (b: Buffer) => Buffer) => {
+      const file = path.join(dir, `${label}.csv`);
+      const text = Buffer.from(writeCsv([header, ...rows]));
+      fs.writeFileSync(file, bytes ? bytes(text) : text);
+      return file;
+    };
+    const change = (rows: string[][], line: number, column: string, value: string) => rows.map((r, i) => (i === line - 2 ? r.map((c, j) => (j === at(column) ? value : c)) : r));
+    await ctx(async (c) => {
+      // Three ordinary batches of 100 rows: the row-spike check compares with their median.
+      for (let k = 0; k < 3; k++) expect((await ingest(c, name, write(`ok-${k}`, records.slice(k * 100, (k + 1) * 100)))).status).toBe('accepted');
+      const before = await snapshotOf(c, name);
+      const base = records.slice(300, 400);
+      const label = 'default.payment.next.month';
+      const cases: { fault: string; file: string; expect: Partial<RowError> }[] = [
+        { fault: 'wrong type', file: write('type', change(base, 7, 'AGE', 'forty')), expect: { line: 7, column: 'AGE', message: 'is not a number' } },
+        { fault: 'NaN label', file: write('nan', change(base, 9, label, 'NaN')), expect: { line: 9, column: label, message: 'is not a number' } },
+        { fault: 'missing label', file: write('missing', change(base, 11, label, '')), expect: { line: 11, column: label, message: 'is empty' } },
+        { fault: 'duplicate id', file: write('dupe', change(base, 13, 'ID', base[0][at('ID')])), expect: { line: 13, column: 'ID', message: 'duplicate id, first seen on line 2' } },
+        { fault: '10x row spike', file: write('spike', records.slice(400, 1500)), expect: { column: '*', message: '1100 rows, more than 10× the median accepted batch of this model (100 rows over 3 batches)' } },
+        { fault: '1 MB line', file: write('long', change(base, 5, 'EDUCATION', 'x'.repeat(1 << 20))), expect: { line: 5, column: '*', message: 'characters long, more than 65536' } },
+        { fault: 'formula cell (id)', file: write('formula-id', change(base, 6, 'ID', '=cmd()')), expect: { line: 6, column: 'ID', message: 'looks like a spreadsheet formula' } },
+        { fault: 'formula cell (category)', file: write('formula-cat', change(base, 8, 'EDUCATION', '@SUM(A1:A9)')), expect: { line: 8, column: 'EDUCATION', message: 'looks like a spreadsheet formula' } },
+        {
+          fault: 'bytes not UTF-8',
+          // Latin-1 where UTF-8 is due: é as the single byte 0xe9.
+          file: write('latin1', change(base, 4, 'EDUCATION', 'MARKER'), (b) => Buffer.from(b.toString('latin1').replace('MARKER', 'universit\u00e9'), 'latin1')),
+          expect: { line: 4, column: '*', message: 'not UTF-8 text' },
+        },
+      ];
+      const table: string[] = ['| fault | expected | got |', '|---|---|---|'];
+      for (const k of cases) {
+        const r = await ingest(c, name, k.file);
+        const first = r.errors[0];
+        table.push(`| ${k.fault} | quarantined, ${k.expect.line ? `line ${k.expect.line}, ` : ''}column ${k.expect.column} | ${r.status}, ${first?.line ? `line ${first.line}, ` : ''}column ${first?.column}: ${first?.message.slice(0, 70)} |`);
+        expect(r.status).toBe('quarantined');
+        expect(first).toMatchObject({ ...k.expect, message: expect.stringContaining(k.expect.message!) });
+      }
+      console.log(`poison batches against the real intake path:\n${table.join('\n')}`);
+      expect((await snapshotOf(c, name)).artifact.sha256).toBe(before.artifact.sha256);
     });
   });
 });
