@@ -136,7 +136,6 @@ export function createDriftActivities({ db, store, workDir }: Pick<ActivityDeps,
         labelled: live.labelled,
         reportKey: stored.key,
         reportSha256: stored.sha256,
-        reportUrl: await store.presign(stored.key, 7 * 24 * 3600),
       });
 
       /**

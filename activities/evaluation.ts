@@ -15,8 +15,6 @@ import type { ActivityDeps } from './deps';
 import { inScratch } from './scratch';
 import type { EvaluationResult, ModelVersionRef, SnapshotRef, TrainingEnergy, VersionEvaluation } from '../contracts/payloads';
 
-/** Pre-signed report links stay valid for S3's maximum of seven days. */
-const REPORT_LINK_SECONDS = 7 * 24 * 3600;
 
 /**
  * Evaluation activities (cpu pool): candidate and champion measured the same way
@@ -96,7 +94,6 @@ export function createEvaluationActivities({ db, store, workDir }: ActivityDeps)
         generatedAt: new Date().toISOString(),
       });
       const report = await store.put('reports', html, '.html', 'text/html; charset=utf-8');
-      const reportUrl = await store.presign(report.key, REPORT_LINK_SECONDS);
       const ids = await db.query<{ id: string; version: number }>('SELECT id, version FROM model_versions WHERE model_id = $1 AND version = ANY($2)', [
         modelId,
         [input.candidate.version, input.champion?.version ?? -1],
@@ -111,7 +108,7 @@ export function createEvaluationActivities({ db, store, workDir }: ActivityDeps)
         [idOf(input.candidate.version), input.snapshot.snapshotId, idOf(input.champion?.version), JSON.stringify(candidate.evaluation), champion ? JSON.stringify(champion.evaluation) : null, report.key, report.sha256],
       );
       for (const m of ['auc', 'logLoss', 'accuracy', 'latencyP99Ms'] as const) prom.candidateMetric.set({ model: input.model, metric: m }, candidate.evaluation.metrics[m] ?? Number.NaN);
-      return { evaluationId: Number(res.rows[0].id), candidate: candidate.evaluation, champion: champion?.evaluation, report, reportUrl };
+      return { evaluationId: Number(res.rows[0].id), candidate: candidate.evaluation, champion: champion?.evaluation, report };
     },
   };
 }

@@ -69,7 +69,8 @@ export interface PipelineStatus {
   candidate?: VersionEvaluation;
   champion?: VersionEvaluation;
   verdict?: Verdict;
-  reportUrl?: string;
+  /** The evaluation report's S3 key; `factory report <model> <version>` signs a link to it. */
+  reportKey?: string;
   approvers?: string[];
   approvalDeadline?: string;
   /** At the gate: the votes so far, how many approvals are needed, and the Slack card if one was posted. */

@@ -93,9 +93,8 @@ export interface EvaluationResult {
   evaluationId: number;
   candidate: VersionEvaluation;
   champion?: VersionEvaluation;
-  /** The HTML report in S3, and a pre-signed link to it. */
+  /** The HTML report in S3. A link to it is signed when a person asks (factory report), never kept here: it is a credential. */
   report: ArtifactRef;
-  reportUrl: string;
 }
 
 export interface IngestResult {
@@ -129,7 +128,6 @@ export interface DriftCheck {
   labelled: number;
   reportKey?: string;
   reportSha256?: string;
-  reportUrl?: string;
 }
 
 export type DecisionChannel = 'cli' | 'slack' | 'web-ui' | 'timeout' | 'api' | 'supersede';

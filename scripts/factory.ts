@@ -7,6 +7,7 @@ import { ADMINS } from '../people/directory';
 import { callerOf, CliError, withContext } from './cli/context';
 import { describeHistory, modelHistory } from './cli/history';
 import { initSpec, type InitOptions } from './cli/init';
+import { REPORT_LINK_SECONDS, reportLink } from './cli/report';
 import { describeIngest, ingest } from './cli/ingest';
 import { listModels, registerModel } from './cli/models';
 import { describeRolloutStatus, followRollout, rolloutStatus, steerRollout } from './cli/rollout';
@@ -55,6 +56,14 @@ program
   .option('--out <file>', 'where to write the spec (default: <name>.yaml)')
   .option('--force', 'replace the output file if it exists')
   .action(run(async (file: string, opts: InitOptions) => print((await initSpec(file, opts)).text)));
+
+program
+  .command('report <model> [version]')
+  .description("a link to a version's evaluation report (the latest evaluated version's without one), signed now and valid for a day")
+  .action(run((model: string, version?: string) => withContext(async (ctx) => {
+    const r = await reportLink(ctx, model, version === undefined ? undefined : Number(version));
+    print(`${model} v${r.version} evaluation report (valid ${REPORT_LINK_SECONDS / 3600}h): ${r.url}`);
+  })));
 
 program
   .command('register <spec>')

@@ -32,7 +32,8 @@ export function pipelineDetails(s: PipelineStatus): string {
     lines.push('', s.verdict.passed ? 'Policy: **passed**' : `Policy: **failed**: ${s.verdict.failures.join('; ')}`);
     if (s.verdict.warnings.length) lines.push(`Advisory: ${s.verdict.warnings.join('; ')}`);
   }
-  if (s.reportUrl) lines.push('', `[Evaluation report](${s.reportUrl})`);
+  // A pre-signed link would be a credential kept in the history for a week: people get one from the CLI when they ask.
+  if (s.reportKey && s.version !== undefined) lines.push('', `Evaluation report: \`factory report ${s.model} ${s.version}\` prints a link to it (${s.reportKey}).`);
   if (s.stage === 'awaiting-approval' && s.version !== undefined) {
     const missing = Math.max(0, (s.approvalsRequired ?? 1) - (s.votes?.length ?? 0));
     lines.push(

@@ -57,7 +57,7 @@ export async function trainingPipeline(input: { model: string; trigger: Trigger 
     stage('evaluating');
     const evaluated = await evaluation.evaluateCandidate({ model, snapshot, candidate: { version, artifact: trained.artifact }, champion });
     const verdict = comparePolicy(spec.policy, evaluated.candidate.metrics, evaluated.champion?.metrics, evaluated.candidate.infra);
-    Object.assign(status, { candidate: evaluated.candidate, champion: evaluated.champion, verdict, reportUrl: evaluated.reportUrl });
+    Object.assign(status, { candidate: evaluated.candidate, champion: evaluated.champion, verdict, reportKey: evaluated.report.key });
     await registry.recordVerdict({ evaluationId: evaluated.evaluationId, verdict });
     if (!verdict.passed && spec.policy.onFail === 'reject') {
       await registry.setVersionStatus({ model, version, status: 'failed_policy', reason: verdict.failures.join('; ') });

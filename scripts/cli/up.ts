@@ -18,6 +18,7 @@ import { demoStream } from './demo-stream';
 import { describeIngest, ingest } from './ingest';
 import { registerModel } from './models';
 import { modelStatus } from './status';
+import { REPORT_LINK_SECONDS, reportLink } from './report';
 import { requestTraining, waitForStage } from './train';
 import { hasChampion } from '../../db/champion';
 import { loopStateQuery, loopWorkflowId, RESTING_STAGES } from '../../contracts/messages';
@@ -102,7 +103,7 @@ async function firstCandidate(ctx: CliContext, d: Demo, print: (s: string) => vo
     [
       `${model} v${status.version} is awaiting approval: ${describeQuality(status.candidate!.quality)}; policy ${status.verdict?.passed ? 'passed' : 'FAILED (flagged)'}.`,
       ...(status.verdict?.warnings.length ? [`  advisory: ${status.verdict.warnings.join('; ')}`] : []),
-      `  report:   ${status.reportUrl}`,
+      `  report:   ${(await reportLink(ctx, model, status.version)).url}   (valid ${REPORT_LINK_SECONDS / 3600}h; again: ./factory report ${model} ${status.version})`,
       `  approvers: ${status.approvers?.join(', ') || 'nobody enabled'} (${status.approvalsRequired ?? 1} approval${(status.approvalsRequired ?? 1) === 1 ? '' : 's'} needed)${status.slackCard ? `; Slack card: ${status.slackCard}` : ''}`,
       `  approve:  ./factory approve ${model} ${status.version} --comment "looks good"   (as the person your token proves: ${credentialsFile(ctx.env)} or FACTORY_TOKEN)`,
       `  reject:   ./factory reject ${model} ${status.version} --comment "why"`,

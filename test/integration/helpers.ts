@@ -138,6 +138,19 @@ export async function championVersion(name: string): Promise<number | undefined>
   return ctx(async (c) => (await findChampion(c.db, (await findModel(c.db, name)).id))?.version);
 }
 
+/**
+ * A workflow history as searchable text, its payloads decoded: the JSON of a
+ * history holds each payload's bytes as base64, which no plain-text search of
+ * it would ever match.
+ */
+export function historyText(history: unknown): string {
+  const json = JSON.stringify(history);
+  const decoded: string[] = [];
+  for (const m of json.matchAll(/"data":"([A-Za-z0-9+/=]+)"/g)) decoded.push(Buffer.from(m[1], 'base64').toString('utf8'));
+  for (const m of json.matchAll(/"data":\{"type":"Buffer","data":\[([\d,]*)\]\}/g)) decoded.push(Buffer.from(m[1].split(',').filter(Boolean).map(Number)).toString('utf8'));
+  return `${json}\n${decoded.join('\n')}`;
+}
+
 export async function registerSpec(spec: ModelSpec): Promise<void> {
   await ctx((c) => upsertModel(c.db, spec, 'test'));
 }

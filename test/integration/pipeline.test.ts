@@ -3,10 +3,11 @@ import { createHash } from 'node:crypto';
 import type { PipelineOutcome } from '../../contracts/payloads';
 import { decide } from '../../scripts/cli/approval';
 import { ingest } from '../../scripts/cli/ingest';
+import { reportLink } from '../../scripts/cli/report';
 import { modelStatus } from '../../scripts/cli/status';
 import { requestTraining, waitForStage } from '../../scripts/cli/train';
 import { approveSignal, pipelineStatusQuery } from '../../contracts/messages';
-import { as, championVersion, creditSpec, ctx, registerSpec, uniqueName, waitUntil, withWorkers } from './helpers';
+import { as, championVersion, creditSpec, ctx, historyText, registerSpec, uniqueName, waitUntil, withWorkers } from './helpers';
 
 describe('the factory loop on the real stack', () => {
   const factory = withWorkers();
@@ -18,7 +19,7 @@ describe('the factory loop on the real stack', () => {
     await ctx(async (c) => {
       for (const f of factory.batches.slice(0, 2)) expect((await ingest(c, name, f)).status).toBe('accepted');
       await requestTraining(c, name, { reason: 'manual', requestedBy: 'test' });
-      const { status } = await waitForStage(c, name, ['awaiting-approval', 'failed-policy'], 120_000);
+      const { status, workflowId } = await waitForStage(c, name, ['awaiting-approval', 'failed-policy'], 120_000);
       expect(status.stage).toBe('awaiting-approval');
       expect(status.version).toBe(1);
       expect(status.verdict?.passed).toBe(true);
@@ -27,7 +28,11 @@ describe('the factory loop on the real stack', () => {
       expect(status.candidate!.metrics.latencyP99Ms).toBeGreaterThan(0);
       expect(status.candidate!.fairness.map((f) => f.attribute)).toEqual(['SEX', 'AGE bands']);
       // The approval request links the report: a pre-signed S3 URL that serves the HTML.
-      const page = await fetch(status.reportUrl!);
+      // Named in the history, never linked: a pre-signed link would be a credential there for a week.
+      const history = historyText(await c.client.workflow.getHandle(workflowId).fetchHistory());
+      expect(history).toContain(status.reportKey!);
+      expect(history).not.toContain('X-Amz-Signature');
+      const page = await fetch((await reportLink(c, name, status.version)).url);
       expect(page.status).toBe(200);
       const html = await page.text();
       expect(html).toContain('<svg');
@@ -110,7 +115,7 @@ describe('the factory loop on the real stack', () => {
       expect(status.championVersion).toBe(1);
       expect(status.champion?.quality.rows).toBe(status.candidate?.quality.rows);
       expect(status.verdict?.criteria.some((k) => k.kind === 'non-inferiority')).toBe(true);
-      const report = await (await fetch(status.reportUrl!)).text();
+      const report = await (await fetch((await reportLink(c, name, status.version)).url)).text();
       expect(report).toContain(`${name}: candidate v2 vs champion v1`);
 
       const result = await decide(as(c, 'bob'), 'reject', name, '2', { comment: 'not convinced' });

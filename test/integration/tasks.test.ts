@@ -5,6 +5,7 @@ import { sharedText } from '../../config/env';
 import { replayBatches } from '../../data/replay';
 import { decide } from '../../scripts/cli/approval';
 import { ingest } from '../../scripts/cli/ingest';
+import { reportLink } from '../../scripts/cli/report';
 import { requestTraining, waitForStage } from '../../scripts/cli/train';
 import { toInstance, validateBatch } from '../../specs/data-batch';
 import type { ModelSpec } from '../../specs/model-spec';
@@ -37,7 +38,7 @@ describe('a demand forecast and a grade classifier on the real stack', () => {
       await requestTraining(c, spec.name, { reason: 'manual', requestedBy: 'test' });
       const { status } = await waitForStage(c, spec.name, ['awaiting-approval', 'failed-policy'], 180_000);
       expect(status.stage).toBe('awaiting-approval');
-      const html = await (await fetch(status.reportUrl!)).text();
+      const html = await (await fetch((await reportLink(c, spec.name, status.version)).url)).text();
       const { outcome } = await decide(as(c, 'alice'), 'approve', spec.name, String(status.version));
       expect(outcome?.status).toBe('promoted');
       return { status, html };

@@ -173,7 +173,7 @@ describe('triggers: rows, schedule, drift and energy windows', () => {
         expect(drifted).toMatchObject({ conclusive: true, retrain: true, requested: true });
         expect(drifted.driftedFeatures).toContain('PAY_0');
         expect(drifted.summary).toMatch(/^drift: input drift in .*PAY_0 \(PSI/);
-        const report = JSON.parse(await c.store.getText({ key: drifted.reportKey!, sha256: drifted.reportSha256!, bytes: 0 }).catch(async () => (await fetch(drifted.reportUrl!)).text()));
+        const report = JSON.parse(await c.store.getText({ key: drifted.reportKey!, sha256: drifted.reportSha256!, bytes: 0 }));
         expect(report.report.features.map((f: { feature: string }) => f.feature)).toContain('PAY_0');
         const running = await waitForStage(c, name, ['awaiting-approval', 'snapshot', 'training', 'evaluating'], 60_000);
         expect(running.status.trigger).toMatchObject({ reason: 'drift', requestedBy: 'drift-monitor', detail: drifted.summary });

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { connections } from '../../config/env';
 import { ingest } from '../../scripts/cli/ingest';
+import { reportLink } from '../../scripts/cli/report';
 import { requestTraining, waitForStage } from '../../scripts/cli/train';
 import { creditSpec, ctx, monthlyBatches, registerSpec, ROOT, startWorkers, testEnv, uniqueName, waitUntil } from './helpers';
 
@@ -45,6 +46,8 @@ describe('Temporal Web UI', () => {
       await details.getByText(`factory approve ${name} ${status.version}`).first().waitFor({ timeout: 10_000 });
       await details.getByText('A signal or update sent from here is refused').first().waitFor({ timeout: 5_000 });
       await details.getByText('Policy:').first().waitFor({ timeout: 5_000 });
+      // The report is named, not linked: a pre-signed link would be a credential kept in the history.
+      await details.getByText(`factory report ${name} ${status.version}`).first().waitFor({ timeout: 5_000 });
       const summary = await waitUntil('the summary frame', async () => page.frames().find((f) => decodeURIComponent(f.url()).includes(`${name}: manual training by test`)));
       expect(summary).toBeDefined();
       await page.screenshot({ path: path.join(shots, 'web-ui-pipeline-details.png'), fullPage: true });
@@ -54,7 +57,7 @@ describe('Temporal Web UI', () => {
       const problems: string[] = [];
       report.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
       report.on('pageerror', (e) => problems.push(e.message));
-      const response = await report.goto(status.reportUrl!);
+      const response = await report.goto((await ctx((c) => reportLink(c, name, status.version))).url);
       expect(response?.status()).toBe(200);
       await report.getByText('Verdict: passes the policy').waitFor({ timeout: 10_000 });
       expect(await report.locator('svg').count()).toBeGreaterThanOrEqual(6);
