@@ -12,6 +12,7 @@ export const servingMetrics = {
   }),
   batchRows: new Histogram({ name: 'serving_batch_rows', help: 'Rows per ONNX Runtime call', labelNames: ['model'], buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 1024], registers: [registry] }),
   swaps: new Counter({ name: 'serving_swaps_total', help: 'Champion versions swapped in', labelNames: ['model'], registers: [registry] }),
+  loadFailures: new Counter({ name: 'serving_load_failures_total', help: 'Refreshes in which a model could not be loaded (corrupt bytes, a session that would not start)', labelNames: ['model'], registers: [registry] }),
   rollbacks: new Counter({ name: 'serving_rollbacks_total', help: 'Rollout candidates withdrawn without becoming champion', labelNames: ['model'], registers: [registry] }),
   logged: new Counter({ name: 'serving_prediction_log_rows_total', help: 'Prediction-log rows written', registers: [registry] }),
   logDropped: new Counter({ name: 'serving_prediction_log_dropped_total', help: 'Prediction-log rows dropped because the buffer was full or a write failed', registers: [registry] }),

@@ -69,27 +69,41 @@ export class ServedModels {
     return this.refreshing;
   }
 
+  /**
+   * Brings every model to its targets. A model whose version cannot be loaded
+   * (bytes that fail their sha256, a session that will not start) keeps what
+   * it served, or is not served, and says so; the other models load on.
+   */
   private async load(): Promise<void> {
     const seen = new Set<string>();
     for (const target of await servingTargets(this.db)) {
       seen.add(target.model);
-      const current = this.models.get(target.model);
-      // The same parsed spec while it is unchanged: the request path caches its validators on it.
-      const spec = current && JSON.stringify(target.spec) === JSON.stringify(current.spec) ? current.spec : parseModelSpec(target.spec, target.model);
-      const load = async (v: { version: number; artifact: ArtifactRef }) =>
-        [current?.champion, current?.candidate].find((loaded) => loaded?.sha256 === v.artifact.sha256) ?? (await this.loadVersion(target.model, spec, v.version, v.artifact));
-      const champion = await load(target.champion);
-      const candidate = target.candidate && (await load(target.candidate));
-      const c = target.candidate;
-      const next: ServedModel = { model: target.model, spec, champion, candidate, rollout: c && { phase: c.phase, canaryPercent: c.canaryPercent } };
-      this.models.set(target.model, next);
-      if (current) this.retire(current, next);
+      try {
+        await this.loadModel(target);
+      } catch (err) {
+        servingMetrics.loadFailures.inc({ model: target.model });
+        logger.error({ err, model: target.model, champion: target.champion.version, candidate: target.candidate?.version }, 'cannot load this model\'s versions; it keeps what it served, if anything');
+      }
     }
     for (const [name, current] of this.models) {
       if (seen.has(name)) continue;
       this.models.delete(name);
       this.retire(current);
     }
+  }
+
+  private async loadModel(target: Awaited<ReturnType<typeof servingTargets>>[number]): Promise<void> {
+    const current = this.models.get(target.model);
+    // The same parsed spec while it is unchanged: the request path caches its validators on it.
+    const spec = current && JSON.stringify(target.spec) === JSON.stringify(current.spec) ? current.spec : parseModelSpec(target.spec, target.model);
+    const load = async (v: { version: number; artifact: ArtifactRef }) =>
+      [current?.champion, current?.candidate].find((loaded) => loaded?.sha256 === v.artifact.sha256) ?? (await this.loadVersion(target.model, spec, v.version, v.artifact));
+    const champion = await load(target.champion);
+    const candidate = target.candidate && (await load(target.candidate));
+    const c = target.candidate;
+    const next: ServedModel = { model: target.model, spec, champion, candidate, rollout: c && { phase: c.phase, canaryPercent: c.canaryPercent } };
+    this.models.set(target.model, next);
+    if (current) this.retire(current, next);
   }
 
   /** Counts what changed and releases sessions no longer served, once their requests drain. */

@@ -74,7 +74,9 @@ export class ArtifactStore {
     const hash = sha256(bytes);
     const key = `${kind}/${hash}${ext}`;
     const ref = { key, sha256: hash, bytes: bytes.byteLength };
-    if (await this.exists(key)) return ref;
+    // Already there and whole: nothing to write. An object under this key whose size or MD5 (its ETag) differs
+    // was damaged after it was written, and these bytes, which hash to its name, put it right.
+    if (await this.holds(key, bytes)) return ref;
     await this.client.send(
       new PutObjectCommand({
         Bucket: this.bucket,
@@ -109,6 +111,19 @@ export class ArtifactStore {
     try {
       await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
       return true;
+    } catch (err) {
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 404) return false;
+      throw err;
+    }
+  }
+
+  /** Whether the object under key has exactly these bytes, by its size and its ETag (the MD5 of a single-part upload). */
+  private async holds(key: string, bytes: Uint8Array): Promise<boolean> {
+    try {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      const etag = head.ETag?.replace(/"/g, '');
+      return head.ContentLength === bytes.byteLength && etag === createHash('md5').update(bytes).digest('hex');
     } catch (err) {
       const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
       if (status === 404) return false;

@@ -172,7 +172,7 @@ export async function startService(entry: string, portVariable: 'SERVING_PORT' |
   const child = startProcess(process.execPath, [path.join(ROOT, 'dist', entry)], logFile, { ...process.env, [portVariable]: String(port), ...env });
   const base = `http://127.0.0.1:${port}`;
   await waitFor(`${entry} on ${port}`, async () => (await fetch(`${base}/healthz`)).ok, 30_000, child, logFile);
-  return { base, stop: () => stopProcess(child) };
+  return { base, logFile, stop: () => stopProcess(child) };
 }
 
 /** A serving replica (reporting every half second, so rollouts see it quickly). */
