@@ -33,7 +33,8 @@ export const data = proxyActivities<DataActivities>({
 export const evaluation = proxyActivities<EvaluationActivities>({
   taskQueue: TASK_QUEUES.cpu,
   startToCloseTimeout: '1h',
-  heartbeatTimeout: '2m',
+  // The evaluation heartbeats every few seconds; half a minute of silence means its worker is gone.
+  heartbeatTimeout: '30s',
   retry: { maximumAttempts: 3 },
 });
 
