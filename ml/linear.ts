@@ -168,11 +168,12 @@ export function fitLinear(
   let current = loss(w);
   let iterations = 0;
   const grad = new Float64Array(n * K);
-  const unused = new Float64Array(n * K);
+  // The objective's hessians are the trees' (inflated for Poisson, doubled for softmax); Newton uses curvature() instead.
+  const treeHessians = new Float64Array(n * K);
   const probabilities = new Float64Array(n * K);
   for (; iterations < params.maxIterations; iterations++) {
     const raw = raws(w);
-    objective.gradients(d.y, raw, grad, unused);
+    objective.gradients(d.y, raw, grad, treeHessians);
     for (let r = 0; r < n; r++) objective.transform(raw, r * K, probabilities);
     const g = new Float64Array(P);
     const H = new Float64Array(P * P);
