@@ -78,6 +78,16 @@ export function expand(design: DesignColumn[], d: Dataset): Float64Array {
 
 /** Predictions with the exported float32 parameters: the reference the ONNX graph must match. */
 export function predictLinear(m: LinearModel, d: Dataset): Float64Array {
+  const K = m.bias.length;
+  const raw = rawOutputs(m, d);
+  const out = new Float64Array(raw.length);
+  const objective = objectiveNamed(m.objective, K);
+  for (let r = 0; r < d.rows; r++) objective.transform(raw, r * K, out);
+  return out;
+}
+
+/** The raw outputs [rows × outputs] before the head, as the graph's MatMul and Add make them (float32). */
+function rawOutputs(m: LinearModel, d: Dataset): Float64Array {
   const z = expand(m.design, d);
   const D = m.design.length;
   const K = m.bias.length;
@@ -89,10 +99,7 @@ export function predictLinear(m: LinearModel, d: Dataset): Float64Array {
       raw[r * K + k] = Math.fround(Math.fround(s) + m.bias[k]);
     }
   }
-  const out = new Float64Array(raw.length);
-  const objective = objectiveNamed(m.objective, K);
-  for (let r = 0; r < d.rows; r++) objective.transform(raw, r * K, out);
-  return out;
+  return raw;
 }
 
 /** Solves A x = b for symmetric positive definite A (n×n, row-major) by Cholesky. */
@@ -317,20 +324,8 @@ export const trainLinear: Trainer<Params> = ({ spec, params, train, validation, 
     onProgress({ step: iteration, total: params.maxIterations, message: `Newton iteration ${iteration}`, metrics: { trainLoss: loss } }),
   );
   const predict = (d: Dataset) => predictLinear(model, d);
-  const raw = new Float64Array(validation.rows * model.bias.length);
-  // The validation loss in the objective's own terms, from the model's predictions.
-  let validationLoss = Number.NaN;
-  if (validation.rows > 0) {
-    const z = expand(model.design, validation);
-    const D = model.design.length;
-    const K = model.bias.length;
-    for (let r = 0; r < validation.rows; r++) for (let k = 0; k < K; k++) {
-      let s = model.bias[k];
-      for (let c = 0; c < D; c++) s += z[r * D + c] * model.weights[c * K + k];
-      raw[r * K + k] = s;
-    }
-    validationLoss = objective.loss(validation.y, raw);
-  }
+  // The validation loss in the objective's own terms, from the exported model's raw outputs.
+  const validationLoss = validation.rows > 0 ? objective.loss(validation.y, rawOutputs(model, validation)) : Number.NaN;
   const lossName = objective.name === 'logistic' || objective.name === 'softmax' ? 'validationLogLoss' : 'validationLoss';
   return {
     onnx: linearToOnnx(model, spec.features, spec, spec.name),

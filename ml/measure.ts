@@ -60,8 +60,10 @@ export function measure(spec: ModelSpec, test: Dataset, predictions: Float64Arra
 }
 
 /** A version's held-out quality in one line, for people: the task's headline metrics and the rows they were measured on. */
+/** A figure as people read it: four decimals, one where it is a count-sized value. */
+const f = (v: number | undefined) => (v === undefined || v === null || !Number.isFinite(v) ? '–' : Math.abs(v) >= 100 ? v.toFixed(1) : v.toFixed(4));
+
 export function describeQuality(q: TaskQuality): string {
-  const f = (v: number) => (Number.isFinite(v) ? (Math.abs(v) >= 100 ? v.toFixed(1) : v.toFixed(4)) : '–');
   if (q.task === 'regression') return `RMSE ${f(q.rmse)}, MAE ${f(q.mae)}, R² ${f(q.r2)} on ${q.rows} held-out rows`;
   if (q.task === 'multiclass') return `log loss ${f(q.logLoss)}, accuracy ${f(q.accuracy)}, macro-F1 ${f(q.macroF1)} on ${q.rows} held-out rows`;
   return `AUC ${f(q.auc)}, log loss ${f(q.logLoss)}, accuracy ${f(q.accuracy)} on ${q.rows} held-out rows`;
@@ -69,7 +71,6 @@ export function describeQuality(q: TaskQuality): string {
 
 /** The one figure a list of versions shows per version: AUC, RMSE or accuracy. */
 export function headline(q: TaskQuality | undefined): string {
-  const f = (v: number | undefined) => (v === undefined || v === null || !Number.isFinite(v) ? '–' : Math.abs(v) >= 100 ? v.toFixed(1) : v.toFixed(4));
   if (q?.task === 'regression') return `rmse ${f(q.rmse)}`;
   if (q?.task === 'multiclass') return `accuracy ${f(q.accuracy)}`;
   return `auc ${f(q?.auc)}`;

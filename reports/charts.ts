@@ -88,58 +88,54 @@ export function histogramChart(series: Series[]): Spec {
   };
 }
 
-export function fairnessChart(series: Series[], attribute: string): Spec {
-  const values = series.flatMap((s) =>
-    (s.fairness.find((f) => f.attribute === attribute)?.groups ?? []).flatMap((g) =>
-      (['positiveRate', 'tpr', 'fpr'] as const).map((rate) => ({ version: s.name, group: `${g.group} (n=${g.rows})`, rate, value: Number.isFinite(g[rate]) ? g[rate] : 0 })),
-    ),
-  );
+/** Bars per group and version, one panel per measure: the bias charts of every task. */
+function groupBars(title: string, values: { version: string; group: string; measure: string; value: number }[], y: Record<string, unknown>, extra: Spec = {}): Spec {
   return {
-    title: `Group rates: ${attribute}`,
+    title,
     data: { values },
     mark: 'bar',
     encoding: {
-      column: { field: 'rate', type: 'nominal', title: null },
+      column: { field: 'measure', type: 'nominal', title: null },
       x: { field: 'group', type: 'nominal', title: null, axis: { labelAngle: -30 } },
       xOffset: { field: 'version' },
-      y: { field: 'value', type: 'quantitative', scale: { domain: [0, 1] } },
+      y: { field: 'value', type: 'quantitative', ...y },
       color: { field: 'version', type: 'nominal', title: null },
     },
+    ...extra,
     width: 200,
     height: 180,
   };
 }
 
+export function fairnessChart(series: Series[], attribute: string): Spec {
+  const values = series.flatMap((s) =>
+    (s.fairness.find((f) => f.attribute === attribute)?.groups ?? []).flatMap((g) =>
+      (['positiveRate', 'tpr', 'fpr'] as const).map((measure) => ({ version: s.name, group: `${g.group} (n=${g.rows})`, measure, value: Number.isFinite(g[measure]) ? g[measure] : 0 })),
+    ),
+  );
+  return groupBars(`Group rates: ${attribute}`, values, { scale: { domain: [0, 1] } });
+}
+
 const points = (series: Series[]) =>
   series.flatMap((s) => (s.charts.task === 'regression' ? s.charts.points.map((p) => ({ ...p, residual: p.predicted - p.actual, version: s.name })) : []));
 
-export function predictedVsActualChart(series: Series[]): Spec {
+/** A regression's held-out rows as points, x against y, one colour per version. */
+function scatter(series: Series[], title: string, x: string, y: Record<string, unknown>): Spec {
   return {
     ...size,
-    title: 'Predicted vs actual',
+    title,
     data: { values: points(series) },
     mark: { type: 'point', opacity: 0.35, size: 12 },
     encoding: {
-      x: { field: 'actual', type: 'quantitative' },
-      y: { field: 'predicted', type: 'quantitative' },
+      x: { field: x, type: 'quantitative' },
+      y: { type: 'quantitative', ...y },
       color: { field: 'version', type: 'nominal', title: null },
     },
   };
 }
 
-export function residualChart(series: Series[]): Spec {
-  return {
-    ...size,
-    title: 'Residuals vs predicted',
-    data: { values: points(series) },
-    mark: { type: 'point', opacity: 0.35, size: 12 },
-    encoding: {
-      x: { field: 'predicted', type: 'quantitative' },
-      y: { field: 'residual', type: 'quantitative', title: 'predicted − actual' },
-      color: { field: 'version', type: 'nominal', title: null },
-    },
-  };
-}
+export const predictedVsActualChart = (series: Series[]): Spec => scatter(series, 'Predicted vs actual', 'actual', { field: 'predicted' });
+export const residualChart = (series: Series[]): Spec => scatter(series, 'Residuals vs predicted', 'predicted', { field: 'residual', title: 'predicted − actual' });
 
 export function confusionChart(series: Series[]): Spec {
   const values = series.flatMap((s) =>
@@ -163,24 +159,10 @@ export function confusionChart(series: Series[]): Spec {
 export function groupErrorChart(series: Series[], attribute: string): Spec {
   const values = series.flatMap((s) =>
     (s.groupErrors.find((g) => g.attribute === attribute)?.groups ?? []).flatMap((g) =>
-      Object.entries(g.values).map(([metric, value]) => ({ version: s.name, group: `${g.group} (n=${g.rows})`, metric, value: Number.isFinite(value) ? value : 0 })),
+      Object.entries(g.values).map(([measure, value]) => ({ version: s.name, group: `${g.group} (n=${g.rows})`, measure, value: Number.isFinite(value) ? value : 0 })),
     ),
   );
-  return {
-    title: `Group errors: ${attribute}`,
-    data: { values },
-    mark: 'bar',
-    encoding: {
-      column: { field: 'metric', type: 'nominal', title: null },
-      x: { field: 'group', type: 'nominal', title: null, axis: { labelAngle: -30 } },
-      xOffset: { field: 'version' },
-      y: { field: 'value', type: 'quantitative' },
-      color: { field: 'version', type: 'nominal', title: null },
-    },
-    resolve: { scale: { y: 'independent' } },
-    width: 200,
-    height: 180,
-  };
+  return groupBars(`Group errors: ${attribute}`, values, {}, { resolve: { scale: { y: 'independent' } } });
 }
 
 /** Vega and Vega-Lite are ES modules; this CommonJS project loads them on first use. */

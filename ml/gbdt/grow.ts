@@ -105,9 +105,17 @@ export class TreeGrower {
     }
   }
 
+  /** The gain of sending gradient GL and hessian HL left and the rest of the node right; -Infinity where a child would weigh less than minChildWeight. */
+  private gainOf(node: Node, GL: number, HL: number, parent: number): number {
+    const { lambda, minChildWeight } = this.p;
+    const GR = node.g - GL;
+    const HR = node.h - HL;
+    if (HL < minChildWeight || HR < minChildWeight) return Number.NEGATIVE_INFINITY;
+    return 0.5 * ((GL * GL) / (HL + lambda) + (GR * GR) / (HR + lambda) - parent);
+  }
+
   /** The best set of a categorical feature's bins to send left, under the same gain as threshold splits. */
   private bestSet(node: Node, f: number, parent: number, bestGain: number): Split | undefined {
-    const { lambda, minChildWeight } = this.p;
     const hist = node.hist;
     const off = f * BINS * 2;
     const gm = hist[off];
@@ -136,10 +144,7 @@ export class TreeGrower {
         const missingLeft = m === 0;
         const GL = missingLeft ? gl + gm : gl;
         const HL = missingLeft ? hl + hm : hl;
-        const GR = node.g - GL;
-        const HR = node.h - HL;
-        if (HL < minChildWeight || HR < minChildWeight) continue;
-        const gain = 0.5 * ((GL * GL) / (HL + lambda) + (GR * GR) / (HR + lambda) - parent);
+        const gain = this.gainOf(node, GL, HL, parent);
         if (gain > bestGain) {
           bestGain = gain;
           best = { gain, feature: f, bin: 0, missingLeft, gl: GL, hl: HL, set: set.slice().sort((a, b) => a - b) };
@@ -150,8 +155,7 @@ export class TreeGrower {
   }
 
   private bestSplit(node: Node, features: Int32Array): Split | undefined {
-    const { lambda, minChildWeight } = this.p;
-    const parent = (node.g * node.g) / (node.h + lambda);
+    const parent = (node.g * node.g) / (node.h + this.p.lambda);
     let best: Split | undefined;
     let bestGain = this.p.minSplitGain;
     const hist = node.hist;
@@ -178,10 +182,7 @@ export class TreeGrower {
           const missingLeft = m === 0;
           const GL = missingLeft ? gl + gm : gl;
           const HL = missingLeft ? hl + hm : hl;
-          const GR = node.g - GL;
-          const HR = node.h - HL;
-          if (HL < minChildWeight || HR < minChildWeight) continue;
-          const gain = 0.5 * ((GL * GL) / (HL + lambda) + (GR * GR) / (HR + lambda) - parent);
+          const gain = this.gainOf(node, GL, HL, parent);
           if (gain > bestGain) {
             bestGain = gain;
             best = { gain, feature: f, bin: b, missingLeft, gl: GL, hl: HL };

@@ -1,6 +1,6 @@
 import type { FeatureSpec } from '../../specs/model-spec';
-import { encodedInputs } from '../onnx/inputs';
-import { encodeModel, type OnnxNode } from '../onnx/model';
+import { encodedInputs, type EncodedInputs } from '../onnx/inputs';
+import { encodeModel, type Initializer, type OnnxNode } from '../onnx/model';
 import { ONNX_OUTPUT, ONNX_PROBABILITIES, ONNX_VALUE } from '../trainer';
 import type { GbdtModel } from './train';
 
@@ -23,7 +23,6 @@ export function gbdtToOnnx(model: Pick<GbdtModel, 'trees' | 'baseScores' | 'obje
   if (model.trees.some((t) => t.setStart.some((s) => s >= 0))) return withCategorySets(model, features, modelName);
   const { trees, baseScores } = model;
   const outputs = baseScores.length;
-  const head = HEADS[model.objective];
   const encoded = encodedInputs(features);
   const nodeTree: number[] = [];
   const nodeId: number[] = [];
@@ -79,16 +78,7 @@ export function gbdtToOnnx(model: Pick<GbdtModel, 'trees' | 'baseScores' | 'obje
       { name: 'target_weights', kind: 'floats', value: targetWeight },
     ],
   };
-  return encodeModel({
-    name: `${modelName}-gbdt`,
-    opsets: { '': 13, 'ai.onnx.ml': 3 },
-    docString: `Gradient-boosted trees (${trees.length}, ${model.objective}).`,
-    metadata: { features: features.map((f) => f.name).join(','), trainer: 'gbdt', trees: String(trees.length) },
-    inputs: encoded.inputs,
-    outputs: [{ name: head.output, dims: ['N', outputs] }],
-    initializers: encoded.initializers,
-    nodes: [...encoded.nodes, ensemble, { opType: head.op, name: head.op.toLowerCase(), inputs: ['logit'], outputs: [head.output], attributes: head.attributes }],
-  });
+  return treeGraph(model, features, modelName, encoded, 3, `Gradient-boosted trees (${trees.length}, ${model.objective}).`, [ensemble], []);
 }
 
 /** ai.onnx.ml TreeEnsemble's node modes (opset 5). */
@@ -107,7 +97,6 @@ const BRANCH_MEMBER = 6;
 function withCategorySets(model: Pick<GbdtModel, 'trees' | 'baseScores' | 'objective'>, features: FeatureSpec[], modelName: string): Uint8Array {
   const { trees, baseScores } = model;
   const outputs = baseScores.length;
-  const head = HEADS[model.objective];
   const encoded = encodedInputs(features);
   const featureIds: number[] = [];
   const modes: number[] = [];
@@ -183,19 +172,38 @@ function withCategorySets(model: Pick<GbdtModel, 'trees' | 'baseScores' | 'objec
       { name: 'leaf_weights', kind: 'tensor', value: { type: 'float', values: leafWeights } },
     ],
   };
+  return treeGraph(
+    model,
+    features,
+    modelName,
+    encoded,
+    5,
+    `Gradient-boosted trees (${trees.length}, ${model.objective}) with categorical splits.`,
+    [ensemble, { opType: 'Add', name: 'add_base', inputs: ['sums', 'base_values'], outputs: ['logit'] }],
+    [{ name: 'base_values', dims: [outputs], values: baseScores.map(Math.fround) }],
+  );
+}
+
+/** The model around a tree ensemble whose nodes end in "logit": the encoded inputs before it, the objective's head after it. */
+function treeGraph(
+  model: Pick<GbdtModel, 'trees' | 'baseScores' | 'objective'>,
+  features: FeatureSpec[],
+  modelName: string,
+  encoded: EncodedInputs,
+  mlOpset: 3 | 5,
+  docString: string,
+  trees: OnnxNode[],
+  initializers: Initializer[],
+): Uint8Array {
+  const head = HEADS[model.objective];
   return encodeModel({
     name: `${modelName}-gbdt`,
-    opsets: { '': 13, 'ai.onnx.ml': 5 },
-    docString: `Gradient-boosted trees (${trees.length}, ${model.objective}) with categorical splits.`,
-    metadata: { features: features.map((f) => f.name).join(','), trainer: 'gbdt', trees: String(trees.length) },
+    opsets: { '': 13, 'ai.onnx.ml': mlOpset },
+    docString,
+    metadata: { features: features.map((f) => f.name).join(','), trainer: 'gbdt', trees: String(model.trees.length) },
     inputs: encoded.inputs,
-    outputs: [{ name: head.output, dims: ['N', outputs] }],
-    initializers: [...encoded.initializers, { name: 'base_values', dims: [outputs], values: baseScores.map(Math.fround) }],
-    nodes: [
-      ...encoded.nodes,
-      ensemble,
-      { opType: 'Add', name: 'add_base', inputs: ['sums', 'base_values'], outputs: ['logit'] },
-      { opType: head.op, name: head.op.toLowerCase(), inputs: ['logit'], outputs: [head.output], attributes: head.attributes },
-    ],
+    outputs: [{ name: head.output, dims: ['N', model.baseScores.length] }],
+    initializers: [...encoded.initializers, ...initializers],
+    nodes: [...encoded.nodes, ...trees, { opType: head.op, name: head.op.toLowerCase(), inputs: ['logit'], outputs: [head.output], attributes: head.attributes }],
   });
 }

@@ -10,6 +10,7 @@ import { OnnxScorer } from '../../ml/scoring';
 import { runTrainer } from '../../ml/trainers';
 import { fromCanonicalCsv, toCanonicalCsv, validateBatch } from '../../specs/data-batch';
 import { gbdtSchema, parseModelSpec, type ModelSpec } from '../../specs/model-spec';
+import { toySpec } from './toy-spec';
 
 const shared = path.join(loadEnv().FACTORY_SHARED_DIR, 'data');
 const wineFeatures = ['fixed acidity', 'volatile acidity', 'citric acid', 'residual sugar', 'chlorides', 'free sulfur dioxide', 'total sulfur dioxide', 'density', 'pH', 'sulphates', 'alcohol'];
@@ -124,16 +125,8 @@ describe('three tasks', () => {
 });
 
 describe('a time column', () => {
-  const spec = parseModelSpec({
-    name: 'timed',
-    task: 'regression',
-    timeColumn: 'at',
-    label: 'y',
-    features: [{ name: 'x', type: 'number' }],
-    trainer: { kind: 'gbdt' },
-    approval: { approvers: ['alice'] },
-    split: { test: 0.2, validation: 0.2 },
-  });
+  const { idColumn: _, ...withoutId } = toySpec;
+  const spec = parseModelSpec({ ...withoutId, task: 'regression', timeColumn: 'at', features: [{ name: 'x', type: 'number' }], trainer: { kind: 'gbdt' }, split: { test: 0.2, validation: 0.2 } });
 
   test('takes dates and ISO timestamps, names the cell that is neither, and keeps one spelling of each instant', () => {
     const ok = validateBatch(spec, 'at,x,y\n2012-10-01,1,2\n2012-10-01T13:30:00Z,2,3\n2012-10-01 14:00,3,4\n2012-10-01T16:00:00+02:00,4,5\n');

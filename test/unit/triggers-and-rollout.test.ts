@@ -1,16 +1,9 @@
 import { judgeRollout, type LiveWindow } from '../../ml/rollout-guard';
 import { parseDeadline } from '../../scripts/cli/train';
 import { parseModelSpec, rolloutGuardSchema } from '../../specs/model-spec';
+import { toySpec } from './toy-spec';
 
-const base = {
-  name: 'toy',
-  task: 'binary-classification',
-  idColumn: 'id',
-  label: 'y',
-  features: [{ name: 'amount', type: 'number' }],
-  trainer: { kind: 'logistic-regression' },
-  approval: { approvers: ['alice'] },
-};
+const base = { ...toySpec, features: [{ name: 'amount', type: 'number' }] };
 
 describe('trigger and rollout specs', () => {
   test('defaults: no automatic triggers, a cautious rollout', () => {
