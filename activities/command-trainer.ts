@@ -53,6 +53,7 @@ export async function runCommandTrainer(
   report: (p: { step: number; total: number; message: string }) => void,
   log: (line: string) => void,
   signal: AbortSignal,
+  device?: string,
 ): Promise<CommandRun> {
   const parts = splitRows(rows, spec.split);
   const trainCsv = path.join(dir, 'train.csv');
@@ -71,6 +72,8 @@ export async function runCommandTrainer(
     env: {
       ...Object.fromEntries(PASSED_THROUGH.flatMap((name) => (process.env[name] === undefined ? [] : [[name, process.env[name]]]))),
       ...resolveEnv(params.env),
+      // The one GPU this run was given; the trainer sees it as device 0.
+      ...(device !== undefined && { CUDA_VISIBLE_DEVICES: device }),
       FACTORY_TRAIN_CSV: trainCsv,
       FACTORY_VALIDATION_CSV: validationCsv,
       FACTORY_OUTPUT_ONNX: output,

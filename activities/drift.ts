@@ -4,7 +4,10 @@ import { Context } from '@temporalio/activity';
 import { metrics } from '../config/metrics';
 import { findChampion } from '../db/champion';
 import { findModel } from '../db/models';
-import { driftReport } from '../ml/drift';
+import { driftReport, psiOfCounts } from '../ml/drift';
+import { groupScores } from '../db/edge';
+import { scoreBins } from '../edge/telemetry';
+import { loggedScores } from '../serving/predict-body';
 import { auc } from '../ml/metrics';
 import { OnnxScorer } from '../ml/scoring';
 import { isStringCategory, otherCode } from '../specs/feature-encoding';
@@ -70,8 +73,10 @@ export function createDriftActivities({ db, store, workDir }: Pick<ActivityDeps,
       );
       const rows = recent.rowCount ?? 0;
       const within = dataTime ? `the latest ${cfg.window} of data time (${spec.timeColumn})` : `the last ${cfg.window}`;
-      if (rows < cfg.minRows) {
-        return record({ conclusive: false, retrain: false, championVersion: c.version, rows, driftedFeatures: [], labelled: 0, summary: `only ${rows} predictions by v${c.version} in ${within} (need ${cfg.minRows}): inconclusive` });
+      // Devices count like the serving fleet, per group: the distribution of their answers (they send counts, not inputs).
+      const groups = (await groupScores(db, input.model, c.version, new Date(Date.now() - durationMs(cfg.window)))).filter((g) => g.requests >= cfg.minRows);
+      if (rows < cfg.minRows && groups.length === 0) {
+        return record({ conclusive: false, retrain: false, championVersion: c.version, rows, driftedFeatures: [], labelled: 0, summary: `only ${rows} predictions by v${c.version} in ${within} (need ${cfg.minRows}), and no device group with as many: inconclusive` });
       }
       const names = spec.features.map((f) => f.name);
       const current = names.map((_, j) => Float64Array.from(recent.rows, (r) => r.features[j] ?? NaN));
@@ -88,6 +93,19 @@ export function createDriftActivities({ db, store, workDir }: Pick<ActivityDeps,
       const scorer = await OnnxScorer.load(await store.get(c.artifact), spec);
       const referenceScores = await scorer.scoreDataset(snapshot).finally(() => scorer.release());
 
+      const bins = scoreBins(spec);
+      const referenceCounts = new Array<number>(bins.count).fill(0);
+      for (const v of loggedScores(Float32Array.from(referenceScores), scorer.output.width)) referenceCounts[bins.binOf(v)]++;
+      const edge = groups.map((g) => ({ group: g.group, requests: g.requests, scorePsi: psiOfCounts(referenceCounts, g.scores) }));
+      const edgeDrift = edge.filter((g) => g.scorePsi >= cfg.psiThreshold).map((g) => `score drift on the devices of ${g.group} (PSI ${g.scorePsi.toFixed(3)} over ${g.requests} requests)`);
+      const edgeSummary = edge.length ? `devices: ${edge.map((g) => `${g.group} score PSI ${g.scorePsi.toFixed(3)} (${g.requests} requests)`).join(', ')}` : undefined;
+      if (rows < cfg.minRows) {
+        // Only devices answered enough: their answers are the evidence, the fleet's inputs are too few to compare.
+        const body = JSON.stringify({ model: input.model, checkId: input.checkId, championVersion: c.version, window: cfg.window, servingRows: rows, edge }, null, 1);
+        const stored = await store.put('reports', body, '.json', 'application/json');
+        const summary = [edgeDrift.length ? `drift: ${edgeDrift.join('; ')}` : 'stable at the edge', `only ${rows} predictions by v${c.version} on the serving fleet in ${within}`, edgeSummary!, `report ${stored.key}`].join(' · ');
+        return record({ conclusive: true, retrain: edgeDrift.length > 0, summary, championVersion: c.version, rows, driftedFeatures: [], labelled: 0, reportKey: stored.key, reportSha256: stored.sha256 });
+      }
       const report = driftReport({
         features: names,
         reference,
@@ -111,8 +129,9 @@ export function createDriftActivities({ db, store, workDir }: Pick<ActivityDeps,
         ...(live.auc !== undefined && cfg.minLiveAuc !== undefined && live.auc < cfg.minLiveAuc ? [`live AUC ${live.auc.toFixed(3)} < ${cfg.minLiveAuc}`] : []),
         ...(live.rmse !== undefined && cfg.maxLiveRmse !== undefined && live.rmse > cfg.maxLiveRmse ? [`live RMSE ${live.rmse.toFixed(3)} > ${cfg.maxLiveRmse}`] : []),
         ...(live.accuracy !== undefined && cfg.minLiveAccuracy !== undefined && live.accuracy < cfg.minLiveAccuracy ? [`live accuracy ${live.accuracy.toFixed(3)} < ${cfg.minLiveAccuracy}`] : []),
+        ...edgeDrift,
       ];
-      const body = JSON.stringify({ model: input.model, checkId: input.checkId, championVersion: c.version, snapshotSha256: c.snapshot.artifact.sha256, window: cfg.window, liveAuc: live.auc, liveRmse: live.rmse, liveAccuracy: live.accuracy, labelled: live.labelled, others, report }, null, 1);
+      const body = JSON.stringify({ model: input.model, checkId: input.checkId, championVersion: c.version, snapshotSha256: c.snapshot.artifact.sha256, window: cfg.window, liveAuc: live.auc, liveRmse: live.rmse, liveAccuracy: live.accuracy, labelled: live.labelled, others, edge, report }, null, 1);
       const stored = await store.put('reports', body, '.json', 'application/json');
       const top = [...report.features].sort((a, b) => b.psi - a.psi).slice(0, 3).map((f) => `${f.feature} ${f.psi.toFixed(3)}`).join(', ');
       const summary = [
@@ -121,6 +140,7 @@ export function createDriftActivities({ db, store, workDir }: Pick<ActivityDeps,
         `top PSI ${top}; score PSI ${scorePsi?.toFixed(3) ?? '–'}`,
         `${liveName} ${liveValue?.toFixed(3) ?? '–'} on ${live.labelled} labelled predictions`,
         ...(others.some((o) => o.recent > 0 || o.training > 0) ? [`other values: ${others.map((o) => `${o.feature} ${(100 * o.recent).toFixed(1)}% (training ${(100 * o.training).toFixed(1)}%)`).join(', ')}`] : []),
+        ...(edgeSummary ? [edgeSummary] : []),
         `report ${stored.key}`,
       ].join(' · ');
       return record({

@@ -120,7 +120,7 @@ export function createEvaluationActivities({ db, store, workDir }: ActivityDeps)
     const res = await db.query<{ id: string }>(
       `INSERT INTO evaluations (model_version_id, snapshot_id, champion_version_id, metrics, champion_metrics, report_key, report_sha256)
        VALUES ($1, $2, $3, $4, $5, $6, $7)
-       ON CONFLICT (model_version_id, snapshot_id) DO UPDATE SET metrics = EXCLUDED.metrics, champion_metrics = EXCLUDED.champion_metrics,
+       ON CONFLICT (model_version_id, snapshot_id, (COALESCE(champion_version_id, 0))) DO UPDATE SET metrics = EXCLUDED.metrics, champion_metrics = EXCLUDED.champion_metrics,
          report_key = EXCLUDED.report_key, report_sha256 = EXCLUDED.report_sha256
        RETURNING id`,
       [idOf(input.candidate.version), input.snapshot.snapshotId, idOf(input.champion?.version), JSON.stringify(candidate.evaluation), champion ? JSON.stringify(champion.evaluation) : null, report.key, report.sha256],

@@ -3,13 +3,13 @@ import { logger } from '../config/logger';
 import { metrics } from '../config/metrics';
 import { findModel } from '../db/models';
 import { inTransaction } from '../db/pool';
-import { readWindow } from '../db/prediction-windows';
+import { countSlower, readWindow } from '../db/prediction-windows';
 import { complete, findVersion, lockModel, openRollout, promote, rollBack, RolloutRefused, setPhase } from '../db/rollouts';
 import { psi } from '../ml/drift';
 import { DirectoryError, resolveApprovers } from '../people/directory';
 import { checkInfra } from '../ml/infra-check';
-import type { GuardStats } from '../ml/rollout-guard';
-import type { RolloutPolicy } from '../specs/model-spec';
+import { latencyLimitMs, type GuardStats } from '../ml/rollout-guard';
+import type { RolloutGuard, RolloutPolicy } from '../specs/model-spec';
 import { refOf } from '../storage/artifacts';
 import type { ActivityDeps } from './deps';
 import type { LogWindow, ReplicaExpectation, ReplicaReport, RolloutPhase } from '../contracts/payloads';
@@ -102,14 +102,20 @@ export function createRolloutActivities({ db, store, approvalKeys }: ActivityDep
      * requests, so the baseline is narrowed to those (paired) and the comparison
      * is free of sampling differences. The PSI is computed only once each side
      * has `minScores` scores: on a few dozen, ten bins give a large index by chance.
+     * With the guard, both windows also count their requests slower than the
+     * latency limit that the baseline's p99 sets (an activity scheduled before
+     * the guard was passed counts none).
      */
-    async readGuardStats(input: { model: string; candidate: LogWindow; baseline: LogWindow; paired: boolean; minScores: number }): Promise<GuardStats> {
-      const [{ scores: c, ...candidate }, { scores: b, ...baseline }] = await Promise.all([
-        readWindow(db, input.model, input.candidate),
-        readWindow(db, input.model, input.baseline, input.paired ? input.candidate : undefined),
+    async readGuardStats(input: { model: string; candidate: LogWindow; baseline: LogWindow; paired: boolean; minScores: number; guard?: RolloutGuard }): Promise<GuardStats> {
+      const pairedWith = input.paired ? input.candidate : undefined;
+      const { scores: b, ...baseline } = await readWindow(db, input.model, input.baseline, { pairedWith });
+      const limit = input.guard && latencyLimitMs(input.guard, baseline.p99Ms);
+      const [{ scores: c, ...candidate }, slow] = await Promise.all([
+        readWindow(db, input.model, input.candidate, { slowerThanMs: limit }),
+        limit === undefined ? undefined : countSlower(db, input.model, input.baseline, limit, pairedWith),
       ]);
       const scorePsi = c.length >= input.minScores && b.length >= input.minScores ? psi(b, c).value : null;
-      return { candidate, baseline, scorePsi };
+      return { candidate, baseline: slow === undefined ? baseline : { ...baseline, slow }, scorePsi };
     },
 
     /** Moves the champion alias to the candidate; the previous champion stays recorded for the compensation. */

@@ -21,9 +21,9 @@ export interface TrainingMeter {
  * nice-to-have: a feed that is down or does not cover the run gives a null cost
  * with the reason, never a failed training.
  */
-export async function meterTraining(prices: PriceSource, opts: { extraCpuMs?: () => number; estimateNote?: string } = {}): Promise<TrainingMeter> {
+export async function meterTraining(prices: PriceSource, opts: { extraCpuMs?: () => number; estimateNote?: string; device?: string } = {}): Promise<TrainingMeter> {
   const startedAt = new Date();
-  const meter = await startEnergyMeter({ extraCpuMs: opts.extraCpuMs });
+  const meter = await startEnergyMeter({ extraCpuMs: opts.extraCpuMs, device: opts.device });
   let result: Promise<TrainingEnergy> | undefined;
   const finish = async (): Promise<TrainingEnergy> => {
     const summary = await meter.stop();

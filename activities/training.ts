@@ -9,6 +9,7 @@ import type { ChildJob, ChildMessage } from '../ml/train-child';
 import type { ModelSpec } from '../specs/model-spec';
 import { artifactRefSchema, type ArtifactRef, type ArtifactStore } from '../storage/artifacts';
 import { runCommandTrainer } from './command-trainer';
+import type { GpuSlots } from '../workers/gpus';
 import { configuredPriceSource, meterTraining } from './training-energy';
 import type { SnapshotRef, TrainingResult } from '../contracts/payloads';
 
@@ -28,7 +29,7 @@ interface TrainingHeartbeat {
 }
 
 /** Training activities (gpu pool). They need only S3: training hosts get no database credentials. */
-export function createTrainingActivities({ store, workDir, priceFeed }: { store: ArtifactStore; workDir: string; priceFeed?: string }) {
+export function createTrainingActivities({ store, workDir, priceFeed, gpus }: { store: ArtifactStore; workDir: string; priceFeed?: string; gpus: GpuSlots }) {
   const prices = configuredPriceSource(priceFeed);
   return {
     /**
@@ -43,15 +44,21 @@ export function createTrainingActivities({ store, workDir, priceFeed }: { store:
       const started = Date.now();
       const timer = metrics.trainingSeconds.startTimer({ model: input.spec.name, trainer: input.spec.trainer.kind });
       let outcome = 'failed';
+      const device = gpus.acquire();
       const previous = artifactRefSchema.safeParse((ctx.info.heartbeatDetails as TrainingHeartbeat | undefined)?.checkpoint);
       let beat: TrainingHeartbeat = previous.success ? { checkpoint: previous.data } : {};
       const command = input.spec.trainer.kind === 'command';
       // The child's CPU time, as it last reported it: the CPU estimate's share of the work done off this process.
       let childCpuMs = 0;
       const meter = await meterTraining(prices, {
+        device,
         extraCpuMs: () => childCpuMs,
         estimateNote: command ? "the external trainer's own CPU time is not observable, so only the worker's is counted" : undefined,
+      }).catch((err) => {
+        gpus.release(device);
+        throw err;
       });
+      if (device !== undefined) ctx.log.info('training on GPU', { device, model: input.spec.name });
       const heartbeat = (update: TrainingHeartbeat = {}) => {
         beat = { ...beat, ...update, power: meter.sample() };
         ctx.heartbeat(beat);
@@ -75,6 +82,7 @@ export function createTrainingActivities({ store, workDir, priceFeed }: { store:
             heartbeat,
             (line) => ctx.log.info(`trainer: ${line}`),
             ctx.cancellationSignal,
+            device,
           );
           const energy = await meter.finish();
           const artifact = await store.put('models', run.onnx, '.onnx');
@@ -82,7 +90,7 @@ export function createTrainingActivities({ store, workDir, priceFeed }: { store:
           return { artifact, metrics: run.metrics, summary: { command: input.spec.trainer.command }, wallMs: Date.now() - started, cpuMs: null, peakRssMb: null, energy };
         }
         const outPath = path.join(dir, 'model.onnx');
-        const child = fork(CHILD, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
+        const child = fork(CHILD, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [], env: device === undefined ? process.env : { ...process.env, CUDA_VISIBLE_DEVICES: device } });
         const abort = () => child.kill('SIGKILL');
         ctx.cancellationSignal.addEventListener('abort', abort);
         let uploads = Promise.resolve();
@@ -125,6 +133,7 @@ export function createTrainingActivities({ store, workDir, priceFeed }: { store:
           energy,
         };
       } finally {
+        gpus.release(device);
         clearInterval(liveness);
         const energy = await meter.finish();
         if (energy.costError) ctx.log.warn('training cost unknown', { reason: energy.costError, priceSource: energy.priceSource });

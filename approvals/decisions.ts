@@ -1,6 +1,21 @@
 import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import type { Pool } from 'pg';
-import { abortRolloutUpdate, approveUpdate, pauseRolloutUpdate, rejectUpdate, resumeRolloutUpdate, rolloutWorkflowId, type GateAnswer, type RolloutStatus } from '../contracts/messages';
+import {
+  abortEdgeRolloutUpdate,
+  abortRolloutUpdate,
+  approveUpdate,
+  edgeRolloutWorkflowId,
+  pauseEdgeRolloutUpdate,
+  pauseRolloutUpdate,
+  rejectUpdate,
+  resumeEdgeRolloutUpdate,
+  resumeRolloutUpdate,
+  rolloutWorkflowId,
+  type EdgeRolloutStatus,
+  type GateAnswer,
+  type RolloutControl,
+  type RolloutStatus,
+} from '../contracts/messages';
 import type { Trigger } from '../contracts/payloads';
 import { logger } from '../config/logger';
 import { audit, findModel, UnknownModelError, type ModelRow } from '../db/models';
@@ -81,24 +96,36 @@ async function modelFor(db: Pool, person: Person, name: string): Promise<ModelRo
 }
 
 const ROLLOUT_UPDATES = { pause: pauseRolloutUpdate, resume: resumeRolloutUpdate, abort: abortRolloutUpdate } as const;
+const EDGE_ROLLOUT_UPDATES = { pause: pauseEdgeRolloutUpdate, resume: resumeEdgeRolloutUpdate, abort: abortEdgeRolloutUpdate } as const;
 
-/** Pause, resume or abort a rollout: the model's approvers may, with an assertion the rollout verifies. */
-export async function steer(deps: DecisionDeps, person: Person, channel: Channel, req: { action: RolloutAction; model: string; version: number; reason?: string }): Promise<Outcome<RolloutStatus>> {
+/**
+ * Pause, resume or abort a rollout to the serving fleet, or with `group` to
+ * that device group: the model's approvers may, with an assertion the rollout
+ * verifies.
+ */
+export async function steer(
+  deps: DecisionDeps,
+  person: Person,
+  channel: Channel,
+  req: { action: RolloutAction; model: string; version: number; reason?: string; group?: string },
+): Promise<Outcome<RolloutStatus | EdgeRolloutStatus>> {
   const { db } = deps;
-  const refuse = refuser<RolloutStatus>(db, person, channel, `rollout.${req.action}`, req, { why: req.reason });
+  const refuse = refuser<RolloutStatus | EdgeRolloutStatus>(db, person, channel, `rollout.${req.action}`, req, { why: req.reason, group: req.group });
   const model = await modelFor(db, person, req.model);
   if ('reason' in model) return refuse(model.status, model.reason);
   const operators: string[] = await resolveApprovers(db, model.spec.approval.approvers).catch((err) => (err instanceof DirectoryError ? [] : Promise.reject(err)));
   if (!operators.includes(person.id)) return refuse(403, `"${person.id}" may not steer ${req.model} rollouts (allowed: ${operators.join(', ') || 'nobody enabled'})`);
-  const workflowId = rolloutWorkflowId(req.model, req.version);
+  const workflowId = req.group ? edgeRolloutWorkflowId(req.model, req.version, req.group) : rolloutWorkflowId(req.model, req.version);
   const assertion = deps.key.sign({ workflowId, model: req.model, version: req.version, action: req.action, identity: person.id, channel, comment: req.reason });
   try {
-    const answer = await deps.client.workflow.getHandle(workflowId).executeUpdate(ROLLOUT_UPDATES[req.action], { args: [{ by: person.id, reason: req.reason, assertion }] });
+    const args: [RolloutControl] = [{ by: person.id, reason: req.reason, assertion }];
+    const handle = deps.client.workflow.getHandle(workflowId);
+    const answer = req.group ? await handle.executeUpdate(EDGE_ROLLOUT_UPDATES[req.action], { args }) : await handle.executeUpdate(ROLLOUT_UPDATES[req.action], { args });
     await audit(db, { actor: person.id, action: `rollout.${req.action}`, model: req.model, version: req.version, channel, outcome: 'ok', details: { reason: req.reason, assertionId: assertion.claims.nonce, workflowId } });
     return { ok: true, answer };
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError) return refuse(409, err.cause?.message ?? err.message);
-    if ((err as Error).name === 'WorkflowNotFoundError') return refuse(404, `${req.model} v${req.version} has no rollout`);
+    if ((err as Error).name === 'WorkflowNotFoundError') return refuse(404, `${req.model} v${req.version} has no rollout${req.group ? ` to device group ${req.group}` : ''}`);
     throw err;
   }
 }

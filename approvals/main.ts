@@ -1,7 +1,7 @@
-import { Client, Connection } from '@temporalio/client';
 import { connections, loadEnv } from '../config/env';
 import { logger } from '../config/logger';
 import { runService } from '../config/service';
+import { connectClient } from '../config/temporal-connection';
 import { audit } from '../db/models';
 import { createDbPool } from '../db/pool';
 import { findBySlack } from '../people/directory';
@@ -21,8 +21,8 @@ async function main(): Promise<() => Promise<void>> {
   const c = connections(env);
   const db = createDbPool(c.databaseUrl);
   const key = SigningKey.loadOrCreate(signingKeyFile(env));
-  const connection = await Connection.connect({ address: c.temporalAddress });
-  const deps: DecisionDeps = { db, client: new Client({ connection, namespace: c.namespace }), key };
+  const { client, connection } = await connectClient(env);
+  const deps: DecisionDeps = { db, client, key };
 
   const slack =
     env.SLACK_SIGNING_SECRET && env.SLACK_BOT_TOKEN

@@ -1,7 +1,9 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { deviceIdSchema } from '../edge/manifest';
 import { audit } from '../db/models';
+import { answerErrorsWithReasons } from '../config/http-errors';
 import { authenticate, AuthenticationError, type Person } from '../people/directory';
 import { modelNameSchema } from '../specs/model-spec';
 import { decide, steer, type DecisionDeps, type Outcome } from './decisions';
@@ -11,7 +13,9 @@ const MAX_CONCURRENT_AUTH = 8;
 
 const target = { model: modelNameSchema, version: z.number().int().min(1) };
 const decisionBody = z.object({ ...target, action: z.enum(['approve', 'reject']), comment: z.string().max(2000).optional() }).strict();
-const steeringBody = z.object({ ...target, action: z.enum(['pause', 'resume', 'abort']), reason: z.string().max(2000).optional() }).strict();
+const steeringBody = z
+  .object({ ...target, action: z.enum(['pause', 'resume', 'abort']), reason: z.string().max(2000).optional(), group: deviceIdSchema.optional().describe('an edge rollout to that device group') })
+  .strict();
 
 /**
  * The approvals service's HTTP face: the CLI's decisions and steering
@@ -54,10 +58,7 @@ export function buildApprovalsServer(deps: DecisionDeps, slack?: (req: IncomingM
   const send = <T>(reply: { code(n: number): { send(b: unknown): unknown } }, o: Outcome<T>) => (o.ok ? reply.code(200).send(o.answer) : reply.code(o.status).send({ error: o.reason }));
   const bad = (issues: z.core.$ZodIssue[]) => ({ error: issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ') });
 
-  app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
-    const status = err.statusCode ?? 500;
-    void reply.code(status).send({ error: status === 500 ? 'internal error; see the approvals service log' : err.message });
-  });
+  answerErrorsWithReasons(app, 'approvals service');
   app.get('/healthz', async () => ({ status: 'ok', keyId: deps.key.keyId, slack: slack !== undefined }));
   app.get('/v1/whoami', async (req) => caller(req.headers.authorization, 'auth.whoami'));
   app.post('/v1/decisions', async (req, reply) => {

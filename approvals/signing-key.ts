@@ -1,8 +1,8 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
 import { dataPaths, type FactoryEnv } from '../config/env';
-import { ASSERTION_TTL_MS, keyIdOf, signedBytes, toHex, type AssertionAction, type AssertionClaims, type SignedAssertion } from './assertion';
+import { loadOrCreateEd25519, publicKeyFile } from '../config/ed25519-key-file';
+import { ASSERTION_TTL_MS, keyIdOf, signedBytes, type AssertionAction, type AssertionClaims, type SignedAssertion } from './assertion';
 
 /**
  * The approvals service's Ed25519 signing key: the one secret that makes a
@@ -18,23 +18,8 @@ export class SigningKey {
 
   /** Loads the key from its PEM file, creating both files on first start. */
   static loadOrCreate(file: string): SigningKey {
-    if (!fs.existsSync(file)) {
-      fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-      const { privateKey } = crypto.generateKeyPairSync('ed25519');
-      // wx: two services starting at once must not overwrite each other's key.
-      try {
-        fs.writeFileSync(file, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600, flag: 'wx' });
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      }
-    }
-    const mode = fs.statSync(file).mode & 0o077;
-    if (mode !== 0) throw new Error(`the approval signing key ${file} is readable by others (mode ${(fs.statSync(file).mode & 0o777).toString(8)}); chmod 600 it`);
-    const privateKey = crypto.createPrivateKey(fs.readFileSync(file));
-    const publicKeyHex = rawPublicKey(crypto.createPublicKey(privateKey));
-    const key = new SigningKey(privateKey, publicKeyHex, keyIdOf(publicKeyHex));
-    fs.writeFileSync(publicKeyFile(file), `${publicKeyHex}\n`, { mode: 0o644 });
-    return key;
+    const { privateKey, publicKeyHex } = loadOrCreateEd25519(file, 'approval signing key');
+    return new SigningKey(privateKey, publicKeyHex, keyIdOf(publicKeyHex));
   }
 
   /** An assertion of one person's action on one workflow, good for ASSERTION_TTL_MS from now. */
@@ -51,14 +36,6 @@ export class SigningKey {
     };
     return { claims, signature: crypto.sign(null, signedBytes(claims), this.privateKey).toString('hex') };
   }
-}
-
-/** Where the public key is written beside the private one. */
-export const publicKeyFile = (keyFile: string) => `${keyFile}.pub`;
-
-/** The raw 32-byte Ed25519 public key in hex: the last 32 bytes of its SPKI encoding. */
-function rawPublicKey(key: crypto.KeyObject): string {
-  return toHex(new Uint8Array(key.export({ format: 'der', type: 'spki' }).subarray(-32)));
 }
 
 /** A public key given as hex (32 bytes) or read from a .pub file, keyed by its id, as workflows take it. */

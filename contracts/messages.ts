@@ -47,6 +47,7 @@ export type Stage =
   | 'training'
   | 'evaluating'
   | 'awaiting-approval'
+  | 'waiting-for-rollout'
   | 'rolling-out'
   | 'promoted'
   | 'rolled-back'
@@ -91,7 +92,12 @@ export const pipelineStatusQuery = defineQuery<PipelineStatus>('status');
 
 export interface LoopState {
   model: string;
+  /** The pipeline on its way to a rollout: training, evaluating, at the gate, or approved and waiting its turn. */
   running?: string;
+  /** The pipeline whose rollout runs now: at most one per model, while the next candidate is already being made. */
+  rollingOut?: string;
+  /** The running pipeline is approved and waits for `rollingOut` to end. */
+  awaitingTurn?: boolean;
   pending?: Trigger;
   coalesced: number;
   completed: number;
@@ -101,6 +107,10 @@ export const requestTrainingSignal = defineSignal<[Trigger]>('requestTraining');
 /** From the loop to a pipeline waiting for approval: newer data wants a retrain (honoured where the spec says approval.supersede). */
 export const supersedeSignal = defineSignal<[Trigger]>('supersede');
 export const loopStateQuery = defineQuery<LoopState>('state');
+/** From an approved pipeline to its loop: ready to roll out. */
+export const rolloutReadySignal = defineSignal<[{ pipeline: string }]>('rolloutReady');
+/** From the loop to that pipeline: no other rollout of the model runs now; go. */
+export const rolloutTurnSignal = defineSignal('rolloutTurn');
 
 export const loopWorkflowId = (model: string) => `factory-loop-${model}`;
 
@@ -136,3 +146,33 @@ export const abortRolloutUpdate = defineUpdate<RolloutStatus, [RolloutControl]>(
 export const rolloutStatusQuery = defineQuery<RolloutStatus>('rollout');
 
 export const rolloutWorkflowId = (model: string, version: number) => `${model}-rollout-v${version}`;
+
+/** A device's place in an edge rollout: serving the new version and healthy, not yet heard from, or failed (and why). */
+export type EdgeDeviceState = { device: string; state: 'done' | 'pending' } | { device: string; state: 'failed'; reason: string };
+
+export interface EdgeRing {
+  /** The share of the group this ring brings the version to, cumulative. */
+  percent: number;
+  devices: EdgeDeviceState[];
+  stage: 'waiting' | 'deploying' | 'baking' | 'done';
+  /** Bake time served, paused time excluded, against the spec's. */
+  bakedMs: number;
+}
+
+export interface EdgeRolloutStatus {
+  model: string;
+  version: number;
+  group: string;
+  rings: EdgeRing[];
+  phase: 'deploying' | 'completed' | 'rolled_back';
+  paused: boolean;
+  note?: string;
+  reason?: string;
+}
+
+export const pauseEdgeRolloutUpdate = defineUpdate<EdgeRolloutStatus, [RolloutControl]>('pause');
+export const resumeEdgeRolloutUpdate = defineUpdate<EdgeRolloutStatus, [RolloutControl]>('resume');
+export const abortEdgeRolloutUpdate = defineUpdate<EdgeRolloutStatus, [RolloutControl]>('abort');
+export const edgeRolloutStatusQuery = defineQuery<EdgeRolloutStatus>('edgeRollout');
+
+export const edgeRolloutWorkflowId = (model: string, version: number, group: string) => `${model}-edge-v${version}-${group}`;

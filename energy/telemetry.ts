@@ -39,6 +39,8 @@ export interface EnergyMeterOptions {
   wattsPerCore?: number;
   /** The nvidia-smi executable, for hosts that keep it off PATH. */
   nvidiaSmi?: string;
+  /** The one GPU the run was given (its index); unset: every GPU of the host. */
+  device?: string;
   /** Cumulative CPU milliseconds spent outside this process for the run, e.g. by a trainer child. */
   extraCpuMs?: () => number;
 }
@@ -50,9 +52,9 @@ export interface EnergyMeter {
 
 const QUERY = ['--query-gpu=power.draw,utilization.gpu,memory.used', '--format=csv,noheader,nounits'];
 
-/** One reading over all GPUs, or a throw when nvidia-smi is missing, fails or prints "[N/A]". */
-async function readGpus(nvidiaSmi: string): Promise<PowerSample> {
-  const { stdout } = await run(nvidiaSmi, QUERY, { timeout: 5_000 });
+/** One reading over the device (all GPUs without one), or a throw when nvidia-smi is missing, fails or prints "[N/A]". */
+async function readGpus(nvidiaSmi: string, device?: string): Promise<PowerSample> {
+  const { stdout } = await run(nvidiaSmi, [...QUERY, ...(device === undefined ? [] : ['-i', device])], { timeout: 5_000 });
   const gpus = stdout.trim().split('\n').map((line) => line.split(',').map((v) => Number(v.trim())));
   if (gpus.length === 0 || gpus.some((g) => g.length !== 3 || g.some((v) => !Number.isFinite(v)))) {
     throw new Error(`nvidia-smi printed ${JSON.stringify(stdout)}`);
@@ -100,7 +102,7 @@ export async function startEnergyMeter(opts: EnergyMeterOptions = {}): Promise<E
 
   const startedAt = Date.now();
   const cpuAtStart = cpuMs();
-  const first = await readGpus(nvidiaSmi).catch(() => undefined);
+  const first = await readGpus(nvidiaSmi, opts.device).catch(() => undefined);
   const gpu = first !== undefined;
   const samples: PowerSample[] = first ? [first] : [];
   let last = { atMs: startedAt, cpuMs: cpuAtStart };
@@ -108,7 +110,7 @@ export async function startEnergyMeter(opts: EnergyMeterOptions = {}): Promise<E
   const take = async () => {
     if (gpu) {
       // One failed read (a driver hiccup) leaves a gap the integration bridges rather than ending the meter.
-      const reading = await readGpus(nvidiaSmi).catch(() => undefined);
+      const reading = await readGpus(nvidiaSmi, opts.device).catch(() => undefined);
       if (reading) samples.push(reading);
       return;
     }

@@ -1,7 +1,8 @@
-import { Client, Connection } from '@temporalio/client';
+import { listenHost } from '../config/bearer';
 import { connections, loadEnv } from '../config/env';
 import { logger } from '../config/logger';
 import { runService } from '../config/service';
+import { connectClient } from '../config/temporal-connection';
 import { findModel, UnknownModelError } from '../db/models';
 import { createDbPool } from '../db/pool';
 import { ArtifactStore } from '../storage/artifacts';
@@ -16,8 +17,7 @@ async function main(): Promise<() => Promise<void>> {
   const c = connections(env);
   const db = createDbPool(c.databaseUrl);
   const store = ArtifactStore.fromEnv(env, c.s3Endpoint);
-  const connection = await Connection.connect({ address: c.temporalAddress });
-  const client = new Client({ connection, namespace: c.namespace });
+  const { client, connection } = await connectClient(env);
   const deps = {
     submit: (model: string, bytes: Buffer, source: string, actor: string) => submitBatch({ client, store }, { model, bytes, source, actor }),
     modelExists: (model: string) =>
@@ -29,9 +29,9 @@ async function main(): Promise<() => Promise<void>> {
         },
       ),
   };
-  const app = buildIntakeServer(deps, env.INTAKE_TOKENS);
-  await app.listen({ port: env.INTAKE_PORT, host: '0.0.0.0' });
-  const watcher = watchLanding(new LandingArea(store.client, store.bucket), deps, env.INTAKE_POLL_MS);
+  const app = buildIntakeServer(deps, env.INTAKE_TOKENS, { maxBytes: env.INTAKE_MAX_BYTES, maxRows: env.INTAKE_MAX_ROWS });
+  await app.listen({ port: env.INTAKE_PORT, host: listenHost('intake', env.INTAKE_HOST, env.INTAKE_TOKENS, 'INTAKE_TOKENS') });
+  const watcher = watchLanding(new LandingArea(store.client, store.bucket), deps, env.INTAKE_POLL_MS, env.INTAKE_MAX_BYTES);
   logger.info({ port: env.INTAKE_PORT, landing: `s3://${store.bucket}/incoming/<model>/`, auth: env.INTAKE_TOKENS ? 'bearer' : 'none' }, 'intake started');
   return async () => {
     await app.close();

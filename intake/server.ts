@@ -1,12 +1,12 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { Readable } from 'node:stream';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { bearerTokens } from '../config/bearer';
+import { answerErrorsWithReasons } from '../config/http-errors';
 import { registry } from '../config/metrics';
 import type { IngestOutcome } from '../contracts/payloads';
 import { modelNameSchema } from '../specs/model-spec';
-
-/** Batches up to this size are taken over HTTP; larger ones belong in the S3 landing area. */
-const MAX_BATCH_BYTES = 256 * 1024 * 1024;
+import { readBatchBody, type BodyLimits } from './body-limits';
 
 const paramsSchema = z.object({ model: modelNameSchema });
 const querySchema = z.object({ source: z.string().min(1).max(200).optional() });
@@ -20,11 +20,13 @@ const querySchema = z.object({ source: z.string().min(1).max(200).optional() });
 export function buildIntakeServer(
   deps: { submit: (model: string, bytes: Buffer, source: string, actor: string) => Promise<IngestOutcome>; modelExists: (model: string) => Promise<boolean> },
   tokens: string,
+  limits: BodyLimits,
 ): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: MAX_BATCH_BYTES });
+  const app = Fastify({ logger: false, bodyLimit: limits.maxBytes });
   for (const type of ['text/csv', 'application/vnd.apache.parquet', 'application/octet-stream']) {
-    app.addContentTypeParser(type, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+    app.addContentTypeParser(type, (_req: FastifyRequest, body: Readable) => readBatchBody(body, type === 'text/csv', limits));
   }
+  answerErrorsWithReasons(app, 'intake');
   const token = bearerTokens(tokens);
   // Tokens are never logged; the audit trail names which one was used by its position.
   const caller = (header: string | undefined) => {
@@ -34,9 +36,15 @@ export function buildIntakeServer(
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
-  app.post('/v1/models/:model/batches', async (req, reply) => {
+  // The token is checked before the body is read: a caller without one costs no more than its headers.
+  const actors = new WeakMap<FastifyRequest, string>();
+  const authorised = async (req: FastifyRequest, reply: FastifyReply) => {
     const actor = caller(req.headers.authorization);
     if (!actor) return reply.code(401).send({ error: 'missing or wrong bearer token' });
+    actors.set(req, actor);
+  };
+  app.post('/v1/models/:model/batches', { onRequest: authorised }, async (req, reply) => {
+    const actor = actors.get(req)!;
     const params = paramsSchema.safeParse(req.params);
     if (!params.success) return reply.code(400).send({ error: `model: ${params.error.issues[0].message}` });
     const query = querySchema.safeParse(req.query);

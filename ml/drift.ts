@@ -137,9 +137,7 @@ function psiOf(ref: Column, cur: Column, bins: number, epsilon: number): PsiResu
     if (missing && !withMissing) continue;
     const r = rc[b] / ref.rows;
     const c = cc[b] / cur.rows;
-    const rf = Math.max(r, epsilon);
-    const cf = Math.max(c, epsilon);
-    const contribution = (cf - rf) * Math.log(cf / rf);
+    const contribution = psiTerm(r, c, epsilon);
     value += contribution;
     out.push({
       lower: missing || b === 0 ? null : cuts[b - 1],
@@ -151,6 +149,27 @@ function psiOf(ref: Column, cur: Column, bins: number, epsilon: number): PsiResu
     });
   }
   return { value, edges: cuts, bins: out };
+}
+
+/** One bin's part of a PSI from the two shares, each floored at epsilon so an empty bin stays finite. */
+function psiTerm(r: number, c: number, epsilon: number): number {
+  const rf = Math.max(r, epsilon);
+  const cf = Math.max(c, epsilon);
+  return (cf - rf) * Math.log(cf / rf);
+}
+
+/**
+ * PSI between two histograms over the same bins (edge devices report counts,
+ * not values). Bins empty on both sides add nothing; either side empty throws.
+ */
+export function psiOfCounts(reference: ArrayLike<number>, current: ArrayLike<number>, epsilon = DEFAULT_EPSILON): number {
+  if (reference.length !== current.length) throw new RangeError(`psiOfCounts: ${reference.length} reference bins, ${current.length} current`);
+  const total = (xs: ArrayLike<number>) => Array.from(xs).reduce((a, b) => a + b, 0);
+  const [rn, cn] = [total(reference), total(current)];
+  if (rn === 0 || cn === 0) throw new RangeError('psiOfCounts: reference and current need at least one count each');
+  let value = 0;
+  for (let b = 0; b < reference.length; b++) if (reference[b] > 0 || current[b] > 0) value += psiTerm(reference[b] / rn, current[b] / cn, epsilon);
+  return value;
 }
 
 function checkPsiOptions(opts: PsiOptions | undefined): { bins: number; epsilon: number } {

@@ -4,6 +4,8 @@ import { loadEnv } from '../config/env';
 import { ensureTool, TOOLS, type ToolName } from '../stack/tools';
 import { decide, describeDecision } from './cli/approval';
 import { ADMINS } from '../people/directory';
+import { deploymentStatus, makeCurrent } from './cli/deployment';
+import { describeEdgeRollout, edgeDeploy, edgeDeviceAdd, edgeDeviceList, edgeStatus, steerEdgeRollout } from './cli/edge';
 import { callerOf, CliError, withContext } from './cli/context';
 import { describeHistory, modelHistory } from './cli/history';
 import { initSpec, type InitOptions } from './cli/init';
@@ -15,7 +17,7 @@ import { peopleAdd, peopleDisable, peopleGroups, peopleList, peopleToken } from 
 import { modelStatus } from './cli/status';
 import { backfillSchedule, describeSchedule } from './cli/schedule';
 import { parseDeadline, requestTraining, waitForStage } from './cli/train';
-import { up } from './cli/up';
+import { setupTemporalNamespace, up, type UpOptions } from './cli/up';
 import { RESTING_STAGES } from '../contracts/messages';
 
 const print = (s: string) => process.stdout.write(s + '\n');
@@ -37,13 +39,24 @@ program
   .command('up')
   .description('start Temporal, PostgreSQL, S3 and the worker pools; register the shipped models and take the first candidate to its approval gate')
   .option('--no-demo', 'only start the stack and workers')
-  .action(run(async (opts: { demo: boolean }) => up(loadEnv(), opts, print)));
+  .option('--cluster', 'a Temporal cluster on PostgreSQL (frontend, history, matching and worker as processes, its own Web UI) instead of the dev server')
+  .option('--mtls', 'with --cluster: mutual TLS on every connection, with certificates made under the data dir')
+  .option('--workers <counts>', 'worker processes per pool, e.g. gpu=2,cpu=2,control=2 (default 1 each)')
+  .action(run(async (opts: UpOptions) => up(loadEnv(), opts, print)));
+
+program
+  .command('temporal-setup')
+  .description("register the namespace and the factory's search attributes on a Temporal cluster (docker-compose runs it once)")
+  .action(run(async () => print(await setupTemporalNamespace(loadEnv()))));
 
 program
   .command('install-tools')
   .description(`build the servers the stack needs (${Object.keys(TOOLS).join(', ')}) with go install, unless already present`)
-  .action(run(async () => {
-    for (const name of Object.keys(TOOLS) as ToolName[]) print(`${name}: ${await ensureTool(name)}`);
+  .option('--cluster', "also the Temporal cluster's (server, schema tool, UI server)")
+  .action(run(async (opts: { cluster?: boolean }) => {
+    for (const [name, tool] of Object.entries(TOOLS) as [ToolName, (typeof TOOLS)[ToolName]][]) {
+      if (!('cluster' in tool) || opts.cluster) print(`${name}: ${await ensureTool(name)}`);
+    }
   }));
 
 program
@@ -159,6 +172,47 @@ for (const action of ['pause', 'resume', 'abort'] as const) {
       withContext(async (ctx) => print(describeRolloutStatus(await steerRollout(ctx, action, model, version, opts)))),
     ));
 }
+
+const edge = program.command('edge').description('models on devices: the device registry, signed deployments ring by ring, and what devices report');
+const edgeDevice = edge.command('device').description('the devices the edge gateway serves');
+edgeDevice
+  .command('add <id>')
+  .description('register a device in a group (admins only); prints its token once')
+  .requiredOption('--group <group>', 'its device group, e.g. plant-berlin')
+  .option('--label <key=value...>', 'labels, e.g. line=3')
+  .action(run((id: string, opts: { group: string; label?: string[] }) => withContext(async (ctx) => print(await edgeDeviceAdd(ctx, id, opts)))));
+edgeDevice
+  .command('list')
+  .option('--group <group>', 'only this group')
+  .action(run((opts: { group?: string }) => withContext(async (ctx) => print(await edgeDeviceList(ctx, opts.group)))));
+edge
+  .command('deploy <model> <version>')
+  .description("roll a version out to a device group ring by ring (the model's approvers)")
+  .requiredOption('--group <group>', 'the device group')
+  .option('--rings <percents>', 'cumulative share of the group per ring', '1,10,100')
+  .action(run((model: string, version: string, opts: { group: string; rings: string }) => withContext(async (ctx) => print((await edgeDeploy(ctx, model, version, opts)).text))));
+edge
+  .command('status <model>')
+  .description("each device's assigned and served version, and the model's edge rollouts")
+  .action(run((model: string) => withContext(async (ctx) => print(await edgeStatus(ctx, model)))));
+for (const action of ['pause', 'resume', 'abort'] as const) {
+  edge
+    .command(`${action} <model> <version>`)
+    .description(action === 'abort' ? 'stop the edge rollout and roll its devices back' : `${action} the edge rollout`)
+    .requiredOption('--group <group>', 'the device group it rolls out to')
+    .option('--as <id>', "check that your token is this person's")
+    .option('--reason <text>', 'recorded with the rollout and in the audit trail')
+    .action(run((model: string, version: string, opts: { group: string; as?: string; reason?: string }) =>
+      withContext(async (ctx) => print(describeEdgeRollout(await steerEdgeRollout(ctx, action, model, version, opts)))),
+    ));
+}
+
+const deployment = program.command('deployment').description('the worker builds of this factory (Temporal Worker Deployments): which one new pipelines start on');
+deployment.command('status').description('the current build, a ramp, and every build with what still runs on it').action(run(() => withContext(async (ctx) => print(await deploymentStatus(ctx)))));
+deployment
+  .command('current <build>')
+  .description('start new pipelines and rollouts on this build (admins only); running ones finish on theirs')
+  .action(run((build: string) => withContext(async (ctx) => print(await makeCurrent(ctx, build)))));
 
 const people = program.command('people').description('the directory of people who decide, their groups and CLI tokens (admins only)');
 people

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the factory needs on a fresh machine: npm packages, the build,
 # the Temporal CLI and versitygw (built with Go into .factory/tools/bin), and,
-# with --browser, Debian's Chromium for the browser tests. Safe to run again.
+# with --for-tests, the Temporal cluster's server, schema tool and UI server and
+# Debian's Chromium, which the test suite also uses. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,9 +24,15 @@ npm run --silent build
 
 # Go from its standard place even when it is not on PATH.
 [ -x /usr/local/go/bin/go ] && export PATH="$PATH:/usr/local/go/bin"
-node dist/scripts/factory.js install-tools
+for_tests=false
+[ "${1:-}" = "--for-tests" ] && for_tests=true
+if $for_tests; then
+  node dist/scripts/factory.js install-tools --cluster
+else
+  node dist/scripts/factory.js install-tools
+fi
 
-if [ "${1:-}" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then
+if $for_tests && [ ! -x /usr/bin/chromium ]; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     echo "setup: installing Debian's chromium for the browser tests"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null

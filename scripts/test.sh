@@ -4,5 +4,5 @@
 # tests start themselves.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh --browser
+bash scripts/setup.sh --for-tests
 exec npx jest --ci "$@"

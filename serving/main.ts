@@ -1,3 +1,4 @@
+import { listenHost } from '../config/bearer';
 import { connections, loadEnv } from '../config/env';
 import { logger } from '../config/logger';
 import { runService } from '../config/service';
@@ -17,7 +18,7 @@ async function main(): Promise<() => Promise<void>> {
   await models.start(env.SERVING_POLL_MS, env.SERVING_HEARTBEAT_MS);
   const log = new PredictionLog(db, models.replicaId, env.SERVING_LOG_BUFFER);
   const app = buildServer(models, log, env.SERVING_TOKENS);
-  await app.listen({ port: env.SERVING_PORT, host: '0.0.0.0' });
+  await app.listen({ port: env.SERVING_PORT, host: listenHost('serving', env.SERVING_HOST, env.SERVING_TOKENS, 'SERVING_TOKENS') });
   logger.info({ port: env.SERVING_PORT, replica: models.replicaId, models: models.serving(), auth: env.SERVING_TOKENS ? 'bearer' : 'none' }, 'serving started');
   return async () => {
     await app.close();

@@ -213,6 +213,28 @@ export const rolloutSchema = z
   })
   .strict();
 
+/**
+ * Edge rollouts (edgeRolloutWorkflow): ring by ring over a device group, each
+ * ring's devices reporting the new version loaded and healthy (by the rollout
+ * guard's limits) before a bake on durable timers; offline devices are pending,
+ * not failed, up to a share; above a share of failed devices the rollout rolls
+ * back with new manifests naming the previous version.
+ */
+export const edgeRolloutSchema = z
+  .object({
+    /** How long each ring bakes once its devices are healthy; paused time does not count. */
+    bake: durationSchema.default('10m'),
+    /** How often device reports are read. */
+    checkEvery: durationSchema.default('30s'),
+    /** A ring may move on with at most this share of its devices not yet reporting (offline). */
+    maxPendingShare: z.number().min(0).max(1).default(0.1),
+    /** Above this share of a ring's devices failing (load errors, guard breaches), the rollout rolls back. */
+    maxFailedShare: z.number().min(0).max(1).default(0.1),
+    /** A device's telemetry is judged by the guard only from this many requests of the new version on. */
+    minRequests: z.number().int().min(1).default(50),
+  })
+  .strict();
+
 /** Five cron fields (minute hour day-of-month month day-of-week), as Temporal Schedules read them. */
 const CRON = /^\s*(\S+\s+){4}\S+\s*$/;
 
@@ -347,6 +369,8 @@ export const modelSpecSchema = z
     policy: policySchema.prefault({}),
     approval: approvalSchema,
     rollout: rolloutSchema.prefault({}),
+    /** How a version goes out to devices (factory edge deploy): rings, bakes and failure limits. */
+    edge: edgeRolloutSchema.prefault({}),
     triggers: triggersSchema.prefault({}),
     split: splitSchema.prefault({}),
     /** How a new batch is checked against the latest snapshot's column statistics (activities/data.ts). */

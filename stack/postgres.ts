@@ -3,7 +3,6 @@ import os from 'node:os';
 import { Client } from 'pg';
 import { isPortOpen, reused, waitFor, type ServiceHandle } from './process';
 
-const DB_NAME = 'factory';
 
 async function accepts(url: string): Promise<boolean> {
   const client = new Client({ connectionString: url, connectionTimeoutMillis: 1000 });
@@ -19,15 +18,15 @@ async function accepts(url: string): Promise<boolean> {
  */
 export async function startPostgres(
   databaseUrl: string | undefined,
-  dataDir: string,
-  port: number,
+  embedded: { url: string; dataDir: string; port: number; password: string },
   log: (line: string) => void,
 ): Promise<ServiceHandle & { url: string }> {
   if (databaseUrl) {
     await waitFor('PostgreSQL at DATABASE_URL', () => accepts(databaseUrl), 15_000);
     return { ...reused('postgres', redact(databaseUrl)), url: databaseUrl };
   }
-  const url = `postgres://postgres:postgres@127.0.0.1:${port}/${DB_NAME}`;
+  const { url, dataDir, port, password } = embedded;
+  const dbName = new URL(url).pathname.slice(1);
   if (await isPortOpen(port)) {
     await waitFor(`PostgreSQL on port ${port}`, () => accepts(url), 15_000);
     return { ...reused('postgres', redact(url)), url };
@@ -37,7 +36,7 @@ export async function startPostgres(
     databaseDir: dataDir,
     port,
     user: 'postgres',
-    password: 'postgres',
+    password,
     persistent: true,
     // PostgreSQL refuses to run as root; as root the package runs it as the "postgres" user, creating it if missing.
     createPostgresUser: os.userInfo().uid === 0,
@@ -48,8 +47,8 @@ export async function startPostgres(
   await pg.start();
   const admin = pg.getPgClient();
   await admin.connect();
-  const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [DB_NAME]);
-  if (exists.rowCount === 0) await admin.query(`CREATE DATABASE ${DB_NAME}`);
+  const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [dbName]);
+  if (exists.rowCount === 0) await admin.query(`CREATE DATABASE ${dbName}`);
   await admin.end();
   return { name: 'postgres', address: redact(url), owned: true, url, stop: () => pg.stop() };
 }

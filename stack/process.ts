@@ -39,6 +39,20 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** A free port in [from, to): for servers that store their port in a narrower type than the OS's ephemeral range fits. */
+export async function freePortIn(from: number, to: number): Promise<number> {
+  for (let tries = 0; tries < 200; tries++) {
+    const port = from + Math.floor(Math.random() * (to - from));
+    const free = await new Promise<boolean>((resolve) => {
+      const server = net.createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error(`no free port between ${from} and ${to}`);
+}
+
 /** Polls check until it resolves true, or fails with what the service last said. */
 export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, child?: ChildProcess, logFile?: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;

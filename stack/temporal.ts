@@ -11,6 +11,8 @@ export interface TemporalOptions {
   namespace: string;
   dbFile: string;
   logFile: string;
+  /** The codec endpoint the embedded Web UI decrypts payloads through. */
+  codecUrl?: string;
 }
 
 async function ready(address: string, namespace: string): Promise<boolean> {
@@ -46,6 +48,7 @@ export async function startTemporal(o: TemporalOptions): Promise<ServiceHandle &
     '--db-filename', o.dbFile,
     '--log-level', 'warn',
     ...Object.entries(SEARCH_ATTRIBUTE_CLI_TYPES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
+    ...(o.codecUrl ? ['--ui-codec-endpoint', o.codecUrl] : []),
   ];
   let child = startProcess(binary, args, o.logFile);
   const up = () => waitFor('Temporal dev server', () => ready(o.address, o.namespace), 90_000, child, o.logFile);

@@ -10,6 +10,7 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { z } from 'zod';
 import type { FactoryEnv } from '../config/env';
+import { INTEGRITY_ERROR } from '../contracts/errors';
 
 /** What crosses Temporal instead of bytes: where an artifact is and what it must hash to. */
 export const artifactRefSchema = z.object({
@@ -34,7 +35,7 @@ export function sha256(bytes: Uint8Array | string): string {
 export class IntegrityError extends Error {
   constructor(key: string, expected: string, actual: string) {
     super(`artifact ${key} is corrupt: expected sha256 ${expected}, got ${actual}`);
-    this.name = 'IntegrityError';
+    this.name = INTEGRITY_ERROR;
   }
 }
 

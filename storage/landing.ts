@@ -14,15 +14,15 @@ export class LandingArea {
     private readonly bucket: string,
   ) {}
 
-  async list(): Promise<{ key: string; model: string; name: string }[]> {
-    const found: { key: string; model: string; name: string }[] = [];
+  async list(): Promise<{ key: string; model: string; name: string; bytes: number }[]> {
+    const found: { key: string; model: string; name: string; bytes: number }[] = [];
     let token: string | undefined;
     do {
       const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: LANDING_PREFIX, ContinuationToken: token }));
       for (const o of page.Contents ?? []) {
         const [model, ...rest] = o.Key!.slice(LANDING_PREFIX.length).split('/');
         // A "folder" marker or a file straight under incoming/ names no model.
-        if (model && rest.length && rest.join('/')) found.push({ key: o.Key!, model, name: rest.join('/') });
+        if (model && rest.length && rest.join('/')) found.push({ key: o.Key!, model, name: rest.join('/'), bytes: o.Size ?? 0 });
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);

@@ -2,7 +2,7 @@ import { defineSearchAttributeKey } from '@temporalio/common';
 
 /**
  * The factory's custom search attributes: registered on the dev server at start
- * (and in the cluster by temporal/cluster-setup.sh), set by the workflows, and
+ * (and on a cluster by stack/temporal-namespace.ts), set by the workflows, and
  * usable as filters in the Web UI, e.g. `FactoryModel="credit-default" AND FactoryStage="awaiting-approval"`.
  */
 export const SEARCH_ATTRIBUTES = {

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import os from 'node:os';
+import type { Client } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker, makeTelemetryFilterString, type LogLevel, type WorkerOptions } from '@temporalio/worker';
 import { createApprovalActivities } from '../activities/approvals';
 import { createChatActivities } from '../activities/chat';
@@ -14,27 +15,45 @@ import { createRolloutActivities } from '../activities/rollout';
 import { createTriggerActivities } from '../activities/triggers';
 import { createEnergyActivities } from '../activities/energy';
 import { createDriftActivities } from '../activities/drift';
+import { createEdgeActivities } from '../activities/edge';
 import { createTrainingActivities } from '../activities/training';
 import { connections, dataPaths, loadEnv, workflowUrl, type FactoryEnv } from '../config/env';
 import { logger } from '../config/logger';
 import { serveMetrics } from '../config/metrics';
 import { TASK_QUEUES, type WorkerPool } from '../config/task-queues';
 import { migrate } from '../db/migrate';
+import { connectClient, dataConverter, temporalTls } from '../config/temporal-connection';
+import { adoptIfFirst, workerVersion, type WorkerVersion } from './deployment';
+import { GpuSlots, hostGpus } from './gpus';
 import { createDbPool } from '../db/pool';
 import { ArtifactStore } from '../storage/artifacts';
 
 export interface PoolWorker {
   worker: Worker;
+  version: WorkerVersion;
+  /** The GPUs a training worker hands out. */
+  gpus: string[];
+  /** Makes this worker's build current where its deployment has none yet (workers/deployment.ts). */
+  adoptIfFirst(): Promise<void>;
   close(): Promise<void>;
 }
 
-/** What each pool runs: the gpu pool trains, the cpu pool validates and evaluates, the control pool runs workflows and the registry. */
-function poolOptions(pool: WorkerPool, deps: ActivityDeps & { client?: Client }): Partial<WorkerOptions> {
+/**
+ * What each pool runs, and how much of it at once, in one place: the gpu pool
+ * trains, the cpu pool validates and evaluates, the control pool runs workflows
+ * and the registry.
+ */
+function poolOptions(pool: WorkerPool, deps: ActivityDeps & { client?: Client; gpus: GpuSlots }): Partial<WorkerOptions> {
   switch (pool) {
     case 'gpu':
-      // One training at a time per host: it takes the machine. Heartbeats are few, so they are sent
-      // within seconds rather than the default throttle: a checkpoint is durable soon after it is stored.
-      return { activities: createTrainingActivities(deps), maxConcurrentActivityTaskExecutions: 1, maxHeartbeatThrottleInterval: '5s', defaultHeartbeatThrottleInterval: '5s' };
+      // One training per GPU, or one at a time on a host without: each takes what it is given. Heartbeats are few, so
+      // they are sent within seconds rather than the default throttle: a checkpoint is durable soon after it is stored.
+      return {
+        activities: createTrainingActivities(deps),
+        maxConcurrentActivityTaskExecutions: deps.gpus.concurrency,
+        maxHeartbeatThrottleInterval: '5s',
+        defaultHeartbeatThrottleInterval: '5s',
+      };
     case 'cpu':
       return { activities: { ...createDataActivities(deps), ...createEvaluationActivities(deps), ...createDriftActivities(deps) }, maxConcurrentActivityTaskExecutions: 2 };
     case 'control':
@@ -46,6 +65,7 @@ function poolOptions(pool: WorkerPool, deps: ActivityDeps & { client?: Client })
           ...createRolloutActivities(deps),
           ...createTriggerActivities({ ...deps, client: deps.client! }),
           ...createEnergyActivities(deps),
+          ...createEdgeActivities(deps),
         },
         workflowsPath: require.resolve('../workflows') };
   }
@@ -75,11 +95,14 @@ export async function createPoolWorker(pool: WorkerPool, env: FactoryEnv = loadE
   const db = pool === 'gpu' ? undefined : createDbPool(c.databaseUrl);
   // Workers bring the schema up to date themselves, so a fresh deployment needs no separate step.
   if (db) await migrate(db);
-  const connection = await NativeConnection.connect({ address: c.temporalAddress });
+  const connection = await NativeConnection.connect({ address: c.temporalAddress, tls: temporalTls(env) });
   // The control pool's trigger activities start and signal workflows themselves.
-  const clientConnection = pool === 'control' ? await Connection.connect({ address: c.temporalAddress }) : undefined;
-  const client = clientConnection && new Client({ connection: clientConnection, namespace: c.namespace });
+  const clientSide = pool === 'control' ? await connectClient(env) : undefined;
+  const client = clientSide?.client;
+  const gpus = new GpuSlots(pool === 'gpu' ? hostGpus(env) : []);
+  const version = workerVersion(env);
   const deps = {
+    gpus,
     db: db!,
     store: ArtifactStore.fromEnv(env, c.s3Endpoint),
     workDir,
@@ -94,14 +117,21 @@ export async function createPoolWorker(pool: WorkerPool, env: FactoryEnv = loadE
     connection,
     namespace: c.namespace,
     taskQueue: TASK_QUEUES[pool],
+    dataConverter: dataConverter(env),
+    // Every pool of a build is one version of the deployment: a pipeline or rollout stays on the build it started on
+    // (pinned), activities included, until it ends; the loop moves to the current build as it continues (workflows/factory-loop.ts).
+    workerDeploymentOptions: { version, useWorkerVersioning: true, defaultVersioningBehavior: 'PINNED' },
     ...poolOptions(pool, deps),
     ...extra,
   });
   return {
     worker,
+    version,
+    gpus: gpus.devices,
+    adoptIfFirst: () => adoptIfFirst(connection.workflowService, c.namespace, version, `${pool}@${os.hostname()}`),
     close: async () => {
       await connection.close();
-      await clientConnection?.close();
+      await clientSide?.connection.close();
       await db?.end();
     },
   };
@@ -111,10 +141,13 @@ export async function createPoolWorker(pool: WorkerPool, env: FactoryEnv = loadE
 export async function main(pool: WorkerPool): Promise<void> {
   process.env.FACTORY_SERVICE ??= `worker-${pool}`;
   const env = loadEnv();
-  const { worker, close } = await createPoolWorker(pool, env);
+  const { worker, close, version, gpus, adoptIfFirst } = await createPoolWorker(pool, env);
   const metricsServer = env.METRICS_PORT ? serveMetrics(env.METRICS_PORT) : undefined;
-  logger.info({ pool, taskQueue: TASK_QUEUES[pool], metricsPort: env.METRICS_PORT }, 'worker started');
-  await worker.run();
+  const running = worker.run();
+  // The build can become current only once the server has seen it poll.
+  if (pool === 'control') await adoptIfFirst();
+  logger.info({ pool, taskQueue: TASK_QUEUES[pool], metricsPort: env.METRICS_PORT, deployment: version.deploymentName, buildId: version.buildId, ...(pool === 'gpu' && { gpus }) }, 'worker started');
+  await running;
   metricsServer?.close();
   await close();
   logger.info({ pool }, 'worker stopped');

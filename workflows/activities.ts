@@ -5,11 +5,13 @@ import type { DataActivities } from '../activities/data';
 import type { EvaluationActivities } from '../activities/evaluation';
 import type { RegistryActivities } from '../activities/registry';
 import type { DriftActivities } from '../activities/drift';
+import type { EdgeActivities } from '../activities/edge';
 import type { EnergyActivities } from '../activities/energy';
 import type { RolloutActivities } from '../activities/rollout';
 import type { TriggerActivities } from '../activities/triggers';
 import type { TrainingActivities } from '../activities/training';
 import { TASK_QUEUES } from '../config/task-queues';
+import { INTEGRITY_ERROR } from '../contracts/errors';
 
 /** Each pool's activity options, in one place. */
 
@@ -20,14 +22,16 @@ export const training = proxyActivities<TrainingActivities>({
   startToCloseTimeout: '4h',
   // The training activity heartbeats every few seconds; half a minute of silence means its worker is gone.
   heartbeatTimeout: '30s',
-  retry: { maximumAttempts: 3, initialInterval: '10s' },
+  // A lost worker or an S3 outage at the upload: a few minutes of backoff, each retry resuming from the checkpoint.
+  retry: { maximumAttempts: 5, initialInterval: '10s', maximumInterval: '2m', nonRetryableErrorTypes: [INTEGRITY_ERROR] },
 });
 
 export const data = proxyActivities<DataActivities>({
   taskQueue: TASK_QUEUES.cpu,
   startToCloseTimeout: '30m',
   heartbeatTimeout: '2m',
-  retry: { maximumAttempts: 5 },
+  // Faults in the data are answers (a quarantine), not errors; what fails is S3 or the database, so ride out an outage of minutes.
+  retry: { maximumAttempts: 20, maximumInterval: '1m', nonRetryableErrorTypes: [INTEGRITY_ERROR] },
 });
 
 export const evaluation = proxyActivities<EvaluationActivities>({
@@ -35,7 +39,8 @@ export const evaluation = proxyActivities<EvaluationActivities>({
   startToCloseTimeout: '1h',
   // The evaluation heartbeats every few seconds; half a minute of silence means its worker is gone.
   heartbeatTimeout: '30s',
-  retry: { maximumAttempts: 3 },
+  // A corrupt artifact fails at once (non-retryable); a lost worker or an S3 or database outage is retried for minutes.
+  retry: { maximumAttempts: 10, initialInterval: '5s', maximumInterval: '1m', nonRetryableErrorTypes: [INTEGRITY_ERROR] },
 });
 
 export const registry = proxyActivities<RegistryActivities>({
@@ -66,6 +71,10 @@ export const replicas = proxyActivities<Pick<RolloutActivities, 'awaitReplicas'>
 });
 
 export const triggers = proxyActivities<TriggerActivities>({
+  ...controlDb,
+});
+
+export const edge = proxyActivities<EdgeActivities>({
   ...controlDb,
 });
 

@@ -1,4 +1,4 @@
-import type { PipelineStatus, RolloutStatus } from '../contracts/messages';
+import type { EdgeRolloutStatus, PipelineStatus, RolloutStatus } from '../contracts/messages';
 
 /** Activity and child failures wrap the error that says what went wrong; that is the one worth recording. */
 export const causeOf = (err: unknown): string => (err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err));
@@ -71,6 +71,25 @@ export function rolloutDetails(s: RolloutStatus): string {
   if (s.reason) lines.push('', `Rolled back: **${s.reason}**`);
   if (s.phase !== 'completed' && s.phase !== 'rolled_back') {
     lines.push('', `Steer as yourself (your token): \`factory rollout ${s.paused ? 'resume' : 'pause'}|abort ${s.model} ${s.version} --reason "..."\`; an update sent from here without the approvals service's signature is refused.`);
+  }
+  return lines.join('\n');
+}
+
+/** An edge rollout's Current Details in the Web UI: each ring with its devices done, pending and failed, and how to steer it. */
+export function edgeRolloutDetails(s: EdgeRolloutStatus): string {
+  const lines = [`**${s.model}** v${s.version} to device group **${s.group}** · **${s.phase}**${s.paused ? ' · **paused**' : ''}`, '', '| ring | stage | done | pending | failed | bake |', '|---|---|---|---|---|---|'];
+  for (const r of s.rings) {
+    const n = (state: string) => r.devices.filter((d) => d.state === state).length;
+    lines.push(`| ${r.percent}% (${r.devices.length} devices) | ${r.stage} | ${n('done')} | ${n('pending')} | ${n('failed')} | ${ms(r.bakedMs)} |`);
+  }
+  const failed = s.rings.flatMap((r) => r.devices.flatMap((d) => (d.state === 'failed' ? [`${d.device}: ${d.reason}`] : [])));
+  if (failed.length) lines.push('', `Failed: ${failed.join('; ')}`);
+  const pending = s.rings.flatMap((r) => (r.stage === 'waiting' ? [] : r.devices.filter((d) => d.state === 'pending').map((d) => d.device)));
+  if (pending.length && s.phase === 'deploying') lines.push('', `Waiting to hear from (offline devices count as pending, not failed): ${pending.join(', ')}`);
+  if (s.note) lines.push('', s.note);
+  if (s.reason) lines.push('', `Rolled back: **${s.reason}**`);
+  if (s.phase === 'deploying') {
+    lines.push('', `Steer as yourself (your token): \`factory edge ${s.paused ? 'resume' : 'pause'}|abort ${s.model} ${s.version} --group ${s.group} --reason "..."\`; an update sent from here without the approvals service's signature is refused.`);
   }
   return lines.join('\n');
 }

@@ -1,11 +1,11 @@
 import { allHandlersFinished, CancellationScope, condition, isCancellation, log, patched, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { LogWindow, PipelineOutcome, ReplicaExpectation, RolloutPhase } from '../contracts/payloads';
-import { verifyAssertion } from '../approvals/assertion';
 import { judgeRollout } from '../ml/rollout-guard';
 import { durationMs } from '../specs/duration';
 import { chat, replicas, rollout } from './activities';
 import { abortRolloutUpdate, pauseRolloutUpdate, resumeRolloutUpdate, rolloutStatusQuery, type RolloutControl, type RolloutStatus } from '../contracts/messages';
 import { causeOf, rolloutDetails } from './details';
+import { steering } from './steering';
 
 export type RolloutOutcome = Extract<PipelineOutcome, { status: 'promoted' | 'rolled-back' }>;
 
@@ -36,20 +36,14 @@ export async function rolloutWorkflow(input: { model: string; version: number; a
   const s: RolloutStatus = { model, version, championVersion, phase: 'checking', canaryPercent: 0, paused: false, elapsedMs: 0, phaseMs: 0 };
   let abort: RolloutControl | undefined;
   const show = () => setCurrentDetails(rolloutDetails(s));
-  const usedNonces = new Set<string>();
-  /** Only an operator's action signed by the approvals service steers; validators run live, so a refusal changes no history. */
-  const steerable = (action: 'pause' | 'resume' | 'abort') => (c: RolloutControl) => {
-    if (s.phase === 'completed' || s.phase === 'rolled_back') throw new Error(`the rollout of ${model} v${version} has ended (${s.phase})`);
-    const checked = verifyAssertion(c.assertion, publicKeys ?? {}, { workflowId, version, actions: [action] }, Date.now(), usedNonces);
-    if (!checked.ok) throw new Error(checked.reason);
-    if (!operators.includes(checked.claims.identity)) throw new Error(`"${checked.claims.identity}" may not steer ${model} rollouts (allowed: ${operators.join(', ')})`);
-  };
-  /** Who steered and why, as signed (histories from before signed steering carry only `by` and `reason`). */
-  const signed = (c: RolloutControl): RolloutControl => {
-    if (!c.assertion) return c;
-    usedNonces.add(c.assertion.claims.nonce);
-    return { by: c.assertion.claims.identity, reason: c.assertion.claims.comment };
-  };
+  const { check: steerable, signed } = steering({
+    workflowId,
+    model,
+    version,
+    operators,
+    publicKeys: publicKeys ?? {},
+    ended: () => (s.phase === 'completed' || s.phase === 'rolled_back' ? `the rollout of ${model} v${version} has ended (${s.phase})` : undefined),
+  });
   const steer = (paused: boolean) => async (control: RolloutControl) => {
     const c = signed(control);
     s.paused = paused;
@@ -97,7 +91,7 @@ export async function rolloutWorkflow(input: { model: string; version: number; a
       if (!s.paused) s.elapsedMs += Date.now() - last;
       last = Date.now();
       if (abort) return aborted(abort);
-      s.stats = await rollout.readGuardStats({ model, ...windows, minScores: policy.minRequests });
+      s.stats = await rollout.readGuardStats({ model, ...windows, minScores: policy.minRequests, guard: policy.guard });
       s.verdict = judgeRollout(policy.guard, policy.minRequests, s.stats);
       show();
       if (!s.verdict.healthy) return s.verdict.failures.join('; ');

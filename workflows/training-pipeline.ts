@@ -1,14 +1,15 @@
-import { CancellationScope, executeChild, isCancellation, patched, setCurrentDetails, sleep, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, condition, executeChild, getExternalWorkflowHandle, isCancellation, patched, setCurrentDetails, sleep, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { PipelineOutcome, Trigger } from '../contracts/payloads';
 import { comparePolicy } from '../ml/policy';
 import { SEARCH_ATTRIBUTES } from '../temporal/search-attributes';
 import { data, energy, evaluation, registry, training } from './activities';
 import { awaitDecision } from './approval-gate';
-import { pipelineStatusQuery, rolloutWorkflowId, supersedeSignal, type PipelineStatus, type Stage } from '../contracts/messages';
+import { pipelineStatusQuery, rolloutReadySignal, rolloutTurnSignal, rolloutWorkflowId, supersedeSignal, type PipelineStatus, type Stage } from '../contracts/messages';
 import { rolloutWorkflow } from './rollout';
 import { causeOf, pipelineDetails } from './details';
 
 const UNCHANGED_CANDIDATE = 'unchanged-candidate';
+const ROLLOUT_TURN = 'rollout-turn';
 
 /** snapshot → train (gpu) → evaluate (cpu) → policy → human decision → promote or reject. */
 export async function trainingPipeline(input: { model: string; trigger: Trigger }): Promise<PipelineOutcome> {
@@ -18,6 +19,8 @@ export async function trainingPipeline(input: { model: string; trigger: Trigger 
   setHandler(pipelineStatusQuery, () => status);
   // Only a candidate already waiting for a person can be superseded (the gate takes this over); earlier requests are the loop's follow-up.
   setHandler(supersedeSignal, () => undefined);
+  let turn = false;
+  setHandler(rolloutTurnSignal, () => void (turn = true));
   const stage = (s: Stage) => {
     status.stage = s;
     upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.FactoryStage, value: s }]);
@@ -54,16 +57,20 @@ export async function trainingPipeline(input: { model: string; trigger: Trigger 
   upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.FactoryCandidateVersion, value: version }]);
 
   return markFailedOnError(model, version, async () => {
-    stage('evaluating');
-    const evaluated = await evaluation.evaluateCandidate({ model, snapshot, candidate: { version, artifact: trained.artifact }, champion });
-    const verdict = comparePolicy(spec.policy, evaluated.candidate.metrics, evaluated.champion?.metrics, evaluated.candidate.infra);
-    Object.assign(status, { candidate: evaluated.candidate, champion: evaluated.champion, verdict, reportKey: evaluated.report.key });
-    await registry.recordVerdict({ evaluationId: evaluated.evaluationId, verdict });
-    if (!verdict.passed && spec.policy.onFail === 'reject') {
+    /** Evaluates the candidate beside a champion and applies the policy; the outcome when the policy rejects it. */
+    const judge = async (against: typeof champion): Promise<PipelineOutcome | undefined> => {
+      const evaluated = await evaluation.evaluateCandidate({ model, snapshot, candidate: { version, artifact: trained.artifact }, champion: against });
+      const verdict = comparePolicy(spec.policy, evaluated.candidate.metrics, evaluated.champion?.metrics, evaluated.candidate.infra);
+      Object.assign(status, { championVersion: against?.version, candidate: evaluated.candidate, champion: evaluated.champion, verdict, reportKey: evaluated.report.key });
+      await registry.recordVerdict({ evaluationId: evaluated.evaluationId, verdict });
+      if (verdict.passed || spec.policy.onFail !== 'reject') return undefined;
       await registry.setVersionStatus({ model, version, status: 'failed_policy', reason: verdict.failures.join('; ') });
       stage('failed-policy');
       return (status.outcome = { status: 'failed-policy', version, verdict });
-    }
+    };
+    stage('evaluating');
+    const failed = await judge(champion);
+    if (failed) return failed;
 
     await registry.setVersionStatus({ model, version, status: 'awaiting_approval' });
     status.approvers = spec.approval.approvers;
@@ -78,6 +85,19 @@ export async function trainingPipeline(input: { model: string; trigger: Trigger 
       return (status.outcome = { status: 'rejected', version, by: status.decision.approver, reason: status.decision.comment ?? '' });
     }
 
+    // One rollout per model at a time; the loop trains the next candidate meanwhile and says when this one's turn has come.
+    const loop = workflowInfo().parent;
+    if (patched(ROLLOUT_TURN) && loop) {
+      stage('waiting-for-rollout');
+      await getExternalWorkflowHandle(loop.workflowId).signal(rolloutReadySignal, { pipeline: workflowId });
+      await condition(() => turn);
+      // A rollout that ended meanwhile may have changed the champion: the approval stands only if the policy still passes against today's.
+      const now = await registry.loadModel(model);
+      if (now.champion?.version !== champion?.version) {
+        const failedNow = await judge(now.champion);
+        if (failedNow) return failedNow;
+      }
+    }
     stage('rolling-out');
     const outcome = await executeChild(rolloutWorkflow, {
       workflowId: rolloutWorkflowId(model, version),

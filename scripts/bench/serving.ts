@@ -51,7 +51,7 @@ const spec = shippedSpec((raw) => {
 
 async function main(): Promise<void> {
   await withStackFixture('bench-serving', PROFILE, async (fixture) => {
-    const worker = fixture.startControlWorker();
+    const worker = fixture.startWorker('control');
     const seeded = await seedRegistry(fixture, spec);
     const rows = seeded.split.test.slice(0, 500);
 

@@ -1,11 +1,12 @@
 import os from 'node:os';
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
 import { connections, loadEnv, type FactoryEnv } from '../../config/env';
+import { connectClient } from '../../config/temporal-connection';
 import { audit, findModel, UnknownModelError, type ModelRow } from '../../db/models';
 import { createDbPool } from '../../db/pool';
 import { credentialsFile, CredentialsError, findToken, type FoundToken } from '../../people/credentials';
-import { authenticate, AuthenticationError, type Person } from '../../people/directory';
+import { ADMINS, authenticate, AuthenticationError, DirectoryError, type Person } from '../../people/directory';
 import { parseToken } from '../../people/tokens';
 import { ArtifactStore } from '../../storage/artifacts';
 
@@ -22,14 +23,14 @@ export class CliError extends Error {}
 
 export async function withContext<T>(fn: (ctx: CliContext) => Promise<T>, env: FactoryEnv = loadEnv()): Promise<T> {
   const c = connections(env);
-  const connection = await Connection.connect({ address: c.temporalAddress, connectTimeout: 3000 }).catch((err) => {
+  const { client, connection } = await connectClient(env, 3000).catch((err) => {
     throw new CliError(`cannot reach Temporal at ${c.temporalAddress} (${err.message}); is the stack up? Run: ./factory up`);
   });
   const db = createDbPool(c.databaseUrl);
   try {
     return await fn({
       env,
-      client: new Client({ connection, namespace: c.namespace }),
+      client,
       db,
       store: ArtifactStore.fromEnv(env, c.s3Endpoint),
       actor: process.env.FACTORY_USER ?? os.userInfo().username,
@@ -92,6 +93,26 @@ export async function callerOf(ctx: CliContext, action = 'cli.authenticate'): Pr
   }
 }
 
+/**
+ * Runs an admin's command (`factory people`, `factory deployment current`) as
+ * the verified caller, who must be in group admins. Every refusal (no or bad
+ * token, not an admin, a change the directory refuses) is a CliError and is
+ * written to the audit trail.
+ */
+export async function asAdmin<T>(ctx: CliContext, action: string, details: Record<string, unknown>, fn: (admin: Person) => Promise<T>, what = 'manage people'): Promise<T> {
+  const caller = await callerOf(ctx, action);
+  const deny = async (reason: string): Promise<never> => {
+    await audit(ctx.db, { actor: caller.id, action, channel: 'cli', outcome: 'denied', details: { ...details, reason } });
+    throw new CliError(reason);
+  };
+  if (!caller.groups.includes(ADMINS)) return deny(`${caller.id} is not in group "${ADMINS}"; only its members ${what}`);
+  try {
+    return await fn(caller);
+  } catch (err) {
+    if (err instanceof DirectoryError || err instanceof CliError) return deny(err.message);
+    throw err;
+  }
+}
 
 /** "3" or "v3" as a version number; undefined for anything else. */
 export function parseVersion(text: string): number | undefined {

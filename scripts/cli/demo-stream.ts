@@ -1,8 +1,7 @@
 import fs from 'node:fs';
-import path from 'node:path';
-import { dataPaths, type FactoryEnv } from '../../config/env';
+import type { FactoryEnv } from '../../config/env';
 import { logger } from '../../config/logger';
-import { driftReplay, SHIFT_FROM } from '../../data/drift-scenario';
+import { SHIFT_FROM, type DriftScenario } from '../../data/drift-scenario';
 import { hasChampion } from '../../db/champion';
 import { findModel } from '../../db/models';
 import { toInstance, validateBatch } from '../../specs/data-batch';
@@ -16,20 +15,21 @@ import { describeIngest, ingest } from './ingest';
  * the serving replica (about `rate` requests a second, each with its row id);
  * at the month's end its labelled batch is ingested, which is what the row
  * threshold, the drift monitor and live metrics react to. Credit-default's
- * months carry the drift scenario's shift from month SHIFT_FROM (driftScenario);
- * bike-sharing's need none, its demand drifts by itself. After the last month
+ * months carry a drift scenario from month SHIFT_FROM (data/drift-scenario.ts:
+ * a new client segment enters); bike-sharing's need none, its demand drifts by
+ * itself. After the last month
  * the traffic keeps cycling through it, so rollouts always have live requests
  * to judge.
  */
 export async function demoStream(
   ctx: CliContext,
-  opts: { model: string; months: string[]; from: number; monthMs: number; rate: number; servingUrl: string; driftScenario?: boolean },
+  opts: { model: string; months: string[]; from: number; monthMs: number; rate: number; servingUrl: string; driftScenario?: DriftScenario },
   print: (s: string) => void,
 ): Promise<never> {
-  const files = opts.driftScenario ? driftReplay(opts.months, path.join(dataPaths(ctx.env).batches, opts.model, 'stream')) : opts.months;
+  const files = opts.months;
   const { spec } = await findModel(ctx.db, opts.model);
   await waitForChampion(ctx, opts.model);
-  print(`\nstream (${opts.model}): from now on a month passes every ${opts.monthMs / 1000}s: its clients are scored at ~${opts.rate}/s, then its labelled batch arrives${opts.driftScenario ? ` (drift scenario from month ${SHIFT_FROM})` : ''}.`);
+  print(`\nstream (${opts.model}): from now on a month passes every ${opts.monthMs / 1000}s: its clients are scored at ~${opts.rate}/s, then its labelled batch arrives${opts.driftScenario ? ` (${opts.driftScenario} drift from month ${SHIFT_FROM})` : ''}.`);
   for (let m = opts.from; ; m++) {
     const file = files[Math.min(m, files.length) - 1];
     const served = await sendMonth(ctx.env, { ...opts, spec }, file, opts.monthMs);

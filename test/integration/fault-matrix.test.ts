@@ -1,10 +1,12 @@
 import fs from 'node:fs';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { loopStateQuery, loopWorkflowId } from '../../contracts/messages';
+import { SigningKey, signingKeyFile } from '../../approvals/signing-key';
+import { approveUpdate, loopStateQuery, loopWorkflowId, rejectSignal } from '../../contracts/messages';
+import type { PipelineOutcome } from '../../contracts/payloads';
 import { decide } from '../../scripts/cli/approval';
 import { ingest } from '../../scripts/cli/ingest';
 import { requestTraining, waitForStage } from '../../scripts/cli/train';
-import { as, commandSpec, ctx, registerSpec, rowsFrom, startServing, uniqueName, waitUntil, withWorkers } from './helpers';
+import { as, commandSpec, ctx, registerSpec, rowsFrom, startServing, testEnv, toGate, uniqueName, waitUntil, withWorkers } from './helpers';
 
 /**
  * Rows of the fault matrix (the others live beside the code they test:
@@ -88,4 +90,52 @@ describe('the fault matrix', () => {
       table.push(`| three triggers at once | one pipeline, one follow-up | running ${workflowId.slice(-8)}, follow-up pending (${state.coalesced} coalesced), ${pipelines.rows[0].n} version; queued answers ${answers.map((a) => a.queued).join('/')} |`);
     });
   });
+
+  test('duplicate and concurrent decisions (the same update twice, an update and a signal, two approvers at the same moment): exactly one decision recorded, the others told why', async () => {
+    const name = uniqueName('race');
+    await registerSpec(commandSpec(name));
+    await ctx(async (c) => {
+      const workflowId = await toGate(c, name, factory.batches[0]);
+      const handle = c.client.workflow.getHandle(workflowId);
+      const key = SigningKey.loadOrCreate(signingKeyFile(testEnv()));
+      const claims = { workflowId, model: name, version: 1, channel: 'cli' as const };
+      const bobs = key.sign({ ...claims, action: 'approve', identity: 'bob' });
+      const said = (p: Promise<{ decision?: { decision: string; approver: string } }>) =>
+        p.then((a) => (a.decision ? `${a.decision.decision} by ${a.decision.approver}` : 'vote counted, no decision yet'), (e: Error & { cause?: Error }) => `refused: ${e.cause?.message ?? e.message}`);
+      const [sameA, sameB, replayed, alice, carol] = await Promise.all([
+        // The same update twice (one update id, as a client retrying it would send it).
+        said(handle.executeUpdate(approveUpdate, { args: [{ version: 1, assertion: bobs }], updateId: `bob-${workflowId}` })),
+        said(handle.executeUpdate(approveUpdate, { args: [{ version: 1, assertion: bobs }], updateId: `bob-${workflowId}` })),
+        // The same signed assertion in another update.
+        said(handle.executeUpdate(approveUpdate, { args: [{ version: 1, assertion: bobs }] })),
+        // Two other approvers at the same moment, through the approvals service.
+        said(decide(as(c, 'alice'), 'reject', name, '1', {}, 0).then((r) => r.answer)),
+        said(decide(as(c, 'carol'), 'approve', name, '1', {}, 0).then((r) => r.answer)),
+        // A signal beside them, as the Web UI sends it, with a valid assertion of alice's.
+        handle.signal(rejectSignal, { version: 1, assertion: key.sign({ ...claims, action: 'reject', identity: 'alice' }) }),
+      ]);
+      const answers = [sameA, replayed, alice, carol];
+      const decided = answers.filter((a) => !a.startsWith('refused'));
+      expect(sameB).toBe(sameA);
+      // One answer won; every other one is refused with the decision it met ("v1 was already approved by bob"), the vote its
+      // person already cast ('"alice" already rejected'), or as a replay of an assertion already used.
+      expect(decided.length).toBeLessThanOrEqual(1);
+      for (const a of answers.filter((x) => x.startsWith('refused'))) expect(a).toMatch(/was already (approved|rejected) by (bob|alice|carol)|"(alice|bob|carol)" already (approved|rejected)|was already used/);
+      const outcome = (await handle.result()) as PipelineOutcome;
+      const recorded = await c.db.query<{ decision: string; decided_by: string }>(
+        'SELECT a.decision, a.decided_by FROM approvals a JOIN model_versions v ON v.id = a.model_version_id JOIN models m ON m.id = v.model_id WHERE m.name = $1',
+        [name],
+      );
+      expect(recorded.rows).toHaveLength(1);
+      const votes = await c.db.query('SELECT 1 FROM approval_votes av JOIN model_versions v ON v.id = av.model_version_id JOIN models m ON m.id = v.model_id WHERE m.name = $1', [name]);
+      expect(votes.rowCount).toBe(1);
+      const { decision, decided_by: by } = recorded.rows[0];
+      expect(outcome.status).toBe(decision === 'approved' ? 'promoted' : 'rejected');
+      // The winner, if it came by update or CLI, was told so; if the signal won, every caller was refused and the audit trail says why.
+      if (decided.length === 1) expect(decided[0]).toBe(`${decision} by ${by}`);
+      const deniedSignals = await c.db.query("SELECT 1 FROM audit_events WHERE model = $1 AND outcome = 'denied' AND details->>'via' = 'signal'", [name]);
+      table.push(`| same update twice, a replayed assertion, an update beside a signal, two approvers at once | exactly one decision; the others get a clear answer | 1 decision (${decision} by ${by}), 1 vote row; answers: ${[sameA, sameB, replayed, alice, carol].map((a) => `"${a.slice(0, 48)}"`).join(', ')}; ${deniedSignals.rowCount} signal refused in the audit trail |`);
+    });
+  });
 });
+

@@ -13,6 +13,8 @@ import { toInstance, validateBatch } from '../../specs/data-batch';
 import type { FeatureValue } from '../../specs/feature-encoding';
 import { parseModelSpec, type ModelSpec } from '../../specs/model-spec';
 import { withContext, type CliContext } from '../../scripts/cli/context';
+import { ingest } from '../../scripts/cli/ingest';
+import { requestTraining, waitForStage } from '../../scripts/cli/train';
 import { freePort, startProcess, stopProcess, waitFor } from '../../stack/process';
 
 export const ROOT = path.resolve(__dirname, '../../..');
@@ -22,15 +24,15 @@ export function testEnv(overrides: Partial<Record<keyof FactoryEnv, string>> = {
 }
 
 /**
- * The three pools as real worker processes (dist/workers/*.js), as deployed:
- * nothing of them runs inside Jest's sandbox.
+ * The three pools as real worker processes (dist/workers/*.js, or another
+ * build's compiled tree), as deployed: nothing of them runs inside Jest's sandbox.
  */
-export async function startWorkers(envOverrides: Record<string, string> = {}, pools: WorkerPool[] = ['control', 'cpu', 'gpu']) {
+export async function startWorkers(envOverrides: Record<string, string> = {}, pools: WorkerPool[] = ['control', 'cpu', 'gpu'], dist = path.join(ROOT, 'dist')) {
   const logs = path.join(testEnv().FACTORY_DATA_DIR, 'logs');
   fs.mkdirSync(logs, { recursive: true });
   const metricsPorts = Object.fromEntries(await Promise.all(pools.map(async (p) => [p, await freePort()]))) as Record<WorkerPool, number>;
   const children = pools.map((pool) => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'dist/workers', `${pool}.js`)], {
+    const child = spawn(process.execPath, [path.join(dist, 'workers', `${pool}.js`)], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...envOverrides, LOG_LEVEL: 'info', FACTORY_SERVICE: `worker-${pool}`, METRICS_PORT: String(metricsPorts[pool]) },
     });
@@ -59,6 +61,10 @@ export async function startWorkers(envOverrides: Record<string, string> = {}, po
     /** What a pool's worker has written to stderr (its log) so far. */
     output(pool: WorkerPool): string {
       return children.find((w) => w.pool === pool)!.output.text;
+    },
+    /** The pool's process id: Temporal names a worker `<pid>@<host>` in histories. */
+    pid(pool: WorkerPool): number {
+      return children.find((w) => w.pool === pool)!.child.pid!;
     },
     /** Kills a pool's worker outright, as a crash or a lost host would. */
     kill(pool: WorkerPool): void {
@@ -151,6 +157,14 @@ export function historyText(history: unknown): string {
   return `${json}\n${decoded.join('\n')}`;
 }
 
+/** A candidate of the model at its gate: the batch ingested, a manual training requested, the pipeline waited for; its workflow id. */
+export async function toGate(c: CliContext, model: string, batch: string): Promise<string> {
+  const ingested = await ingest(c, model, batch);
+  if (ingested.status !== 'accepted') throw new Error(`${batch} was ${ingested.status}`);
+  await requestTraining(c, model, { reason: 'manual', requestedBy: 'test' });
+  return (await waitForStage(c, model, ['awaiting-approval'], 120_000)).workflowId;
+}
+
 export async function registerSpec(spec: ModelSpec): Promise<void> {
   await ctx((c) => upsertModel(c.db, spec, 'test'));
 }
@@ -166,7 +180,7 @@ export async function waitUntil<T>(what: string, probe: () => Promise<T | undefi
 }
 
 /** A factory service (dist/<entry>) as a real process on a free port, ready once its /healthz answers. */
-export async function startService(entry: string, portVariable: 'SERVING_PORT' | 'INTAKE_PORT' | 'APPROVALS_PORT', env: Record<string, string> = {}) {
+export async function startService(entry: string, portVariable: 'SERVING_PORT' | 'INTAKE_PORT' | 'APPROVALS_PORT' | 'CODEC_PORT' | 'EDGE_GATEWAY_PORT', env: Record<string, string> = {}) {
   const port = await freePort();
   const logFile = path.join(testEnv().FACTORY_DATA_DIR, 'logs', `${path.basename(path.dirname(entry))}-${port}.log`);
   const child = startProcess(process.execPath, [path.join(ROOT, 'dist', entry)], logFile, { ...process.env, [portVariable]: String(port), ...env });

@@ -1,8 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { connections, loadEnv } from '../../config/env';
+import { loadEnv } from '../../config/env';
+import { connectClient } from '../../config/temporal-connection';
+import { workerVersion } from '../../workers/deployment';
 
 /** The fixtures the replay test reads, one per workflow type and outcome worth keeping. */
 export const HISTORIES_DIR = path.resolve(__dirname, '../../../test/fixtures/histories');
@@ -11,15 +12,18 @@ export const HISTORIES_DIR = path.resolve(__dirname, '../../../test/fixtures/his
 export const WANTED = ['factoryLoop', 'trainingPipeline', 'rolloutWorkflow', 'ingestBatch', 'scheduledTraining', 'driftMonitor'];
 
 /**
- * Saves real histories from the test run's Temporal server as replay fixtures
- * (FACTORY_RECORD_HISTORIES=1 bash scripts/test.sh). Re-record when a workflow
- * changes on purpose, under a patch or a new workflow version, and commit them.
+ * Adds real histories from the test run's Temporal server to the replay
+ * fixtures (FACTORY_RECORD_HISTORIES=1 bash scripts/test.sh), named by the
+ * build that made them. It never replaces one: a history a released build
+ * recorded is what its running workflows look like, and it must keep replaying
+ * on every later build (a change to a workflow's commands goes under patched()
+ * or into a new build, never into re-recorded fixtures).
  */
 export async function recordHistories(): Promise<string[]> {
-  const c = connections(loadEnv());
-  const connection = await Connection.connect({ address: c.temporalAddress });
+  const env = loadEnv();
+  const { client, connection } = await connectClient(env);
+  const build = workerVersion(env).buildId;
   try {
-    const client = new Client({ connection, namespace: c.namespace });
     fs.mkdirSync(HISTORIES_DIR, { recursive: true });
     const written: string[] = [];
     for (const type of WANTED) {
@@ -28,9 +32,10 @@ export async function recordHistories(): Promise<string[]> {
         const name = `${type}-${w.status.name.toLowerCase()}`;
         if (kept.has(name)) continue;
         kept.add(name);
+        const file = path.join(HISTORIES_DIR, `${name}-${build}.json`);
+        if (fs.existsSync(file)) continue;
         const history = await client.workflow.getHandle(w.workflowId, w.runId).fetchHistory();
-        const file = path.join(HISTORIES_DIR, `${name}.json`);
-        fs.writeFileSync(file, JSON.stringify({ workflowId: w.workflowId, history: JSON.parse(historyToJSON(history)) }, null, 1));
+        fs.writeFileSync(file, JSON.stringify({ workflowId: w.workflowId, history: JSON.parse(historyToJSON(history)) }, null, 1), { flag: 'wx' });
         written.push(file);
       }
     }

@@ -1,7 +1,11 @@
+import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { TASK_QUEUES } from '../../config/task-queues';
-import { driftReplay } from '../../data/drift-scenario';
+import { driftScenarioBatches } from '../../data/drift-scenario';
+import { creditDefaultText } from '../../data/credit-default';
 import { decide } from '../../scripts/cli/approval';
 import { ingest } from '../../scripts/cli/ingest';
 import { backfillSchedule } from '../../scripts/cli/schedule';
@@ -9,7 +13,7 @@ import { requestTraining, waitForStage } from '../../scripts/cli/train';
 import { retrainScheduleId, syncSchedules } from '../../triggers/schedules';
 import type { driftMonitor } from '../../workflows';
 import { loopStateQuery, loopWorkflowId, pipelineStatusQuery } from '../../contracts/messages';
-import { as, commandSpec, ctx, monthlyBatches, registerSpec, rowsFrom, sendTraffic, startServing, startWorkers, uniqueName, waitUntil } from './helpers';
+import { as, commandSpec, ctx, monthlyBatches, registerSpec, rowsFrom, sendTraffic, startServing, startWorkers, testEnv, uniqueName, waitUntil } from './helpers';
 import type { CliContext } from '../../scripts/cli/context';
 
 describe('triggers: rows, schedule, drift and energy windows', () => {
@@ -141,11 +145,12 @@ describe('triggers: rows, schedule, drift and energy windows', () => {
   test('drift in live inputs starts a retrain with the drift report attached; stable traffic does not', async () => {
     const name = uniqueName('credit-drift');
     await registerSpec(commandSpec(name, (raw) => (raw.triggers = { drift: { every: '1h', window: '1h', minRows: 300, psiThreshold: 0.1 } })));
-    const shifted = driftReplay(batches, `${require('node:os').tmpdir()}/drift-${name}`);
+    // A new client segment (young, low limits) enters from month 4: drift in who the clients are, not in what the label reads.
+    const months = driftScenarioBatches(creditDefaultText(testEnv()), fs.mkdtempSync(path.join(os.tmpdir(), `drift-${name}-`)), 'covariate');
     const serving = await startServing();
     try {
       await ctx(async (c) => {
-        for (const b of batches.slice(0, 3)) expect((await ingest(c, name, b)).status).toBe('accepted');
+        for (const b of months.slice(0, 2)) expect((await ingest(c, name, b)).status).toBe('accepted');
         await requestTraining(c, name, { reason: 'manual', requestedBy: 'test' });
         await waitForStage(c, name, ['awaiting-approval'], 90_000);
         expect((await decide(as(c, 'alice'), 'approve', name, '1')).outcome).toMatchObject({ status: 'promoted', version: 1 });
@@ -158,9 +163,10 @@ describe('triggers: rows, schedule, drift and energy windows', () => {
           await traffic.stop();
           await new Promise((r) => setTimeout(r, 1500));
         };
-        await send(batches[3]);
+        // Month 3: before the shift, and unseen by the champion.
+        await send(months[2]);
         // The month's labels arrive after its predictions: joined on the row id, they give live AUC.
-        expect((await ingest(c, name, batches[3])).status).toBe('accepted');
+        expect((await ingest(c, name, months[2])).status).toBe('accepted');
         const stable = await monitor(`${name}-drift-stable`);
         expect(stable).toMatchObject({ conclusive: true, retrain: false, requested: false });
         expect(stable.maxPsi).toBeLessThan(0.1);
@@ -168,13 +174,15 @@ describe('triggers: rows, schedule, drift and energy windows', () => {
         expect(stable.liveAuc).toBeGreaterThan(0.65);
 
         await c.db.query('DELETE FROM predictions WHERE model = $1', [name]);
-        await send(shifted[4]);
+        await send(months[4]);
         const drifted = await monitor(`${name}-drift-shifted`);
         expect(drifted).toMatchObject({ conclusive: true, retrain: true, requested: true });
-        expect(drifted.driftedFeatures).toContain('PAY_0');
-        expect(drifted.summary).toMatch(/^drift: input drift in .*PAY_0 \(PSI/);
+        // The features that define the new segment are the ones seen to move.
+        const segment = drifted.driftedFeatures.filter((f) => ['AGE', 'LIMIT_BAL'].includes(f));
+        expect(segment.length).toBeGreaterThan(0);
+        expect(drifted.summary).toMatch(new RegExp(`^drift: input drift in .*${segment[0]} \\(PSI`));
         const report = JSON.parse(await c.store.getText({ key: drifted.reportKey!, sha256: drifted.reportSha256!, bytes: 0 }));
-        expect(report.report.features.map((f: { feature: string }) => f.feature)).toContain('PAY_0');
+        expect(report.report.features.map((f: { feature: string }) => f.feature)).toContain(segment[0]);
         const running = await waitForStage(c, name, ['awaiting-approval', 'snapshot', 'training', 'evaluating'], 60_000);
         expect(running.status.trigger).toMatchObject({ reason: 'drift', requestedBy: 'drift-monitor', detail: drifted.summary });
         const status = await c.client.workflow.getHandle(running.workflowId).query(pipelineStatusQuery);

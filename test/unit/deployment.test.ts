@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { envSchema } from '../../config/env';
-import { SEARCH_ATTRIBUTE_CLI_TYPES } from '../../temporal/search-attributes';
+import { CLUSTER_CONFIG, CLUSTER_SERVICES, DYNAMIC_CONFIG } from '../../stack/temporal-cluster';
+import { TOOLS } from '../../stack/tools';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const compose = parse(fs.readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true });
@@ -10,13 +11,42 @@ const services: Record<string, any> = compose.services;
 
 /** No Docker engine runs here, so the deployment's structure is checked instead of started. */
 describe('docker-compose.yml', () => {
-  test('has the Temporal cluster on PostgreSQL with its UI, the registry database, S3 and one service per pool', () => {
+  test('has the Temporal cluster on PostgreSQL (its four services apart) with its UI, the registry database, S3 and one service per pool', () => {
     expect(Object.keys(services).sort()).toEqual(
-      ['approvals', 'factory-db', 'intake', 's3', 'serving', 'temporal', 'temporal-db', 'temporal-setup', 'temporal-ui', 'worker-control', 'worker-cpu', 'worker-gpu'].sort(),
+      [
+        'approvals', 'codec', 'edge-gateway', 'factory-db', 'intake', 's3', 'serving',
+        'temporal-db', 'temporal-schema', 'temporal-frontend', 'temporal-history', 'temporal-matching', 'temporal-worker', 'temporal-setup', 'temporal-ui',
+        'worker-control', 'worker-cpu', 'worker-gpu',
+      ].sort(),
     );
-    expect(services.temporal.environment.DB).toBe('postgres12');
-    expect(services.temporal.environment.POSTGRES_SEEDS).toBe('temporal-db');
-    expect(services['temporal-ui'].environment.TEMPORAL_ADDRESS).toBe('temporal:7233');
+    for (const service of CLUSTER_SERVICES) {
+      const svc = services[`temporal-${service}`];
+      expect(svc.command).toEqual([service]);
+      expect(svc.entrypoint.join(' ')).toContain('temporal-server --config-file /etc/temporal/cluster.yaml');
+      expect(svc.environment.TEMPORAL_DB_HOST).toBe('temporal-db');
+    }
+    expect(services['temporal-ui'].environment.TEMPORAL_ADDRESS).toBe('temporal-frontend:7233');
+    expect(services['temporal-setup'].command).toEqual(['node', 'dist/scripts/factory.js', 'temporal-setup']);
+  });
+
+  test('runs the same Temporal build, versions and config files as `factory up --cluster`', () => {
+    for (const name of ['temporal-schema', ...CLUSTER_SERVICES.map((s) => `temporal-${s}`), 'temporal-ui']) {
+      const svc = services[name];
+      expect({ name, args: svc.build.args }).toEqual({ name, args: { TEMPORAL_SERVER_VERSION: TOOLS['temporal-server'].version, TEMPORAL_UI_VERSION: TOOLS['temporal-ui-server'].version } });
+      expect(svc.build.context).toBe('temporal');
+    }
+    expect(TOOLS['temporal-sql-tool'].version).toBe(TOOLS['temporal-server'].version);
+    const dockerfile = fs.readFileSync(path.join(ROOT, 'temporal/Dockerfile'), 'utf8');
+    for (const tool of ['temporal-server', 'temporal-sql-tool', 'temporal-ui-server'] as const) expect(dockerfile).toContain(`${TOOLS[tool].module}@\${`);
+    // The very files the single-host cluster starts with.
+    for (const service of CLUSTER_SERVICES) {
+      expect(services[`temporal-${service}`].volumes).toEqual(expect.arrayContaining([`./${path.relative(ROOT, CLUSTER_CONFIG)}:/etc/temporal/cluster.yaml:ro`, `./${path.relative(ROOT, DYNAMIC_CONFIG)}:/etc/temporal/dynamic-config.yaml:ro`]));
+    }
+    expect(services['temporal-ui'].volumes).toEqual(['./temporal/ui:/etc/temporal/ui:ro']);
+    // Every variable the config file reads is one the single-host launcher sets (stack/temporal-cluster.ts) or has a default.
+    const config = fs.readFileSync(CLUSTER_CONFIG, 'utf8');
+    const read = new Set([...config.matchAll(/env "([A-Z_]+)"/g)].map((m) => m[1]));
+    for (const name of Object.keys(services['temporal-frontend'].environment)) expect({ name, read: read.has(name) }).toEqual({ name, read: true });
   });
 
   test.each(['control', 'cpu', 'gpu'])('worker-%s runs its pool entry point with valid settings', (pool) => {
@@ -25,7 +55,7 @@ describe('docker-compose.yml', () => {
     expect(fs.existsSync(path.join(ROOT, 'workers', `${pool}.ts`))).toBe(true);
     const known = Object.keys(envSchema.shape);
     for (const name of Object.keys(svc.environment)) expect(known).toContain(name);
-    expect(svc.environment.TEMPORAL_ADDRESS).toBe('temporal:7233');
+    expect(svc.environment.TEMPORAL_ADDRESS).toBe('temporal-frontend:7233');
     expect(svc.environment.S3_ENDPOINT).toBe('http://s3:7070');
     if (pool === 'gpu') {
       expect(svc.environment.DATABASE_URL).toBeUndefined();
@@ -70,10 +100,5 @@ describe('docker-compose.yml', () => {
       }
     }
     expect(fs.existsSync(path.join(ROOT, 'Dockerfile'))).toBe(true);
-  });
-
-  test('the cluster setup registers the same search attributes as the dev server', () => {
-    const script = fs.readFileSync(path.join(ROOT, 'temporal/cluster-setup.sh'), 'utf8');
-    for (const [name, type] of Object.entries(SEARCH_ATTRIBUTE_CLI_TYPES)) expect(script).toContain(`${name}=${type}`);
   });
 });

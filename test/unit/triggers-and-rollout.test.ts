@@ -1,3 +1,4 @@
+import { binomialTail } from '../../ml/binomial';
 import { judgeRollout, type LiveWindow } from '../../ml/rollout-guard';
 import { parseDeadline } from '../../scripts/cli/train';
 import { parseModelSpec, rolloutGuardSchema } from '../../specs/model-spec';
@@ -35,6 +36,33 @@ describe('trigger and rollout specs', () => {
 });
 
 describe('the rollout guard', () => {
+  test('the binomial tail matches the exact sum, and stays finite for a day of traffic', () => {
+    const exact = (n: number, k: number, p: number) => {
+      let sum = 0;
+      for (let i = k; i <= n; i++) {
+        let c = 1;
+        for (let j = 0; j < i; j++) c = (c * (n - j)) / (j + 1);
+        sum += c * p ** i * (1 - p) ** (n - i);
+      }
+      return sum;
+    };
+    for (const [n, k, p] of [[100, 3, 0.01], [300, 10, 0.01], [50, 20, 0.1], [1000, 30, 0.01]]) expect(binomialTail(n, k, p)).toBeCloseTo(exact(n, k, p), 10);
+    expect(binomialTail(1_000_000, 11_000, 0.01)).toBeGreaterThan(0);
+    expect(binomialTail(1_000_000, 11_000, 0.01)).toBeLessThan(1e-20);
+    expect(binomialTail(100, 1, 0.01)).toBe(1);
+    expect(binomialTail(100, 0, 0.5)).toBe(1);
+  });
+
+  test('a slow p99 that is two or three requests, or that the champion shares, is chance; many slow requests are not', () => {
+    // A stall of the host: both versions' slowest few requests waited behind it.
+    const stall = { candidate: w(2, { requests: 200, p99Ms: 10.3, slow: 3 }), baseline: w(1, { requests: 470, p99Ms: 4.25, slow: 1 }), scorePsi: 0 };
+    expect(judgeRollout(guard, 100, stall).healthy).toBe(true);
+    const shared = { candidate: w(2, { requests: 300, p99Ms: 40, slow: 12 }), baseline: w(1, { requests: 700, slow: 25 }), scorePsi: 0 };
+    expect(judgeRollout(guard, 100, shared).healthy).toBe(true);
+    const slower = { candidate: w(2, { requests: 200, p99Ms: 40, slow: 12 }), baseline: w(1, { requests: 470, slow: 1 }), scorePsi: 0 };
+    expect(judgeRollout(guard, 100, slower).failures[0]).toMatch(/^p99 latency 40\.00 ms exceeds 9\.00 ms \(v1: 4\.00 ms\): 12 of 200 requests slower/);
+  });
+
   const guard = rolloutGuardSchema.parse({});
   const w = (version: number, over: Partial<LiveWindow> = {}): LiveWindow => ({ version, requests: 1000, errors: 0, errorRate: 0, p50Ms: 1, p99Ms: 4, meanScore: 0.22, ...over });
 
@@ -52,6 +80,9 @@ describe('the rollout guard', () => {
   test('latency beyond both the ratio and the slack, and a shifted score distribution, fail it', () => {
     expect(judgeRollout(guard, 500, { candidate: w(2, { p99Ms: 8.5 }), baseline: w(1), scorePsi: 0 }).healthy).toBe(true);
     expect(judgeRollout(guard, 500, { candidate: w(2, { p99Ms: 9.5 }), baseline: w(1), scorePsi: 0 }).failures).toEqual(['p99 latency 9.50 ms exceeds 9.00 ms (v1: 4.00 ms)']);
+    expect(judgeRollout(guard, 500, { candidate: w(2, { p99Ms: 30, slow: 60 }), baseline: w(1, { slow: 2 }), scorePsi: 0 }).failures).toEqual([
+      'p99 latency 30.00 ms exceeds 9.00 ms (v1: 4.00 ms): 60 of 1000 requests slower than that (6.00%; v1 0.20%)',
+    ]);
     expect(judgeRollout(guard, 500, { candidate: w(2, { meanScore: 0.7 }), baseline: w(1), scorePsi: 2.1 }).failures).toEqual([
       'score distribution shifted: PSI 2.100 > 0.25 (mean score 0.700 vs 0.220)',
     ]);

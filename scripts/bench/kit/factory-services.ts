@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import type { WorkerPool } from '../../../config/task-queues';
 import { freePort, stopProcess } from '../../../stack/process';
 import { track } from './child-processes';
 import { sleep } from './timing';
@@ -16,8 +17,11 @@ export interface Replica {
   kill(): void;
 }
 
-/** A prediction replica: the real service (dist/serving/main.js) as a process, on a free port; with profileDir, writing a V8 CPU profile there. */
-export async function startReplica(logs: string, env: Record<string, string>, tag: string, profileDir?: string): Promise<Replica> {
+/**
+ * A prediction replica: the real service (dist/serving/main.js) as a process, on a free port, returned once it serves a
+ * model (/readyz) or, with `until: '/healthz'`, once it is up; with profileDir, writing a V8 CPU profile there.
+ */
+export async function startReplica(logs: string, env: Record<string, string>, tag: string, profileDir?: string, until: '/readyz' | '/healthz' = '/readyz'): Promise<Replica> {
   const port = await freePort();
   const out = fs.openSync(path.join(logs, `serving-${tag}-${port}.log`), 'a');
   const flags = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${tag}-${port}.cpuprofile`] : [];
@@ -28,7 +32,7 @@ export async function startReplica(logs: string, env: Record<string, string>, ta
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`replica on ${port} exited (${child.exitCode}); see ${logs}`);
-    const ok = await fetch(`${base}/readyz`).then((r) => r.status === 200, () => false);
+    const ok = await fetch(`${base}${until}`).then((r) => r.status === 200, () => false);
     if (ok) break;
     if (Date.now() > deadline) throw new Error(`replica on ${port} not ready after 60s; see ${logs}`);
     await sleep(200);
@@ -36,12 +40,12 @@ export async function startReplica(logs: string, env: Record<string, string>, ta
   return { base, child, stop: () => stopProcess(child), kill: () => child.kill('SIGKILL') };
 }
 
-/** The real control worker (dist/workers/control.js), which runs the rollouts; resolves once it has started. */
-export async function startControlWorker(logs: string): Promise<ChildProcess> {
+/** A real worker of a pool (dist/workers/<pool>.js); resolves once it has started. */
+export async function startWorker(logs: string, pool: WorkerPool, env: Record<string, string> = {}): Promise<ChildProcess> {
   const port = await freePort();
   // At info level whatever the benchmark's own LOG_LEVEL: its "worker started" line is how this knows it is up.
-  const child = track(spawn(process.execPath, [path.join(ROOT, 'dist/workers/control.js')], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'info', FACTORY_SERVICE: 'worker-control', METRICS_PORT: String(port) } }));
-  const log = fs.createWriteStream(path.join(logs, 'worker-control.log'));
+  const child = track(spawn(process.execPath, [path.join(ROOT, `dist/workers/${pool}.js`)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env, LOG_LEVEL: 'info', FACTORY_SERVICE: `worker-${pool}`, METRICS_PORT: String(port) } }));
+  const log = fs.createWriteStream(path.join(logs, `worker-${pool}-${port}.log`));
   child.stdout!.pipe(log);
   let text = '';
   await new Promise<void>((resolve, reject) => {
@@ -50,7 +54,7 @@ export async function startControlWorker(logs: string): Promise<ChildProcess> {
       if (text.length < 100_000) text += d.toString();
       if (text.includes('"msg":"worker started"')) resolve();
     });
-    child.once('exit', (code) => reject(new Error(`control worker exited (${code}):\n${text.slice(-2000)}`)));
+    child.once('exit', (code) => reject(new Error(`${pool} worker exited (${code}):\n${text.slice(-2000)}`)));
   });
   return child;
 }

@@ -2,15 +2,17 @@ import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import type { Client, Connection } from '@temporalio/client';
 import type { Pool } from 'pg';
 import { connections, loadEnv, type FactoryEnv } from '../../../config/env';
 import { logger } from '../../../config/logger';
+import { connectClient } from '../../../config/temporal-connection';
 import { createDbPool } from '../../../db/pool';
 import { privateStackEnv, startStack, type Stack } from '../../../stack';
 import { ArtifactStore } from '../../../storage/artifacts';
 import { stopChildren } from './child-processes';
-import { startControlWorker, startReplica, type Replica } from './factory-services';
+import type { WorkerPool } from '../../../config/task-queues';
+import { startReplica, startWorker, type Replica } from './factory-services';
 import { ROOT } from './repo';
 
 /** A private stack (Temporal, PostgreSQL, S3) and the factory processes a benchmark runs on it. */
@@ -25,8 +27,8 @@ export interface StackFixture {
   /** Progress on stderr, with the seconds since the fixture started. */
   step(what: string): void;
   /** A serving replica with env on top of the fixture's; stopped with the fixture unless stopped before. */
-  startReplica(env: Record<string, string>, tag: string): Promise<Replica>;
-  startControlWorker(): Promise<ChildProcess>;
+  startReplica(env: Record<string, string>, tag: string, until?: '/readyz' | '/healthz'): Promise<Replica>;
+  startWorker(pool: WorkerPool, env?: Record<string, string>): Promise<ChildProcess>;
   /** A Temporal client of the stack's namespace; its connection is closed with the fixture. */
   connectTemporal(): Promise<Client>;
 }
@@ -35,9 +37,10 @@ export interface StackFixture {
  * Runs run on a private stack on free ports with a fresh data dir, so nothing
  * of a running factory is touched, and stops everything the run started
  * however it ends, Ctrl-C included. With profileDir, replicas write V8 CPU
- * profiles there.
+ * profiles there; with cluster, Temporal is a cluster (stack/temporal-cluster.ts)
+ * rather than the dev server.
  */
-export async function withStackFixture(name: string, profileDir: string | undefined, run: (fixture: StackFixture) => Promise<void>): Promise<void> {
+export async function withStackFixture(name: string, profileDir: string | undefined, run: (fixture: StackFixture) => Promise<void>, opts: { cluster?: boolean } = {}): Promise<void> {
   const dataDir = path.join(ROOT, '.factory', name);
   for (const k of ['DATABASE_URL', 'S3_ENDPOINT', 'SERVING_TOKENS', 'SERVING_URL', 'SERVING_PORT', 'METRICS_PORT', 'FACTORY_NOTIFY_URL']) delete process.env[k];
   Object.assign(process.env, { ...(await privateStackEnv(dataDir)), LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' });
@@ -74,8 +77,8 @@ export async function withStackFixture(name: string, profileDir: string | undefi
   process.once('SIGTERM', interrupted);
 
   try {
-    step('starting a private stack (Temporal, PostgreSQL, S3)');
-    stack = await startStack(env);
+    step(`starting a private stack (Temporal ${opts.cluster ? 'cluster' : 'dev server'}, PostgreSQL, S3)`);
+    stack = await startStack(env, { cluster: opts.cluster ? {} : undefined });
     const c = connections(env);
     db = createDbPool(c.databaseUrl);
     db.on('error', (err) => logger.warn({ err }, 'idle database connection lost'));
@@ -88,15 +91,16 @@ export async function withStackFixture(name: string, profileDir: string | undefi
       db,
       store,
       step,
-      async startReplica(replicaEnv, tag) {
-        const replica = await startReplica(logs, replicaEnv, tag, profileDir);
+      async startReplica(replicaEnv, tag, until) {
+        const replica = await startReplica(logs, replicaEnv, tag, profileDir, until);
         replicas.add(replica);
         return { ...replica, stop: () => (replicas.delete(replica), replica.stop()) };
       },
-      startControlWorker: () => startControlWorker(logs),
+      startWorker: (pool, workerEnv) => startWorker(logs, pool, workerEnv),
       async connectTemporal() {
-        temporal = await Connection.connect({ address: c.temporalAddress });
-        return new Client({ connection: temporal, namespace: c.namespace });
+        const connected = await connectClient(env);
+        temporal = connected.connection;
+        return connected.client;
       },
     });
   } finally {
