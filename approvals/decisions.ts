@@ -1,4 +1,5 @@
 import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Pool } from 'pg';
 import {
   abortEdgeRolloutUpdate,
@@ -95,6 +96,27 @@ async function modelFor(db: Pool, person: Person, name: string): Promise<ModelRo
   return findModel(db, name).catch((err) => (err instanceof UnknownModelError ? { status: 404 as const, reason: err.message } : Promise.reject(err)));
 }
 
+/** How long a rollout that has just started may take to set itself up before a steering update finds its handlers. */
+const SETTING_UP_MS = 15_000;
+
+/**
+ * A rollout registers its handlers once its first activity has read its policy
+ * and chosen its devices; an update sent in that moment finds none and is
+ * rejected before any validator saw it (its assertion unused), so it is sent again.
+ */
+async function whenSetUp<T>(send: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + SETTING_UP_MS;
+  for (;;) {
+    try {
+      return await send();
+    } catch (err) {
+      const settingUp = err instanceof WorkflowUpdateFailedError && /^No registered handler for update/.test(err.cause?.message ?? '');
+      if (!settingUp || Date.now() > deadline) throw err;
+      await sleep(250);
+    }
+  }
+}
+
 const ROLLOUT_UPDATES = { pause: pauseRolloutUpdate, resume: resumeRolloutUpdate, abort: abortRolloutUpdate } as const;
 const EDGE_ROLLOUT_UPDATES = { pause: pauseEdgeRolloutUpdate, resume: resumeEdgeRolloutUpdate, abort: abortEdgeRolloutUpdate } as const;
 
@@ -120,7 +142,7 @@ export async function steer(
   try {
     const args: [RolloutControl] = [{ by: person.id, reason: req.reason, assertion }];
     const handle = deps.client.workflow.getHandle(workflowId);
-    const answer = req.group ? await handle.executeUpdate(EDGE_ROLLOUT_UPDATES[req.action], { args }) : await handle.executeUpdate(ROLLOUT_UPDATES[req.action], { args });
+    const answer = await whenSetUp<RolloutStatus | EdgeRolloutStatus>(() => (req.group ? handle.executeUpdate(EDGE_ROLLOUT_UPDATES[req.action], { args }) : handle.executeUpdate(ROLLOUT_UPDATES[req.action], { args })));
     await audit(db, { actor: person.id, action: `rollout.${req.action}`, model: req.model, version: req.version, channel, outcome: 'ok', details: { reason: req.reason, assertionId: assertion.claims.nonce, workflowId } });
     return { ok: true, answer };
   } catch (err) {
