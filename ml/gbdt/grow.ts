@@ -1,4 +1,5 @@
 import type { Bins } from './binning';
+import { FEATURE_BYTES, KernelMemory } from './kernels';
 import type { Tree } from './tree';
 
 export interface GrowParams {
@@ -37,12 +38,15 @@ interface Node {
   depth: number;
   g: number;
   h: number;
-  hist: Float64Array;
+  /** Byte offset of the node's histogram in the kernels' memory, or NONE. */
+  hist: number;
   split?: Split;
 }
 
 const BINS = 256;
-const EMPTY = new Float64Array(0);
+/** Float64s of one feature's histogram: a (gradient, hessian) pair per bin. */
+const FEATURE_FLOATS = FEATURE_BYTES / 8;
+const NONE = -1;
 
 /**
  * Grows one tree best-first (largest gain next) under both a depth and a leaf
@@ -50,59 +54,56 @@ const EMPTY = new Float64Array(0);
  * minus the smaller's.
  */
 export class TreeGrower {
-  private readonly order: Uint32Array;
-  private readonly scratch: Uint32Array;
-  private readonly pool: Float64Array[] = [];
-  /** Which bins go left at the split being applied. */
-  private readonly leftBins = new Uint8Array(BINS);
+  /** The hot loops run in WebAssembly (ml/gbdt/wasm/kernels.ts) over this memory; these are byte offsets into it. */
+  private readonly mem = new KernelMemory();
+  private readonly codes: number;
+  private readonly columns: number;
+  private readonly order: number;
+  private readonly scratch: number;
+  /** Per row, its gradient and hessian side by side, for the tree being grown. */
+  private readonly gh: number;
+  /** Which bins go left at the split being applied, a byte each. */
+  private readonly leftBins: number;
+  /** This tree's features (i32s), and per feature the span of its histogram that has bins (i32 pairs: offset, bytes). */
+  private readonly featureList: number;
+  private readonly spans: number;
+  /** Where bestThreshold writes the split it found. */
+  private readonly found: number;
+  private readonly pool: number[] = [];
 
   constructor(
     private readonly bins: Bins,
     private readonly p: GrowParams,
   ) {
-    this.order = new Uint32Array(bins.rows);
-    this.scratch = new Uint32Array(bins.rows);
+    const { rows: N, features: F } = bins;
+    const m = this.mem;
+    this.codes = m.alloc(N * F);
+    this.columns = m.alloc(N * F);
+    this.order = m.alloc(4 * N);
+    this.scratch = m.alloc(4 * N);
+    this.gh = m.alloc(16 * N);
+    this.leftBins = m.alloc(BINS);
+    this.featureList = m.alloc(4 * F);
+    this.spans = m.alloc(8 * F);
+    this.found = m.alloc(32);
+    m.u8.set(bins.codes, this.codes);
+    m.u8.set(bins.columns, this.columns);
   }
 
-  /** A histogram buffer; only the bins each feature has are ever read, and build or subtraction writes all of them first. */
-  private histogram(): Float64Array {
-    return this.pool.pop() ?? new Float64Array(this.bins.features * BINS * 2);
+  /** A histogram's byte offset; only the bins each feature has are ever read, and build or subtraction writes all of them first. */
+  private histogram(): number {
+    return this.pool.pop() ?? this.mem.alloc(this.bins.features * FEATURE_BYTES);
   }
 
-  private build(hist: Float64Array, start: number, end: number, grad: Float64Array, hess: Float64Array, features: Int32Array): void {
-    const { codes, features: F } = this.bins;
+  private build(hist: number, start: number, end: number, features: Int32Array): void {
+    const { f64, kernels } = this.mem;
     for (let j = 0; j < features.length; j++) {
-      const o = features[j] * BINS * 2;
-      hist.fill(0, o, o + (this.bins.edges[features[j]].length + 1) * 2);
+      const o = hist / 8 + features[j] * FEATURE_FLOATS;
+      f64.fill(0, o, o + (this.bins.edges[features[j]].length + 1) * 2);
     }
-    const order = this.order;
-    if (features.length === F) {
-      // The common case, without the feature indirection: this loop is most of the training time.
-      for (let k = start; k < end; k++) {
-        const r = order[k];
-        const g = grad[r];
-        const h = hess[r];
-        const base = r * F;
-        for (let f = 0, o = 0; f < F; f++, o += 2 * BINS) {
-          const i = o + (codes[base + f] << 1);
-          hist[i] += g;
-          hist[i + 1] += h;
-        }
-      }
-      return;
-    }
-    for (let k = start; k < end; k++) {
-      const r = order[k];
-      const g = grad[r];
-      const h = hess[r];
-      const base = r * F;
-      for (let j = 0; j < features.length; j++) {
-        const f = features[j];
-        const o = (f * BINS + codes[base + f]) << 1;
-        hist[o] += g;
-        hist[o + 1] += h;
-      }
-    }
+    // Every feature is the common case, without the indirection: this loop is most of the training time.
+    if (features.length === this.bins.features) kernels.buildAll(hist, this.codes, this.order, this.gh, start, end, this.bins.features);
+    else kernels.buildSome(hist, this.codes, this.order, this.gh, start, end, this.bins.features, this.featureList, features.length);
   }
 
   /** The gain of sending gradient GL and hessian HL left and the rest of the node right; -Infinity where a child would weigh less than minChildWeight. */
@@ -116,8 +117,8 @@ export class TreeGrower {
 
   /** The best set of a categorical feature's bins to send left, under the same gain as threshold splits. */
   private bestSet(node: Node, f: number, parent: number, bestGain: number): Split | undefined {
-    const hist = node.hist;
-    const off = f * BINS * 2;
+    const hist = this.mem.f64;
+    const off = node.hist / 8 + f * FEATURE_FLOATS;
     const gm = hist[off];
     const hm = hist[off + 1];
     const present: number[] = [];
@@ -155,10 +156,11 @@ export class TreeGrower {
   }
 
   private bestSplit(node: Node, features: Int32Array): Split | undefined {
-    const parent = (node.g * node.g) / (node.h + this.p.lambda);
+    const { lambda, minChildWeight } = this.p;
+    const parent = (node.g * node.g) / (node.h + lambda);
     let best: Split | undefined;
     let bestGain = this.p.minSplitGain;
-    const hist = node.hist;
+    const { kernels } = this.mem;
     for (let j = 0; j < features.length; j++) {
       const f = features[j];
       if (this.p.categorical?.[f]) {
@@ -166,29 +168,12 @@ export class TreeGrower {
         if (set) [best, bestGain] = [set, set.gain];
         continue;
       }
-      const nBins = this.bins.edges[f].length;
-      const off = f * BINS * 2;
-      const gm = hist[off];
-      const hm = hist[off + 1];
-      let gl = 0;
-      let hl = 0;
-      // The last bin cannot be a split point: nothing would go right.
-      // Without missing values in this node there is one direction to try, not two.
-      const directions = hm === 0 ? 1 : 2;
-      for (let b = 1; b < nBins; b++) {
-        gl += hist[off + 2 * b];
-        hl += hist[off + 2 * b + 1];
-        for (let m = 0; m < directions; m++) {
-          const missingLeft = m === 0;
-          const GL = missingLeft ? gl + gm : gl;
-          const HL = missingLeft ? hl + hm : hl;
-          const gain = this.gainOf(node, GL, HL, parent);
-          if (gain > bestGain) {
-            bestGain = gain;
-            best = { gain, feature: f, bin: b, missingLeft, gl: GL, hl: HL };
-          }
-        }
-      }
+      const hist = node.hist + f * FEATURE_BYTES;
+      if (kernels.bestThreshold(hist, this.bins.edges[f].length, node.g, node.h, parent, lambda, minChildWeight, bestGain, this.found) === 0) continue;
+      const { f64, i32 } = this.mem;
+      const at = this.found / 8;
+      bestGain = f64[at];
+      best = { gain: f64[at], feature: f, bin: i32[2 * at + 6], missingLeft: i32[2 * at + 7] === 1, gl: f64[at + 1], hl: f64[at + 2] };
     }
     return best;
   }
@@ -198,8 +183,20 @@ export class TreeGrower {
    * its rows, so the caller can update their scores without walking the tree.
    */
   grow(rows: Uint32Array, grad: Float64Array, hess: Float64Array, features: Int32Array, onLeaf?: (value: number, rows: Uint32Array) => void): Tree {
-    const { columns, rows: N } = this.bins;
-    this.order.set(rows);
+    const { rows: N } = this.bins;
+    const m = this.mem;
+    m.u32.set(rows, this.order / 4);
+    const gh = this.gh / 8;
+    for (let k = 0; k < rows.length; k++) {
+      const r = rows[k];
+      m.f64[gh + 2 * r] = grad[r];
+      m.f64[gh + 2 * r + 1] = hess[r];
+    }
+    m.i32.set(features, this.featureList / 4);
+    for (let j = 0; j < features.length; j++) {
+      m.i32[this.spans / 4 + 2 * j] = features[j] * FEATURE_BYTES;
+      m.i32[this.spans / 4 + 2 * j + 1] = (this.bins.edges[features[j]].length + 1) * 16;
+    }
     const capacity = 2 * this.p.maxLeaves - 1;
     const tree: Tree = {
       feature: new Int32Array(capacity).fill(-1),
@@ -224,14 +221,14 @@ export class TreeGrower {
     }
     let nodes = 1;
     const root: Node = { id: 0, start: 0, end: rows.length, depth: 0, g, h, hist: this.histogram() };
-    this.build(root.hist, 0, rows.length, grad, hess, features);
+    this.build(root.hist, 0, rows.length, features);
     const open: Node[] = [];
     const leafRows: [number, number, number][] = [];
     const consider = (n: Node) => {
       n.split = n.depth < this.p.maxDepth ? this.bestSplit(n, features) : undefined;
       if (n.split) open.push(n);
       else {
-        if (n.hist !== EMPTY) this.pool.push(n.hist);
+        if (n.hist !== NONE) this.pool.push(n.hist);
         leafRows.push([n.id, n.start, n.end]);
       }
       tree.value[n.id] = Math.fround((-n.g / (n.h + this.p.lambda)) * this.p.learningRate);
@@ -244,21 +241,13 @@ export class TreeGrower {
       const node = open.splice(pick, 1)[0];
       const s = node.split!;
       // Stable partition of the node's rows: left first.
-      let l = node.start;
-      let r = 0;
-      const column = columns.subarray(s.feature * N, (s.feature + 1) * N);
-      const goesLeft = this.leftBins;
+      const goesLeft = m.u8.subarray(this.leftBins, this.leftBins + BINS);
       if (s.set) {
         goesLeft.fill(0);
         for (const b of s.set) goesLeft[b] = 1;
       } else for (let b = 0; b < BINS; b++) goesLeft[b] = b !== 0 && b <= s.bin ? 1 : 0;
       goesLeft[0] = s.missingLeft ? 1 : 0;
-      for (let k = node.start; k < node.end; k++) {
-        const row = this.order[k];
-        if (goesLeft[column[row]] === 1) this.order[l++] = row;
-        else this.scratch[r++] = row;
-      }
-      this.order.set(this.scratch.subarray(0, r), l);
+      const l = m.kernels.partition(this.order, this.scratch, this.columns + s.feature * N, this.leftBins, node.start, node.end);
       const leftId = nodes++;
       const rightId = nodes++;
       tree.feature[node.id] = s.feature;
@@ -278,21 +267,13 @@ export class TreeGrower {
       const depth = node.depth + 1;
       // Children at the depth limit become leaves: they need no histograms.
       const splittable = depth < this.p.maxDepth;
-      const histogram = () => (splittable ? this.histogram() : EMPTY);
+      const histogram = () => (splittable ? this.histogram() : NONE);
       const left: Node = { id: leftId, start: node.start, end: l, depth, g: s.gl, h: s.hl, hist: histogram() };
       const right: Node = { id: rightId, start: l, end: node.end, depth, g: node.g - s.gl, h: node.h - s.hl, hist: histogram() };
       if (splittable) {
         const [small, large] = left.end - left.start <= right.end - right.start ? [left, right] : [right, left];
-        this.build(small.hist, small.start, small.end, grad, hess, features);
-        const ph = node.hist;
-        const sh = small.hist;
-        const lh = large.hist;
-        for (let j = 0; j < features.length; j++) {
-          const f = features[j];
-          const o = f * BINS * 2;
-          const end = o + (this.bins.edges[f].length + 1) * 2;
-          for (let k = o; k < end; k++) lh[k] = ph[k] - sh[k];
-        }
+        this.build(small.hist, small.start, small.end, features);
+        m.kernels.subtract(large.hist, node.hist, small.hist, this.spans, features.length);
       }
       this.pool.push(node.hist);
       leaves++;
@@ -300,10 +281,11 @@ export class TreeGrower {
       consider(right);
     }
     for (const n of open) {
-      if (n.hist !== EMPTY) this.pool.push(n.hist);
+      if (n.hist !== NONE) this.pool.push(n.hist);
       leafRows.push([n.id, n.start, n.end]);
     }
-    if (onLeaf) for (const [id, start, end] of leafRows) onLeaf(tree.value[id], this.order.subarray(start, end));
+    const order = m.u32.subarray(this.order / 4, this.order / 4 + N);
+    if (onLeaf) for (const [id, start, end] of leafRows) onLeaf(tree.value[id], order.subarray(start, end));
     return {
       feature: tree.feature.slice(0, nodes),
       threshold: tree.threshold.slice(0, nodes),

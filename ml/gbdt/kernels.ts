@@ -1,0 +1,76 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
+/** What this file uses of Node's WebAssembly global (the project's TypeScript libraries do not declare it). */
+declare const WebAssembly: {
+  Module: new (bytes: Uint8Array) => WasmModule;
+  Instance: new (module: WasmModule, imports: object) => { exports: unknown };
+};
+type WasmModule = { readonly wasmModule: unique symbol };
+
+/** The exports of ml/gbdt/wasm/kernels.ts; every pointer is a byte offset into the instance's memory. */
+interface KernelExports {
+  memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
+  heapBase(): number;
+  buildAll(hist: number, codes: number, order: number, gh: number, start: number, end: number, features: number): void;
+  buildSome(hist: number, codes: number, order: number, gh: number, start: number, end: number, features: number, list: number, n: number): void;
+  subtract(out: number, parent: number, small: number, spans: number, n: number): void;
+  bestThreshold(hist: number, nBins: number, g: number, h: number, parent: number, lambda: number, minChildWeight: number, bestGain: number, out: number): number;
+  partition(order: number, scratch: number, column: number, goesLeft: number, start: number, end: number): number;
+}
+
+/** Bytes of one feature's histogram: 256 bins of (gradient, hessian) float64. */
+export const FEATURE_BYTES = 4096;
+
+const PAGE = 65536;
+let compiled: WasmModule | undefined;
+
+/** Compiled once per process from what `npm run build` put beside this file. */
+function kernelModule(): WasmModule {
+  compiled ??= new WebAssembly.Module(fs.readFileSync(path.join(__dirname, 'wasm', 'kernels.wasm')));
+  return compiled;
+}
+
+/**
+ * One tree grower's WebAssembly memory and kernels. Each grower has its own
+ * instance, so trainings in one process never share memory, and the memory
+ * goes with the grower. Memory is handed out by a bump allocator and never
+ * freed (the grower pools its histograms); growing it replaces the buffer,
+ * so views are re-made then: take `f64`, `u32`, `u8` afresh after `alloc`.
+ */
+export class KernelMemory {
+  readonly kernels: KernelExports;
+  private top: number;
+  f64!: Float64Array;
+  i32!: Int32Array;
+  u32!: Uint32Array;
+  u8!: Uint8Array;
+
+  constructor() {
+    this.kernels = new WebAssembly.Instance(kernelModule(), { env: { abort: () => { throw new Error('gbdt kernels: abort'); } } }).exports as KernelExports;
+    this.top = align(this.kernels.heapBase());
+    this.views();
+  }
+
+  /** bytes of zeroed memory, 16-aligned; returns its byte offset. */
+  alloc(bytes: number): number {
+    const at = this.top;
+    this.top = align(at + bytes);
+    const memory = this.kernels.memory;
+    if (this.top > memory.buffer.byteLength) {
+      memory.grow(Math.ceil((this.top - memory.buffer.byteLength) / PAGE));
+      this.views();
+    }
+    return at;
+  }
+
+  private views(): void {
+    const buffer = this.kernels.memory.buffer;
+    this.f64 = new Float64Array(buffer);
+    this.i32 = new Int32Array(buffer);
+    this.u32 = new Uint32Array(buffer);
+    this.u8 = new Uint8Array(buffer);
+  }
+}
+
+const align = (n: number) => (n + 15) & ~15;
