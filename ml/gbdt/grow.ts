@@ -187,10 +187,15 @@ export class TreeGrower {
     const m = this.mem;
     m.u32.set(rows, this.order / 4);
     const gh = this.gh / 8;
+    const f64 = m.f64;
+    let g = 0;
+    let h = 0;
     for (let k = 0; k < rows.length; k++) {
       const r = rows[k];
-      m.f64[gh + 2 * r] = grad[r];
-      m.f64[gh + 2 * r + 1] = hess[r];
+      f64[gh + 2 * r] = grad[r];
+      f64[gh + 2 * r + 1] = hess[r];
+      g += grad[r];
+      h += hess[r];
     }
     m.i32.set(features, this.featureList / 4);
     for (let j = 0; j < features.length; j++) {
@@ -213,12 +218,6 @@ export class TreeGrower {
     };
     const setBins: number[] = [];
     const setValues: number[] = [];
-    let g = 0;
-    let h = 0;
-    for (let k = 0; k < rows.length; k++) {
-      g += grad[rows[k]];
-      h += hess[rows[k]];
-    }
     let nodes = 1;
     const root: Node = { id: 0, start: 0, end: rows.length, depth: 0, g, h, hist: this.histogram() };
     this.build(root.hist, 0, rows.length, features);
