@@ -244,7 +244,7 @@ export class TreeGrower {
       if (s.set) {
         goesLeft.fill(0);
         for (const b of s.set) goesLeft[b] = 1;
-      } else for (let b = 0; b < BINS; b++) goesLeft[b] = b !== 0 && b <= s.bin ? 1 : 0;
+      } else goesLeft.fill(1, 1, s.bin + 1).fill(0, s.bin + 1);
       goesLeft[0] = s.missingLeft ? 1 : 0;
       const l = m.kernels.partition(this.order, this.scratch, this.columns + s.feature * N, this.leftBins, node.start, node.end);
       const leftId = nodes++;

@@ -9,13 +9,15 @@ declare const WebAssembly: {
 type WasmModule = { readonly wasmModule: unique symbol };
 
 /** The exports of ml/gbdt/wasm/kernels.ts; every pointer is a byte offset into the instance's memory. */
-interface KernelExports {
+export interface KernelExports {
   memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
   heapBase(): number;
   buildAll(hist: number, codes: number, order: number, gh: number, start: number, end: number, features: number): void;
   buildSome(hist: number, codes: number, order: number, gh: number, start: number, end: number, features: number, list: number, n: number): void;
   subtract(out: number, parent: number, small: number, spans: number, n: number): void;
   bestThreshold(hist: number, nBins: number, g: number, h: number, parent: number, lambda: number, minChildWeight: number, bestGain: number, out: number): number;
+  logisticGradients(y: number, raw: number, grad: number, hess: number, n: number): void;
+  poissonGradients(y: number, raw: number, grad: number, hess: number, n: number, maxDeltaStep: number): void;
   partition(order: number, scratch: number, column: number, goesLeft: number, start: number, end: number): number;
 }
 
@@ -74,3 +76,25 @@ export class KernelMemory {
 }
 
 const align = (n: number) => (n + 15) & ~15;
+
+let shared: { mem: KernelMemory; rows: number; at: number } | undefined;
+
+/**
+ * Runs a row-wise gradient kernel over y and raw (length n each) into grad and
+ * hess, through one memory the process keeps for it (sized to the most rows
+ * seen): the copies in and out cost little beside the exp() per row.
+ */
+export function gradientsInKernels(y: Float64Array, raw: Float64Array, grad: Float64Array, hess: Float64Array, run: (k: KernelExports, y: number, raw: number, grad: number, hess: number) => void): void {
+  const n = y.length;
+  if (!shared || shared.rows < n) {
+    const mem = shared?.mem ?? new KernelMemory();
+    shared = { mem, rows: n, at: mem.alloc(32 * n) };
+  }
+  const { mem, at } = shared;
+  const [yAt, rawAt, gradAt, hessAt] = [at, at + 8 * n, at + 16 * n, at + 24 * n];
+  mem.f64.set(y, yAt / 8);
+  mem.f64.set(raw, rawAt / 8);
+  run(mem.kernels, yAt, rawAt, gradAt, hessAt);
+  grad.set(mem.f64.subarray(gradAt / 8, gradAt / 8 + n));
+  hess.set(mem.f64.subarray(hessAt / 8, hessAt / 8 + n));
+}

@@ -1,4 +1,5 @@
 import { labelClasses, regressionObjective, type ModelSpec } from '../../specs/model-spec';
+import { gradientsInKernels } from './kernels';
 
 /**
  * What boosting minimises, as gradients and hessians of the loss in the raw
@@ -30,11 +31,7 @@ export const logistic: Objective = {
     return [Math.fround(Math.log(prior / (1 - prior)))];
   },
   gradients(y, raw, grad, hess) {
-    for (let i = 0; i < y.length; i++) {
-      const p = sigmoid(raw[i]);
-      grad[i] = p - y[i];
-      hess[i] = Math.max(p * (1 - p), 1e-16);
-    }
+    gradientsInKernels(y, raw, grad, hess, (k, ...at) => k.logisticGradients(...at, y.length));
   },
   loss(y, raw) {
     let s = 0;
@@ -77,10 +74,7 @@ const poisson: Objective = {
   outputs: 1,
   base: (y) => [Math.fround(Math.log(Math.max(mean(y), 1e-6)))],
   gradients(y, raw, grad, hess) {
-    for (let i = 0; i < y.length; i++) {
-      grad[i] = Math.exp(raw[i]) - y[i];
-      hess[i] = Math.exp(raw[i] + POISSON_MAX_DELTA_STEP);
-    }
+    gradientsInKernels(y, raw, grad, hess, (k, ...at) => k.poissonGradients(...at, y.length, POISSON_MAX_DELTA_STEP));
   },
   /** The Poisson negative log-likelihood without its constant log(y!). */
   loss(y, raw) {

@@ -1,4 +1,4 @@
-import { FEATURE_BYTES, KernelMemory } from '../../ml/gbdt/kernels';
+import { FEATURE_BYTES, gradientsInKernels, KernelMemory } from '../../ml/gbdt/kernels';
 import { prng } from '../../ml/random';
 
 /**
@@ -114,6 +114,24 @@ describe('gbdt kernels (WebAssembly) equal plain JavaScript bit for bit', () => 
     const o = at.found / 8;
     expect({ gain: m.f64[o], gl: m.f64[o + 1], hl: m.f64[o + 2], bin: m.i32[2 * o + 6], missingLeft: m.i32[2 * o + 7] === 1 }).toEqual(best);
     expect(m.kernels.bestThreshold(at.hist + f * FEATURE_BYTES, nBins, g, h, parent, lambda, minChildWeight, best.gain, at.found)).toBe(0);
+  });
+
+  it("computes the logistic and Poisson gradients as the formulas say, to an ulp of V8's exp", () => {
+    const n = 3_000;
+    const y = Float64Array.from({ length: n }, (_, i) => (i % 3 === 0 ? 1 : 0));
+    const raw = Float64Array.from({ length: n }, () => (random() - 0.5) * 20);
+    const [grad, hess] = [new Float64Array(n), new Float64Array(n)];
+    const close = (a: number, b: number) => Math.abs(a - b) <= 4e-16 * Math.max(1, Math.abs(b));
+    gradientsInKernels(y, raw, grad, hess, (k, ...at) => k.logisticGradients(...at, n));
+    for (let i = 0; i < n; i++) {
+      const p = 1 / (1 + Math.exp(-raw[i]));
+      expect(close(grad[i], p - y[i]) && close(hess[i], Math.max(p * (1 - p), 1e-16))).toBe(true);
+    }
+    gradientsInKernels(y, raw, grad, hess, (k, ...at) => k.poissonGradients(...at, n, 0.7));
+    for (let i = 0; i < n; i++) {
+      expect(Math.abs(grad[i] - (Math.exp(raw[i]) - y[i]))).toBeLessThanOrEqual(4e-16 * Math.max(1, Math.exp(raw[i])));
+      expect(Math.abs(hess[i] / Math.exp(raw[i] + 0.7) - 1)).toBeLessThanOrEqual(4e-16);
+    }
   });
 
   it('keeps its views right when its memory grows', () => {

@@ -1,9 +1,9 @@
-// AssemblyScript, compiled to ml/gbdt/wasm/kernels.wasm by `npm run build`
-// (asc; see package.json), not by tsc. The tree grower's inner loops: the
-// same float64 additions in the same order as plain JavaScript would make
-// them, so a model is the same to the bit, in a quarter of the time (V8 keeps
-// bounds checks and tagging out of these loops, and a gradient-hessian pair
-// is added as one f64x2).
+// AssemblyScript, compiled to dist/ml/gbdt/wasm/kernels.wasm by `npm run build`
+// (asc; see package.json), not by tsc. The tree grower's inner loops make the
+// same float64 operations in the same order as plain JavaScript would, so a
+// split is the same to the bit, in a fraction of the time (no bounds checks or
+// tagging in these loops, and a gradient-hessian pair is added as one f64x2);
+// WebAssembly arithmetic is the same on every machine, so are the models.
 //
 // Memory layout (byte offsets, 16-aligned, owned by ml/gbdt/kernels.ts):
 // a histogram is 256 bins × (gradient, hessian) f64 per feature, 4096 bytes a
@@ -112,4 +112,26 @@ export function bestThreshold(hist: usize, nBins: i32, g: f64, h: f64, parent: f
     }
   }
   return found;
+}
+
+// The objectives' gradients where they need exp(): this module's exp is
+// about three times as fast as V8's; the two differ in the last bit for some
+// inputs (both are within an ulp of the true value).
+
+/** Logistic loss, per row: p = 1 / (1 + exp(-raw)), gradient p - y, hessian p(1 - p), at least 1e-16. */
+export function logisticGradients(y: usize, raw: usize, grad: usize, hess: usize, n: i32): void {
+  for (let i: usize = 0; i < <usize>n; i++) {
+    const p = 1.0 / (1.0 + Math.exp(-load<f64>(raw + (i << 3))));
+    store<f64>(grad + (i << 3), p - load<f64>(y + (i << 3)));
+    store<f64>(hess + (i << 3), max(p * (1.0 - p), 1e-16));
+  }
+}
+
+/** Poisson loss, per row: gradient exp(raw) - y, hessian exp(raw + maxDeltaStep) (XGBoost's count:poisson). */
+export function poissonGradients(y: usize, raw: usize, grad: usize, hess: usize, n: i32, maxDeltaStep: f64): void {
+  for (let i: usize = 0; i < <usize>n; i++) {
+    const r = load<f64>(raw + (i << 3));
+    store<f64>(grad + (i << 3), Math.exp(r) - load<f64>(y + (i << 3)));
+    store<f64>(hess + (i << 3), Math.exp(r + maxDeltaStep));
+  }
 }
