@@ -1,3 +1,4 @@
+import { sortFloat32 } from '../../ml/gbdt/binning';
 import { FEATURE_BYTES, gradientsInKernels, KernelMemory } from '../../ml/gbdt/kernels';
 import { prng } from '../../ml/random';
 
@@ -141,5 +142,14 @@ describe('gbdt kernels (WebAssembly) equal plain JavaScript bit for bit', () => 
     m.f64[big / 8] = 1.5;
     expect(m.f64[big / 8]).toBe(1.5);
     expect(m.u8[at.codes + 5]).toBe(codes[5]);
+  });
+
+  it('binning sorts values as TypedArray#sort does, signed zeros and infinities included', () => {
+    const special = [0, -0, 1e-40, -1e-40, Infinity, -Infinity, 3.5, -3.5];
+    for (const value of [() => (random() - 0.5) * 2e6, () => Math.round(random() * 10), () => special[Math.floor(random() * special.length)]]) {
+      const values = Float32Array.from({ length: 20_000 }, value);
+      const sorted = sortFloat32(values);
+      expect(Array.from(sorted, (v) => (Object.is(v, -0) ? '-0' : v))).toEqual(Array.from(values.slice().sort(), (v) => (Object.is(v, -0) ? '-0' : v)));
+    }
   });
 });
