@@ -1,4 +1,5 @@
 import type { Dataset } from '../dataset';
+import { binInKernels } from './kernels';
 
 /**
  * Feature binning for histogram-based trees. Bin 0 holds missing values (NaN);
@@ -59,7 +60,7 @@ export function fitEdges(d: Dataset, maxBins = MAX_BINS, categorical: boolean[] 
         }
       }
     }
-    // The last edge is +Infinity so unseen large values still land in a bin (a category's never reach a set: binOf puts them last).
+    // The last edge is +Infinity so unseen large values still land in a bin (a category's never reach a set: binning puts them last).
     if (!(categorical[f] && distinct.length <= capacity && distinct.length > 0)) cut[cut.length - 1] = Number.POSITIVE_INFINITY;
     edges.push(Float32Array.from(cut.length ? cut : [Number.POSITIVE_INFINITY]));
   }
@@ -98,29 +99,7 @@ export function sortFloat32(values: Float32Array): Float32Array {
   return out;
 }
 
-/** The bin of one value: 0 for missing, else 1 + the first edge >= value (float32 compare). */
-export function binOf(edges: Float32Array, value: number): number {
-  if (Number.isNaN(value)) return 0;
-  const v = Math.fround(value);
-  let lo = 0;
-  let hi = edges.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (v <= edges[mid]) hi = mid;
-    else lo = mid + 1;
-  }
-  return lo + 1;
-}
-
+/** Every value's bin (0 for missing, else 1 + the first edge >= the value, compared in float32), by ml/gbdt/wasm/kernels.ts's binFeature. */
 export function applyBins(d: Dataset, edges: Float32Array[]): Bins {
-  const codes = new Uint8Array(d.rows * d.features);
-  const columns = new Uint8Array(d.rows * d.features);
-  for (let r = 0; r < d.rows; r++) {
-    for (let f = 0; f < d.features; f++) {
-      const b = binOf(edges[f], d.x[r * d.features + f]);
-      codes[r * d.features + f] = b;
-      columns[f * d.rows + r] = b;
-    }
-  }
-  return { edges, codes, columns, rows: d.rows, features: d.features };
+  return { edges, ...binInKernels(d.x, d.rows, edges), rows: d.rows, features: d.features };
 }

@@ -18,6 +18,7 @@ export interface KernelExports {
   bestThreshold(hist: number, nBins: number, g: number, h: number, parent: number, lambda: number, minChildWeight: number, bestGain: number, out: number): number;
   logisticGradients(y: number, raw: number, grad: number, hess: number, n: number): void;
   poissonGradients(y: number, raw: number, grad: number, hess: number, n: number, maxDeltaStep: number): void;
+  binFeature(x: number, rows: number, features: number, f: number, edges: number, nEdges: number, codes: number, columns: number): void;
   partition(order: number, scratch: number, column: number, goesLeft: number, start: number, end: number): number;
 }
 
@@ -77,24 +78,47 @@ export class KernelMemory {
 
 const align = (n: number) => (n + 15) & ~15;
 
-let shared: { mem: KernelMemory; rows: number; at: number } | undefined;
+let scratch: { mem: KernelMemory; bytes: number; at: number } | undefined;
+
+/**
+ * For kernels run on arrays held outside their memory (copied in and out): one
+ * memory the process keeps, with at least `bytes` from `at` free to use; a
+ * larger need replaces it.
+ */
+function scratchOf(bytes: number): { mem: KernelMemory; at: number } {
+  if (!scratch || scratch.bytes < bytes) {
+    const mem = new KernelMemory();
+    scratch = { mem, bytes, at: mem.alloc(bytes) };
+  }
+  return scratch;
+}
 
 /**
  * Runs a row-wise gradient kernel over y and raw (length n each) into grad and
- * hess, through one memory the process keeps for it (sized to the most rows
- * seen): the copies in and out cost little beside the exp() per row.
+ * hess: the copies in and out cost little beside the exp() per row.
  */
 export function gradientsInKernels(y: Float64Array, raw: Float64Array, grad: Float64Array, hess: Float64Array, run: (k: KernelExports, y: number, raw: number, grad: number, hess: number) => void): void {
   const n = y.length;
-  if (!shared || shared.rows < n) {
-    const mem = shared?.mem ?? new KernelMemory();
-    shared = { mem, rows: n, at: mem.alloc(32 * n) };
-  }
-  const { mem, at } = shared;
+  const { mem, at } = scratchOf(32 * n);
   const [yAt, rawAt, gradAt, hessAt] = [at, at + 8 * n, at + 16 * n, at + 24 * n];
   mem.f64.set(y, yAt / 8);
   mem.f64.set(raw, rawAt / 8);
   run(mem.kernels, yAt, rawAt, gradAt, hessAt);
   grad.set(mem.f64.subarray(gradAt / 8, gradAt / 8 + n));
   hess.set(mem.f64.subarray(hessAt / 8, hessAt / 8 + n));
+}
+
+/** The bins of a row-major matrix's values (binFeature), row-major and feature-major. */
+export function binInKernels(x: Float64Array, rows: number, edges: Float32Array[]): { codes: Uint8Array; columns: Uint8Array } {
+  const F = edges.length;
+  const cells = rows * F;
+  const { mem, at } = scratchOf(8 * cells + 2 * align(cells) + 4 * 256);
+  const [xAt, codesAt, columnsAt, edgesAt] = [at, at + 8 * cells, at + 8 * cells + align(cells), at + 8 * cells + 2 * align(cells)];
+  mem.f64.set(x, xAt / 8);
+  const f32 = new Float32Array(mem.f64.buffer);
+  for (let f = 0; f < F; f++) {
+    f32.set(edges[f], edgesAt / 4);
+    mem.kernels.binFeature(xAt, rows, F, f, edgesAt, edges[f].length, codesAt, columnsAt);
+  }
+  return { codes: mem.u8.slice(codesAt, codesAt + cells), columns: mem.u8.slice(columnsAt, columnsAt + cells) };
 }

@@ -1,4 +1,4 @@
-import { sortFloat32 } from '../../ml/gbdt/binning';
+import { applyBins, sortFloat32 } from '../../ml/gbdt/binning';
 import { FEATURE_BYTES, gradientsInKernels, KernelMemory } from '../../ml/gbdt/kernels';
 import { prng } from '../../ml/random';
 
@@ -150,6 +150,21 @@ describe('gbdt kernels (WebAssembly) equal plain JavaScript bit for bit', () => 
       const values = Float32Array.from({ length: 20_000 }, value);
       const sorted = sortFloat32(values);
       expect(Array.from(sorted, (v) => (Object.is(v, -0) ? '-0' : v))).toEqual(Array.from(values.slice().sort(), (v) => (Object.is(v, -0) ? '-0' : v)));
+    }
+  });
+
+  it('bins every value as a float32 search of its edges would: missing 0, above every edge the last bin', () => {
+    const rowsN = 3_000;
+    const edges = [Float32Array.from([-1, 0, 0.1, 2.5, Infinity]), Float32Array.from([1, 2, 3]), Float32Array.from([0.30000001192092896])];
+    const x = Float64Array.from({ length: rowsN * 3 }, (_, i) => (i % 97 === 0 ? NaN : i % 3 === 1 ? Math.floor(random() * 6) : i % 3 === 2 ? 0.3 : (random() - 0.5) * 8));
+    const bins = applyBins({ ids: [], x, y: new Float64Array(rowsN), rows: rowsN, features: 3 }, edges);
+    for (let r = 0; r < rowsN; r++) {
+      for (let f = 0; f < 3; f++) {
+        const v = x[r * 3 + f];
+        const first = edges[f].findIndex((e) => Math.fround(v) <= e);
+        const expected = Number.isNaN(v) ? 0 : (first < 0 ? edges[f].length - 1 : first) + 1;
+        expect([r, f, bins.codes[r * 3 + f], bins.columns[f * rowsN + r]]).toEqual([r, f, expected, expected]);
+      }
     }
   });
 });

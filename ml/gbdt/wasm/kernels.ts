@@ -135,3 +135,31 @@ export function poissonGradients(y: usize, raw: usize, grad: usize, hess: usize,
     store<f64>(hess + (i << 3), Math.exp(r + maxDeltaStep));
   }
 }
+
+/**
+ * Bins feature f of a row-major float64 matrix (rows × features) into codes
+ * (row-major) and columns (feature-major): 0 for NaN, else 1 + the first of
+ * the nEdges ascending float32 edges at or above the value taken as float32.
+ */
+export function binFeature(x: usize, rows: i32, features: i32, f: i32, edges: usize, nEdges: i32, codes: usize, columns: usize): void {
+  const F = <usize>features;
+  for (let r: usize = 0; r < <usize>rows; r++) {
+    const v = load<f64>(x + ((r * F + <usize>f) << 3));
+    let b: i32 = 0;
+    if (v == v) {
+      // The first edge >= v (a value above every edge takes the last), by a binary search without branches to mispredict.
+      const v32 = <f32>v;
+      let base: i32 = 0;
+      let n = nEdges;
+      while (n > 1) {
+        const half = n >> 1;
+        base = select<i32>(base + half, base, load<f32>(edges + (<usize>(base + half) << 2)) < v32);
+        n -= half;
+      }
+      base += select<i32>(1, 0, load<f32>(edges + (<usize>base << 2)) < v32);
+      b = min(base, nEdges - 1) + 1;
+    }
+    store<u8>(codes + r * F + <usize>f, <u8>b);
+    store<u8>(columns + <usize>f * <usize>rows + r, <u8>b);
+  }
+}
