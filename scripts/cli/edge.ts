@@ -109,13 +109,16 @@ export function describeEdgeRollout(s: EdgeRolloutStatus): string {
 export async function edgeStatus(ctx: CliContext, model: string): Promise<string> {
   await requireModel(ctx, model, { action: 'edge.status' });
   const lines = [`${model} at the edge:`];
+  const deployments = await ctx.db.query<{ workflow_id: string; group_name: string }>('SELECT workflow_id, group_name FROM edge_deployments WHERE model = $1 ORDER BY id DESC LIMIT 5', [model]);
+  // A device of a group the model is deployed to is listed before its ring tells it anything.
+  const groups = new Set(deployments.rows.map((r) => r.group_name));
   for (const d of await listDevices(ctx.db)) {
     const assigned = (await currentAssignments(ctx.db, d.id)).find((a) => a.model === model);
-    if (!assigned) continue;
+    if (!assigned && !groups.has(d.group)) continue;
     const serving = d.lastReport?.serving.find((s) => s.model === model);
-    lines.push(`  ${d.id.padEnd(20)} ${d.group.padEnd(16)} told v${assigned.version} (manifest ${assigned.serial}), serves ${serving ? `v${serving.version}` : 'nothing yet'}, last seen ${d.lastSeenAt?.toISOString() ?? 'never'}`);
+    const told = assigned ? `told v${assigned.version} (manifest ${assigned.serial})` : 'not told yet';
+    lines.push(`  ${d.id.padEnd(20)} ${d.group.padEnd(16)} ${told}, serves ${serving ? `v${serving.version}` : 'nothing yet'}, last seen ${d.lastSeenAt?.toISOString() ?? 'never'}`);
   }
-  const deployments = await ctx.db.query<{ workflow_id: string }>('SELECT workflow_id FROM edge_deployments WHERE model = $1 ORDER BY id DESC LIMIT 5', [model]);
   for (const { workflow_id } of deployments.rows) {
     const s = await ctx.client.workflow.getHandle(workflow_id).query(edgeRolloutStatusQuery).catch(() => undefined);
     if (s) lines.push(describeEdgeRollout(s));

@@ -169,7 +169,8 @@ describe('the factory on a Temporal cluster', () => {
     const name = uniqueName('cluster-resume');
     await registerSpec(
       creditSpec(name, (raw) => {
-        raw.trainer = { kind: 'gbdt', trees: 1500, learningRate: 0.012, maxDepth: 6, earlyStoppingRounds: 0 };
+        // Long enough that a checkpoint reaches the server in a (throttled) heartbeat well before training ends.
+        raw.trainer = { kind: 'gbdt', trees: 4000, learningRate: 0.0045, maxDepth: 6, earlyStoppingRounds: 0 };
         raw.policy = { floors: { auc: 0.6 } };
       }),
     );
@@ -189,8 +190,8 @@ describe('the factory on a Temporal cluster', () => {
       expect(survivor.output('gpu')).toContain('resuming training from checkpoint');
       const run = await c.db.query('SELECT t.metrics FROM training_runs t JOIN models m ON m.id = t.model_id WHERE m.name = $1', [name]);
       expect(run.rows[0].metrics.resumedFromTree).toBeGreaterThanOrEqual(25);
-      expect(run.rows[0].metrics.trees).toBe(1500);
-      console.log(`fault matrix:\n| gpu worker killed mid-training (cluster, two gpu workers) | the other resumes from the last checkpoint | resumed from tree ${run.rows[0].metrics.resumedFromTree} of 1500 on the other worker; candidate at its gate |`);
+      expect(run.rows[0].metrics.trees).toBe(4000);
+      console.log(`fault matrix:\n| gpu worker killed mid-training (cluster, two gpu workers) | the other resumes from the last checkpoint | resumed from tree ${run.rows[0].metrics.resumedFromTree} of 4000 on the other worker; candidate at its gate |`);
     });
   }, 240_000);
 
