@@ -144,11 +144,21 @@ export async function startTemporalCluster(o: ClusterOptions): Promise<TemporalC
   };
   const children = new Map<string, ReturnType<typeof startProcess>>();
   const frontendLog = path.join(o.logsDir, 'temporal-frontend.log');
+  const startService = (service: ClusterService) => {
+    const log = path.join(o.logsDir, `temporal-${service}.log`);
+    children.set(service, startProcess(binary, ['--config-file', CLUSTER_CONFIG, '--allow-no-auth', 'start', '--service', service], log, env));
+    return log;
+  };
   const startServices = async () => {
-    for (const service of CLUSTER_SERVICES) {
-      children.set(service, startProcess(binary, ['--config-file', CLUSTER_CONFIG, '--allow-no-auth', 'start', '--service', service], path.join(o.logsDir, `temporal-${service}.log`), env));
-    }
+    // On a new schema every service writes the cluster's metadata as it starts, and one that loses that race exits
+    // ("Failed to apply cluster metadata"; seen for the worker service, whose loss stalls Worker Deployments):
+    // history writes it alone, and the others start once it serves.
+    const historyLog = startService('history');
+    await waitFor('Temporal history service', () => isPortOpen(Number(env.TEMPORAL_HISTORY_PORT), host), 60_000, children.get('history'), historyLog);
+    for (const service of CLUSTER_SERVICES) if (service !== 'history') startService(service);
     await waitFor('Temporal frontend', () => frontendServes(o.address, o.certs), 120_000, children.get('frontend'), frontendLog);
+    // Should one still have lost that race, it starts again now that the metadata is there.
+    for (const service of CLUSTER_SERVICES) if (children.get(service)?.exitCode !== null) startService(service);
   };
   const stopServices = async (names: string[]) => {
     // The UI and the frontend first, so no client sees a half-stopped cluster answer.
