@@ -106,15 +106,6 @@ export class TreeGrower {
     else kernels.buildSome(hist, this.codes, this.order, this.gh, start, end, this.bins.features, this.featureList, features.length);
   }
 
-  /** The gain of sending gradient GL and hessian HL left and the rest of the node right; -Infinity where a child would weigh less than minChildWeight. */
-  private gainOf(node: Node, GL: number, HL: number, parent: number): number {
-    const { lambda, minChildWeight } = this.p;
-    const GR = node.g - GL;
-    const HR = node.h - HL;
-    if (HL < minChildWeight || HR < minChildWeight) return Number.NEGATIVE_INFINITY;
-    return 0.5 * ((GL * GL) / (HL + lambda) + (GR * GR) / (HR + lambda) - parent);
-  }
-
   /** The best set of a categorical feature's bins to send left, under the same gain as threshold splits. */
   private bestSet(node: Node, f: number, parent: number, bestGain: number): Split | undefined {
     const hist = this.mem.f64;
@@ -145,7 +136,7 @@ export class TreeGrower {
         const missingLeft = m === 0;
         const GL = missingLeft ? gl + gm : gl;
         const HL = missingLeft ? hl + hm : hl;
-        const gain = this.gainOf(node, GL, HL, parent);
+        const gain = this.mem.kernels.splitGain(node.g, node.h, GL, HL, parent, this.p.lambda, this.p.minChildWeight);
         if (gain > bestGain) {
           bestGain = gain;
           best = { gain, feature: f, bin: 0, missingLeft, gl: GL, hl: HL, set: set.slice().sort((a, b) => a - b) };

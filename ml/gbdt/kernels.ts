@@ -15,6 +15,7 @@ export interface KernelExports {
   buildAll(hist: number, codes: number, order: number, gh: number, start: number, end: number, features: number): void;
   buildSome(hist: number, codes: number, order: number, gh: number, start: number, end: number, features: number, list: number, n: number): void;
   subtract(out: number, parent: number, small: number, spans: number, n: number): void;
+  splitGain(g: number, h: number, GL: number, HL: number, parent: number, lambda: number, minChildWeight: number): number;
   bestThreshold(hist: number, nBins: number, g: number, h: number, parent: number, lambda: number, minChildWeight: number, bestGain: number, out: number): number;
   logisticGradients(y: number, raw: number, grad: number, hess: number, n: number): void;
   poissonGradients(y: number, raw: number, grad: number, hess: number, n: number, maxDeltaStep: number): void;

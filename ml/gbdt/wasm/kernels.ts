@@ -76,6 +76,18 @@ export function partition(order: usize, scratch: usize, column: usize, goesLeft:
 }
 
 /**
+ * The gain of sending gradient GL and hessian HL left and the rest of a node
+ * (g, h) right; -Infinity where a child would weigh less than minChildWeight.
+ * Threshold and category-set splits (ml/gbdt/grow.ts) are judged by it alike.
+ */
+export function splitGain(g: f64, h: f64, GL: f64, HL: f64, parent: f64, lambda: f64, minChildWeight: f64): f64 {
+  const GR = g - GL;
+  const HR = h - HL;
+  if (HL < minChildWeight || HR < minChildWeight) return -Infinity;
+  return 0.5 * ((GL * GL) / (HL + lambda) + (GR * GR) / (HR + lambda) - parent);
+}
+
+/**
  * The best threshold split of one feature from its histogram (nBins bins after
  * the missing-value bin), better than bestGain: each bin as the last one left,
  * missing values left and, where the node has any, right. Writes the gain, the
@@ -96,10 +108,7 @@ export function bestThreshold(hist: usize, nBins: i32, g: f64, h: f64, parent: f
     for (let m = 0; m < directions; m++) {
       const GL = m == 0 ? gl + gm : gl;
       const HL = m == 0 ? hl + hm : hl;
-      const GR = g - GL;
-      const HR = h - HL;
-      if (HL < minChildWeight || HR < minChildWeight) continue;
-      const gain = 0.5 * ((GL * GL) / (HL + lambda) + (GR * GR) / (HR + lambda) - parent);
+      const gain = splitGain(g, h, GL, HL, parent, lambda, minChildWeight);
       if (gain > bestGain) {
         bestGain = gain;
         store<f64>(out, gain);
