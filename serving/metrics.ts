@@ -14,6 +14,27 @@ export const servingMetrics = {
   swaps: new Counter({ name: 'serving_swaps_total', help: 'Champion versions swapped in', labelNames: ['model'], registers: [registry] }),
   loadFailures: new Counter({ name: 'serving_load_failures_total', help: 'Refreshes in which a model could not be loaded (corrupt bytes, a session that would not start)', labelNames: ['model'], registers: [registry] }),
   rollbacks: new Counter({ name: 'serving_rollbacks_total', help: 'Rollout candidates withdrawn without becoming champion', labelNames: ['model'], registers: [registry] }),
+  shadowDropped: new Counter({ name: 'serving_shadow_dropped_total', help: 'Sampled shadow copies refused because the candidate had a full queue of copies to score', labelNames: ['model'], registers: [registry] }),
   logged: new Counter({ name: 'serving_prediction_log_rows_total', help: 'Prediction-log rows written', registers: [registry] }),
   logDropped: new Counter({ name: 'serving_prediction_log_dropped_total', help: 'Prediction-log rows dropped because the buffer was full or a write failed', registers: [registry] }),
 };
+
+/**
+ * prom-client's child for one label set, kept: finding it from a label object
+ * hashes the labels on every request. Label values come from the registry
+ * (served models, versions, roles), never from a request, so the set is bounded.
+ */
+function children<T>(make: (labels: string[]) => T): (...labels: string[]) => T {
+  const made = new Map<string, T>();
+  return (...labels) => {
+    const key = labels.join('\n');
+    let child = made.get(key);
+    if (!child) made.set(key, (child = make(labels)));
+    return child;
+  };
+}
+
+/** serving_requests_total by model, version, role, code. */
+export const requestsCounted = children((l) => servingMetrics.requests.labels(...l));
+/** serving_request_seconds by model, version, role. */
+export const latencyObserved = children((l) => servingMetrics.latency.labels(...l));

@@ -30,6 +30,11 @@ export class MicroBatcher {
     private readonly onBatch: (rows: number) => void = () => undefined,
   ) {}
 
+  /** Nothing waiting to be scored: a moment that lower-priority work (shadow copies) may take. */
+  get idle(): boolean {
+    return this.queue.length === 0;
+  }
+
   score(rows: Float32Array, count: number): Promise<Float32Array> {
     this.inFlight++;
     return new Promise<Float32Array>((resolve, reject) => {

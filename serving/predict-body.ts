@@ -1,24 +1,23 @@
 import { z } from 'zod';
-import { featureValueSchema, timeCellSchema } from '../specs/data-batch';
+import { featureValueReader, timeCellSchema, type ValueError } from '../specs/data-batch';
 import { encodeValue, type FeatureValue } from '../specs/feature-encoding';
 import type { ModelSpec } from '../specs/model-spec';
 import { predictedClasses } from '../ml/task-quality';
 
-/** A prediction request: one or more rows, each feature by name. */
+/** A prediction request: one or more rows, each feature by name (each row's values are read against the spec below). */
 const predictBodySchema = z.object({
-  instances: z.array(z.record(z.string(), z.unknown())).min(1, 'give at least one instance').max(1000, 'at most 1000 instances per request'),
+  instances: z
+    .array(z.custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'must be an object of feature values by name'))
+    .min(1, 'give at least one instance')
+    .max(1000, 'at most 1000 instances per request'),
 });
 
-const rowSchemas = new WeakMap<ModelSpec, z.ZodType>();
-/** A request row: each feature as the spec allows it, and null for one the model was trained to see missing. */
-function rowSchema(spec: ModelSpec) {
-  let s = rowSchemas.get(spec);
-  if (!s) {
-    const missing = spec.validation.missingValues === 'allow';
-    s = z.object(Object.fromEntries(spec.features.map((f) => [f.name, missing ? featureValueSchema(f).nullable() : featureValueSchema(f)])));
-    rowSchemas.set(spec, s);
-  }
-  return s;
+const readers = new WeakMap<ModelSpec, ((v: unknown) => FeatureValue | ValueError)[]>();
+/** Each feature's value reader (specs/data-batch.ts), made once per spec. */
+function readersOf(spec: ModelSpec) {
+  let r = readers.get(spec);
+  if (!r) readers.set(spec, (r = spec.features.map(featureValueReader)));
+  return r;
 }
 
 /**
@@ -38,15 +37,19 @@ export function readBody(raw: unknown, spec: ModelSpec): { x: Float32Array; ids:
   const x = new Float32Array(n * F);
   const ids: (string | null)[] = new Array(n);
   const times: (number | null)[] = new Array(n).fill(null);
-  const schema = rowSchema(spec);
+  const read = readersOf(spec);
+  const missing = spec.validation.missingValues === 'allow';
   for (let i = 0; i < n; i++) {
     const instance = body.data.instances[i];
-    const row = schema.safeParse(instance);
-    if (!row.success) return describe(row.error, `instances.${i}`);
-    const values = row.data as Record<string, FeatureValue | null>;
     for (let j = 0; j < F; j++) {
-      const v = values[features[j].name];
-      x[i * F + j] = v === null ? NaN : encodeValue(features[j], v);
+      const raw = instance[features[j].name];
+      if (raw === null && missing) {
+        x[i * F + j] = NaN;
+        continue;
+      }
+      const v = read[j](raw);
+      if (typeof v === 'object') return `instances.${i}.${features[j].name}: ${v.error}`;
+      x[i * F + j] = encodeValue(features[j], v);
     }
     const id = idColumn === undefined ? undefined : instance[idColumn];
     ids[i] = typeof id === 'string' || typeof id === 'number' ? String(id) : null;

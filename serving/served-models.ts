@@ -6,15 +6,20 @@ import { parseModelSpec, type ModelSpec } from '../specs/model-spec';
 import type { ArtifactRef, ArtifactStore } from '../storage/artifacts';
 import { CHAMPION_CHANNEL, servingTargets } from '../db/champion';
 import { MicroBatcher } from './micro-batcher';
+import { ShadowScorer } from './shadow-scorer';
 import { servingMetrics } from './metrics';
 
-/** One version in memory: its session, warm, behind its own micro-batcher. */
+/** One version in memory: its session, warm, behind its own micro-batcher, and its shadow scorer for when it is a candidate. */
 export interface LoadedVersion {
   version: number;
   sha256: string;
   scorer: OnnxScorer;
   batcher: MicroBatcher;
+  shadow: ShadowScorer;
 }
+
+/** Shadow copies waiting beyond this many rows are refused: a candidate that cannot keep up is sampled, never queued behind answers. */
+const SHADOW_MAX_ROWS = 1024;
 
 /** What a replica serves for one model: the champion, and during a rollout the candidate beside it. */
 export interface ServedModel {
@@ -118,7 +123,7 @@ export class ServedModels {
       logger.warn({ model: previous.model, version: previous.candidate.version }, 'candidate withdrawn: rolled back');
     }
     for (const v of [previous.champion, previous.candidate]) {
-      if (v && !kept.has(v)) void v.batcher.drained().then(() => v.scorer.release());
+      if (v && !kept.has(v)) void Promise.all([v.batcher.drained(), v.shadow.drained()]).then(() => v.scorer.release());
     }
   }
 
@@ -129,8 +134,9 @@ export class ServedModels {
     const canary = new Float32Array(spec.features.length * 16);
     for (let i = 0; i < 5; i++) await scorer.score(canary, 16);
     const batcher = new MicroBatcher(scorer, spec.features.length, this.batching.maxRows, this.batching.maxDelayMs, (n) => servingMetrics.batchRows.observe({ model }, n));
+    const shadow = new ShadowScorer(scorer, spec.features.length, () => this.models.get(model)?.champion.batcher.idle ?? true, SHADOW_MAX_ROWS);
     logger.info({ model, version, sha256: ref.sha256 }, 'version loaded');
-    return { version, sha256: ref.sha256, scorer, batcher };
+    return { version, sha256: ref.sha256, scorer, batcher, shadow };
   }
 
   /** Tells the registry what this replica serves; rollouts wait on these reports. */
@@ -164,7 +170,7 @@ export class ServedModels {
     for (const m of this.models.values()) {
       for (const v of [m.champion, m.candidate]) {
         if (!v) continue;
-        await v.batcher.drained();
+        await Promise.all([v.batcher.drained(), v.shadow.drained()]);
         await v.scorer.release();
       }
     }

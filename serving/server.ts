@@ -6,16 +6,19 @@ import { registry } from '../config/metrics';
 import { labelClasses } from '../specs/model-spec';
 import { loggedScores, predictions, readBody } from './predict-body';
 import { logger } from '../config/logger';
-import { servingMetrics } from './metrics';
+import { latencyObserved, requestsCounted, servingMetrics } from './metrics';
 import type { PredictionLog } from './prediction-log';
 import type { LoadedVersion, ServedModels } from './served-models';
+
+const UNKNOWN_MODEL = '(not served)';
 
 /**
  * The prediction service. Fastify for its low per-request overhead and its
  * hooks; bodies are validated with zod against the model's spec. During a
- * rollout the candidate either scores a copy of each request after the answer
- * has gone (shadow) or answers its share of requests (canary); every scoring
- * goes to the prediction log, which the rollout guard and drift monitor read.
+ * rollout the candidate either scores a copy of a sampled share of requests
+ * after the answer has gone, when the champion is idle (shadow), or answers
+ * its share of requests (canary); every scoring goes to the prediction log,
+ * which the rollout guard and drift monitor read.
  */
 export function buildServer(models: Pick<ServedModels, 'get' | 'serving' | 'replicaId'>, log: Pick<PredictionLog, 'record'>, tokens: string): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: 1 << 20 });
@@ -38,12 +41,14 @@ export function buildServer(models: Pick<ServedModels, 'get' | 'serving' | 'repl
   app.post<{ Params: { model: string } }>('/v1/models/:model/predict', async (req, reply) => {
     const started = performance.now();
     const { model } = req.params;
+    const served = models.get(model);
+    // A name from the URL is a label only when it is a served model: any other would grow the metrics without bound.
+    const counted = served ? model : UNKNOWN_MODEL;
     const answer = (code: number, body: unknown, version = 'none', role = 'none') => {
-      servingMetrics.requests.inc({ model, version, role, code: String(code) });
+      requestsCounted(counted, version, role, String(code)).inc();
       return reply.code(code).send(body);
     };
     if (!authorised(req.headers.authorization)) return answer(401, { error: 'missing or wrong bearer token' });
-    const served = models.get(model);
     if (!served) return answer(404, { error: `no champion is served for model "${model}"`, models: Object.keys(models.serving()) });
     const { spec, champion, candidate, rollout } = served;
     const classes = labelClasses(spec);
@@ -53,7 +58,7 @@ export function buildServer(models: Pick<ServedModels, 'get' | 'serving' | 'repl
     const { x, ids, times } = read;
     const n = x.length / F;
     const requestId = randomUUID();
-    const score = async (v: LoadedVersion, role: 'champion' | 'canary' | 'shadow') => {
+    const score = async (v: LoadedVersion, role: 'champion' | 'canary') => {
       const t0 = performance.now();
       const at = Date.now();
       try {
@@ -76,8 +81,17 @@ export function buildServer(models: Pick<ServedModels, 'get' | 'serving' | 'repl
       scores = await score(champion, 'champion');
     }
     if (!scores) return answer(500, { error: `scoring failed for ${model} v${answered.version}`, requestId }, String(answered.version), role);
-    if (rollout?.phase === 'shadow' && candidate) void score(candidate, 'shadow');
-    servingMetrics.latency.observe({ model, version: String(answered.version), role }, (performance.now() - started) / 1000);
+    if (rollout?.phase === 'shadow' && candidate && Math.random() < spec.rollout.shadowSample) {
+      const at = Date.now();
+      const taken = candidate.shadow.offer(x, n, ({ scores, error, latencyMs }) => {
+        const base = { at, model, version: candidate.version, role: 'shadow' as const, requestId, latencyMs, rows: n, features: x, ids, times };
+        if (scores) return log.record({ ...base, ok: true, scores: loggedScores(scores, candidate.scorer.output.width) });
+        log.record({ ...base, ok: false });
+        logger.error({ err: error, model, version: candidate.version, role: 'shadow' }, 'scoring failed');
+      });
+      if (!taken) servingMetrics.shadowDropped.inc({ model });
+    }
+    latencyObserved(model, String(answered.version), role).observe((performance.now() - started) / 1000);
     reply.header('x-model-version', String(answered.version));
     reply.header('x-request-id', requestId);
     return answer(200, { model, version: answered.version, predictions: predictions(scores, classes), requestId }, String(answered.version), role);

@@ -58,18 +58,61 @@ const listing = (f: FeatureSpec) => {
   return `${shown.join(', ')}${f.values!.length > 12 ? `, … (${f.values!.length} values)` : ''}`;
 };
 
-/** One feature's value as the model spec allows it: the same rules for a CSV cell and a JSON prediction request. */
-export function featureValueSchema(f: FeatureSpec): z.ZodType<FeatureValue, unknown> {
-  const unlisted = `must be one of ${f.values ? listing(f) : ''}`;
+/** Why a value is not one its feature allows. */
+export interface ValueError {
+  error: string;
+}
+
+const NOT_A_STRING: ValueError = { error: 'must be a string' };
+const EMPTY: ValueError = { error: 'is empty' };
+const FORMULA_ERROR: ValueError = { error: FORMULA_MESSAGE };
+const NOT_A_NUMBER: ValueError = { error: 'must be a number' };
+const NOT_AN_INTEGER: ValueError = { error: 'must be an integer' };
+
+/**
+ * One feature's value as the model spec allows it — the same rules for a CSV
+ * cell and a JSON prediction request: the value (a string category's
+ * trimmed), or why it is refused. A plain function made once per feature, as
+ * a prediction request checks every value of every row and a schema object
+ * per row would cost more than scoring it.
+ */
+export function featureValueReader(f: FeatureSpec): (v: unknown) => FeatureValue | ValueError {
+  const unlisted: ValueError = { error: `must be one of ${f.values ? listing(f) : ''}` };
   if (isStringCategory(f)) {
-    const s = z.string({ error: 'must be a string' }).trim().min(1, 'is empty');
-    return f.unknown === 'other' ? s.refine((v) => isListed(f, v) || !FORMULA.test(v), FORMULA_MESSAGE) : s.refine((v) => isListed(f, v), unlisted);
+    const other = f.unknown === 'other';
+    return (v) => {
+      if (typeof v !== 'string') return NOT_A_STRING;
+      const s = v.trim();
+      if (s.length === 0) return EMPTY;
+      if (isListed(f, s)) return s;
+      if (!other) return unlisted;
+      return FORMULA.test(s) ? FORMULA_ERROR : s;
+    };
   }
-  let n = z.number({ error: 'must be a number' });
-  if (f.type !== 'number') n = n.int('must be an integer');
-  if (f.min !== undefined) n = n.min(f.min, `must be at least ${f.min}`);
-  if (f.max !== undefined) n = n.max(f.max, `must be at most ${f.max}`);
-  return f.values && f.unknown !== 'other' ? n.refine((v) => isListed(f, v), unlisted) : n;
+  const integer = f.type !== 'number';
+  const { min, max } = f;
+  const below: ValueError = { error: `must be at least ${min}` };
+  const above: ValueError = { error: `must be at most ${max}` };
+  const listed = f.values !== undefined && f.unknown !== 'other';
+  return (v) => {
+    if (typeof v !== 'number' || !Number.isFinite(v)) return NOT_A_NUMBER;
+    if (integer && !Number.isSafeInteger(v)) return NOT_AN_INTEGER;
+    if (min !== undefined && v < min) return below;
+    if (max !== undefined && v > max) return above;
+    if (listed && !isListed(f, v)) return unlisted;
+    return v;
+  };
+}
+
+/** featureValueReader as a schema, for a value inside a larger one. */
+export function featureValueSchema(f: FeatureSpec): z.ZodType<FeatureValue, unknown> {
+  const read = featureValueReader(f);
+  return z.unknown().transform((v, ctx) => {
+    const r = read(v);
+    if (typeof r !== 'object') return r;
+    ctx.addIssue({ code: 'custom', message: r.error });
+    return z.NEVER;
+  });
 }
 
 /** A feature cell; where the spec allows missing values, an empty one is NaN (the trainers' missing value). */

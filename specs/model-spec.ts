@@ -190,6 +190,12 @@ export const rolloutSchema = z
   .object({
     /** How long the candidate scores a copy of live traffic; "0s" skips shadowing. */
     shadow: durationSchema.default('2m'),
+    /**
+     * Share of requests whose copy the candidate scores in the shadow phase. Copies are scored in batches when the
+     * champion has nothing queued, off the answers' path; a low-traffic model needs a larger share (or a longer
+     * shadow) to reach minRequests.
+     */
+    shadowSample: z.number().gt(0).max(1).default(0.25),
     /** Share of live requests the candidate answers during the canary. */
     canaryPercent: z.number().gt(0).lt(100).default(10),
     /** Canary bake time, on durable timers; paused time does not count. */

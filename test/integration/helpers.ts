@@ -109,7 +109,7 @@ export function shippedSpec(file: string, name: string, change: (raw: Record<str
   // No automatic triggers and no superseding unless a test asks: they would start pipelines on their own.
   raw.triggers = {};
   raw.approval.supersede = false;
-  raw.rollout = { shadow: '2s', canaryPercent: 30, bake: '3s', watch: '2s', checkEvery: '1s', minRequests: 100, replicaTimeout: '5s', guard: { maxScorePsi: 0.5 } };
+  raw.rollout = { shadow: '2s', shadowSample: 1, canaryPercent: 30, bake: '3s', watch: '2s', checkEvery: '1s', minRequests: 100, replicaTimeout: '5s', guard: { maxScorePsi: 0.5 } };
   change(raw);
   return parseModelSpec(raw);
 }
