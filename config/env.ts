@@ -81,6 +81,12 @@ export const envSchema = z.object({
   SERVING_URL: z.string().url().optional(),
   /** Prediction-log rows held in memory at most; beyond this they are dropped and counted, never waited for. */
   SERVING_LOG_BUFFER: z.coerce.number().int().min(0).default(50_000),
+  /**
+   * On one host, answers come first: the processes the factory starts for background work (Temporal, the worker pools,
+   * the S3 server, approvals, intake, the edge gateway) run at this nice value, serving replicas at the default, so a
+   * retrain, an evaluation or a rollout's bookkeeping takes the CPU that answers leave. 0 runs everything alike.
+   */
+  FACTORY_BACKGROUND_NICE: z.coerce.number().int().min(0).max(19).default(10),
   /** The data intake's HTTP port (POST /v1/models/<model>/batches). */
   INTAKE_PORT: port.default(8090),
   /** The intake's listen address: loopback unless configured; any other address needs INTAKE_TOKENS. */

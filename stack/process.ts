@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { asBackground } from './priority';
 
 /** A server the stack started (owned) or found running (reused); only owned ones are stopped. */
 export interface ServiceHandle {
@@ -71,11 +72,11 @@ function tail(file?: string): string {
   return fs.readFileSync(file, 'utf8').split('\n').slice(-15).join('\n');
 }
 
-/** Starts a long-running server with its output appended to a log file. */
+/** Starts a long-running server, at background priority (stack/priority.ts), with its output appended to a log file. */
 export function startProcess(command: string, args: string[], logFile: string, env: NodeJS.ProcessEnv = process.env): ChildProcess {
   fs.mkdirSync(path.dirname(logFile), { recursive: true });
   const out = fs.openSync(logFile, 'a');
-  const child = spawn(command, args, { stdio: ['ignore', out, out], env });
+  const child = spawn(...asBackground(command, args), { stdio: ['ignore', out, out], env });
   fs.closeSync(out);
   // Backstop: a server this process started never outlives it, even when it dies abruptly.
   const kill = () => child.kill('SIGKILL');

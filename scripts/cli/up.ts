@@ -17,6 +17,7 @@ import { ensureAdmin } from '../../people/admin';
 import { credentialsFile } from '../../people/credentials';
 import { ADMINS, setGroups } from '../../people/directory';
 import { startStack } from '../../stack';
+import { asBackground } from '../../stack/priority';
 import { stopProcess, waitFor } from '../../stack/process';
 import { ensureNamespace } from '../../stack/temporal-namespace';
 import { temporalTls } from '../../config/temporal-connection';
@@ -94,7 +95,9 @@ export interface UpOptions {
 function startService(name: string, entry: string, env: FactoryEnv, extraEnv: Record<string, string>): ChildProcess {
   const log = path.join(dataPaths(env).logs, `${name}.log`);
   const out = fs.openSync(log, 'a');
-  const child = spawn(process.execPath, [path.join(ROOT, 'dist', entry)], {
+  // Serving answers first; everything else yields the CPU to it (FACTORY_BACKGROUND_NICE).
+  const command: [string, string[]] = [process.execPath, [path.join(ROOT, 'dist', entry)]];
+  const child = spawn(...(name === 'serving' ? command : asBackground(...command)), {
     stdio: ['ignore', out, out],
     env: { ...process.env, ...extraEnv, FACTORY_SERVICE: name },
   });

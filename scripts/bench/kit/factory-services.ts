@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { WorkerPool } from '../../../config/task-queues';
+import { asBackground } from '../../../stack/priority';
 import { freePort, stopProcess } from '../../../stack/process';
 import { track } from './child-processes';
 import { sleep } from './timing';
@@ -44,7 +45,8 @@ export async function startReplica(logs: string, env: Record<string, string>, ta
 export async function startWorker(logs: string, pool: WorkerPool, env: Record<string, string> = {}): Promise<ChildProcess> {
   const port = await freePort();
   // At info level whatever the benchmark's own LOG_LEVEL: its "worker started" line is how this knows it is up.
-  const child = track(spawn(process.execPath, [path.join(ROOT, `dist/workers/${pool}.js`)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env, LOG_LEVEL: 'info', FACTORY_SERVICE: `worker-${pool}`, METRICS_PORT: String(port) } }));
+  // At background priority, as `factory up` starts workers (stack/priority.ts).
+  const child = track(spawn(...asBackground(process.execPath, [path.join(ROOT, `dist/workers/${pool}.js`)]), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env, LOG_LEVEL: 'info', FACTORY_SERVICE: `worker-${pool}`, METRICS_PORT: String(port) } }));
   const log = fs.createWriteStream(path.join(logs, `worker-${pool}-${port}.log`));
   child.stdout!.pipe(log);
   let text = '';
