@@ -61,7 +61,7 @@ export async function championSwaps({ options, spec, fixture, bodies, modelId, r
   return [
     `2. swaps promoted: ${promoted}/${swaps}: ${verdict(promoted === swaps)}`,
     `2. failed requests: ${all.failed} (target 0): ${verdict(all.failed === 0)}`,
-    `2. p99 during rollouts / steady: ${during.p99.toFixed(2)} / ${steady.p99.toFixed(2)} ms = ${ratio.toFixed(2)}x (target <= 2x): ${verdict(ratio <= 2)}`,
-    `2. p99 within 1 s of a swap / steady: ${(nearSwap.p99 / steady.p99).toFixed(2)}x (target <= 2x): ${verdict(nearSwap.p99 / steady.p99 <= 2)}`,
+    `2. p99 during rollouts / steady: ${during.p99.toFixed(2)} / ${steady.p99.toFixed(2)} ms = ${ratio.toFixed(2)}x (target <= 1.5x): ${verdict(ratio <= 1.5)}`,
+    `2. p99 within 1 s of a swap / steady: ${(nearSwap.p99 / steady.p99).toFixed(2)}x (target <= 1.5x): ${verdict(nearSwap.p99 / steady.p99 <= 1.5)}`,
   ];
 }
