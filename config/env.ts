@@ -73,7 +73,12 @@ export const envSchema = z.object({
   /** Comma-separated bearer tokens accepted by the prediction service; empty means no authentication. */
   SERVING_TOKENS: z.string().default(''),
   SERVING_MAX_BATCH: z.coerce.number().int().min(1).max(10_000).default(64),
-  SERVING_MAX_DELAY_MS: z.coerce.number().min(0).max(100).default(1),
+  /**
+   * How long a request waits for others to share its ONNX Runtime call. 0 waits for no timer: the batch is what arrived
+   * in the same turn of the event loop, which under load is as large as a 1 ms wait gathers, costs less CPU per
+   * request (issue 15's benchmark: 58 vs 74 µs) and adds no latency when traffic is light.
+   */
+  SERVING_MAX_DELAY_MS: z.coerce.number().min(0).max(100).default(0),
   SERVING_POLL_MS: z.coerce.number().int().min(100).default(10_000),
   /** How often a replica reports the versions it serves; rollouts wait on these reports. */
   SERVING_HEARTBEAT_MS: z.coerce.number().int().min(100).default(2_000),

@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { Client } from 'pg';
+import { toBackground } from './priority';
 import { isPortOpen, reused, waitFor, type ServiceHandle } from './process';
 
 
@@ -45,6 +47,8 @@ export async function startPostgres(
   });
   if (!fs.existsSync(`${dataDir}/PG_VERSION`)) await pg.initialise();
   await pg.start();
+  // The serving replicas never wait on PostgreSQL to answer; the prediction log's writes and the guard's reads yield to them.
+  toBackground(Number(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]));
   const admin = pg.getPgClient();
   await admin.connect();
   const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [dbName]);

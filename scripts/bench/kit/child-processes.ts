@@ -19,8 +19,8 @@ export async function stopChildren(): Promise<void> {
 }
 
 /** A node script of the benchmark's own (raw ORT, the load generator) as a child that speaks in lines on stdout. */
-export function lineChild(script: string, args: string[]) {
-  const child = track(spawn(process.execPath, [script, ...args], { stdio: ['pipe', 'pipe', 'inherit'] }));
+export function lineChild(script: string, args: string[], nodeFlags: string[] = []) {
+  const child = track(spawn(process.execPath, [...nodeFlags, script, ...args], { stdio: ['pipe', 'pipe', 'inherit'] }));
   const lines: string[] = [];
   const waiting: { test: (l: string) => boolean; resolve: (l: string) => void }[] = [];
   readline.createInterface({ input: child.stdout! }).on('line', (l) => {

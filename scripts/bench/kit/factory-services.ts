@@ -8,6 +8,9 @@ import { track } from './child-processes';
 import { sleep } from './timing';
 import { ROOT } from './repo';
 
+/** Node flags that write a V8 CPU profile named for tag into dir, if there is one. */
+export const profileFlags = (dir: string | undefined, tag: string) => (dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${tag}.cpuprofile`] : []);
+
 /** The prediction route of a model on a replica. */
 export const predictPath = (model: string) => `/v1/models/${model}/predict`;
 
@@ -25,7 +28,7 @@ export interface Replica {
 export async function startReplica(logs: string, env: Record<string, string>, tag: string, profileDir?: string, until: '/readyz' | '/healthz' = '/readyz'): Promise<Replica> {
   const port = await freePort();
   const out = fs.openSync(path.join(logs, `serving-${tag}-${port}.log`), 'a');
-  const flags = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${tag}-${port}.cpuprofile`] : [];
+  const flags = profileFlags(profileDir, `${tag}-${port}`);
   // Heartbeats every half second, so that rollouts see a new replica (and miss a dead one) quickly.
   const child = track(spawn(process.execPath, [...flags, path.join(ROOT, 'dist/serving/main.js')], { stdio: ['ignore', out, out], env: { ...process.env, SERVING_PORT: String(port), SERVING_HEARTBEAT_MS: '500', ...env } }));
   fs.closeSync(out);

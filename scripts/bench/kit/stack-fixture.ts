@@ -26,6 +26,8 @@ export interface StackFixture {
   store: ArtifactStore;
   /** Progress on stderr, with the seconds since the fixture started. */
   step(what: string): void;
+  /** Where processes write V8 CPU profiles (profileFlags), when the run was asked to. */
+  profileDir?: string;
   /** A serving replica with env on top of the fixture's; stopped with the fixture unless stopped before. */
   startReplica(env: Record<string, string>, tag: string, until?: '/readyz' | '/healthz'): Promise<Replica>;
   startWorker(pool: WorkerPool, env?: Record<string, string>): Promise<ChildProcess>;
@@ -91,6 +93,7 @@ export async function withStackFixture(name: string, profileDir: string | undefi
       db,
       store,
       step,
+      profileDir,
       async startReplica(replicaEnv, tag, until) {
         const replica = await startReplica(logs, replicaEnv, tag, profileDir, until);
         replicas.add(replica);

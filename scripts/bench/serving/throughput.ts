@@ -17,7 +17,7 @@ import { stopProcess } from '../../../stack/process';
 import { lineChild } from '../kit/child-processes';
 import { sleep } from '../kit/timing';
 import { cpu, type CpuUsage } from '../kit/cpu-meter';
-import { predictPath } from '../kit/factory-services';
+import { predictPath, profileFlags } from '../kit/factory-services';
 import { pct, sortedOf } from '../kit/timing';
 import { say, verdict } from '../kit/cli';
 import { runMain } from '../kit/cli';
@@ -120,7 +120,7 @@ export async function throughput({ options, spec, fixture, onnx, rows, bodies, b
   // so a change in background load on the machine falls on both alike.
   fixture.step('part 1: starting the naive and the micro-batching server');
   const naive = { SERVING_MAX_BATCH: '1', SERVING_MAX_DELAY_MS: '0' };
-  const bare = lineChild(path.join(__dirname, 'bare-fastify.js'), []);
+  const bare = lineChild(path.join(__dirname, 'bare-fastify.js'), [], profileFlags(fixture.profileDir, 'floor'));
   const barePort = (await bare.line((l) => l.startsWith('listening '), 'bare Fastify server')).split(' ')[1];
   const floor = { base: `http://127.0.0.1:${barePort}`, child: bare.child, stop: () => stopProcess(bare.child) };
   const setups = [
