@@ -14,7 +14,7 @@ const UNKNOWN_MODEL = '(not served)';
 
 /**
  * The prediction service. Fastify for its low per-request overhead and its
- * hooks; bodies are validated with zod against the model's spec. During a
+ * hooks; bodies are read against the model's spec (predict-body.ts). During a
  * rollout the candidate either scores a copy of a sampled share of requests
  * after the answer has gone, when the champion is idle (shadow), or answers
  * its share of requests (canary); every scoring goes to the prediction log,

@@ -1,5 +1,6 @@
 import os from 'node:os';
 import { envSchema } from '../config/env';
+import { logger } from '../config/logger';
 
 /**
  * The command line that starts a background process (FACTORY_BACKGROUND_NICE,
@@ -18,7 +19,17 @@ export function asBackground(command: string, args: string[]): [string, string[]
  */
 export function toBackground(pid: number): void {
   const nice = backgroundNice();
-  if (nice > 0) os.setPriority(pid, nice);
+  if (nice === 0) return;
+  try {
+    os.setPriority(pid, nice);
+  } catch (err) {
+    // A priority is a preference: a process this user may not renice runs at its own, and says so.
+    logger.warn({ pid, nice, error: (err as Error).message }, 'could not lower the process to background priority');
+  }
 }
 
-const backgroundNice = () => envSchema.shape.FACTORY_BACKGROUND_NICE.parse(process.env.FACTORY_BACKGROUND_NICE);
+function backgroundNice(): number {
+  const nice = envSchema.shape.FACTORY_BACKGROUND_NICE.safeParse(process.env.FACTORY_BACKGROUND_NICE);
+  if (!nice.success) throw new Error(`FACTORY_BACKGROUND_NICE: ${nice.error.issues[0].message}`);
+  return nice.data;
+}
