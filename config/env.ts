@@ -76,7 +76,7 @@ export const envSchema = z.object({
   /**
    * How long a request waits for others to share its ONNX Runtime call. 0 waits for no timer: the batch is what arrived
    * in the same turn of the event loop, which under load is as large as a 1 ms wait gathers, costs less CPU per
-   * request (issue 15's benchmark: 58 vs 74 µs) and adds no latency when traffic is light.
+   * request (benchmarks/serving-runs.txt, runs 12 and 13: 58 vs 74 µs) and adds no latency when traffic is light.
    */
   SERVING_MAX_DELAY_MS: z.coerce.number().min(0).max(100).default(0),
   SERVING_POLL_MS: z.coerce.number().int().min(100).default(10_000),
