@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { withClient } from './pool';
 
 /**
  * Rows in PostgreSQL's binary COPY format, written into reusable slabs. The
@@ -136,26 +137,19 @@ export function uuidBytes(uuid: string): Buffer {
 }
 
 /** Sends rows with one COPY ... FROM STDIN (FORMAT binary) into `target` ("table (col, ...)"); all or none of them land. */
-export async function copyRows(db: Pool, target: string, chunks: Buffer[]): Promise<void> {
-  const client = await db.connect();
-  let lost: Error | undefined;
-  const onError = (err: Error) => (lost = err);
-  client.on('error', onError);
-  try {
-    const stream = client.query(copyFrom(`COPY ${target} FROM STDIN (FORMAT binary)`));
-    await new Promise<void>((resolve, reject) => {
-      stream.on('error', reject);
-      stream.on('finish', resolve);
-      stream.write(HEADER);
-      for (const c of chunks) stream.write(c);
-      stream.end(TRAILER);
-    });
-  } catch (err) {
-    lost ??= err as Error;
-    throw err;
-  } finally {
-    client.off('error', onError);
-    // A failed COPY leaves the connection usable in principle, but after an error mid-stream it is safer gone.
-    client.release(lost);
-  }
+export function copyRows(db: Pool, target: string, chunks: Buffer[]): Promise<void> {
+  // A connection that failed mid-COPY may hold a half-sent stream: it is discarded, not reused.
+  return withClient(
+    db,
+    (client) =>
+      new Promise<void>((resolve, reject) => {
+        const stream = client.query(copyFrom(`COPY ${target} FROM STDIN (FORMAT binary)`));
+        stream.on('error', reject);
+        stream.on('finish', resolve);
+        stream.write(HEADER);
+        for (const c of chunks) stream.write(c);
+        stream.end(TRAILER);
+      }),
+    true,
+  );
 }

@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import type { DeviceReport } from '../edge/telemetry';
 import { audit } from './models';
+import { inTransaction } from './pool';
 
 export interface EdgeDevice {
   id: string;
@@ -80,9 +81,7 @@ export async function assign(db: Pool, deviceIds: string[], model: string, versi
 
 /** A report in: the device seen, what it serves kept, its telemetry hours added (a report sent twice counts once). */
 export async function recordReport(db: Pool, device: EdgeDevice, report: DeviceReport): Promise<void> {
-  const client = await db.connect();
-  try {
-    await client.query('BEGIN');
+  await inTransaction(db, async (client) => {
     await client.query('UPDATE edge_devices SET last_seen_at = now(), last_report = $2 WHERE id = $1', [device.id, { ...report, hours: undefined }]);
     // What went wrong on the device stays on record (a report only carries what happened since the last one).
     for (const e of report.loadErrors) await audit(client, { actor: `device:${device.id}`, action: 'edge.load-error', model: e.model, version: e.version, channel: 'edge', outcome: 'error', details: { at: e.at, reason: e.reason } });
@@ -96,13 +95,7 @@ export async function recordReport(db: Pool, device: EdgeDevice, report: DeviceR
         [device.id, device.group, h.model, h.version, h.hour, h.requests, h.errors, JSON.stringify(h.latencyMs), JSON.stringify(h.scores)],
       );
     }
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 export interface TelemetrySum {

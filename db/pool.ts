@@ -9,26 +9,41 @@ export function createDbPool(connectionString: string): Pool {
   return pool;
 }
 
-/** Runs fn in one transaction; any throw rolls everything back. */
-export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+/**
+ * Runs fn on a client checked out of the pool. A connection lost meanwhile
+ * fails the statement in flight; the client's own 'error' event, unhandled
+ * while it is checked out, would crash the process. A lost client, or one a
+ * failure left in doubt (`discardOnError`), is discarded rather than put back.
+ */
+export async function withClient<T>(pool: Pool, fn: (client: PoolClient, lost: () => Error | undefined) => Promise<T>, discardOnError = false): Promise<T> {
   const client = await pool.connect();
-  // A connection lost mid-transaction fails the statement in flight; the client's own 'error' event, unhandled while it is
-  // checked out, would crash the process. The lost client is discarded, not put back in the pool.
   let lost: Error | undefined;
   const onError = (err: Error) => (lost = err);
   client.on('error', onError);
   try {
-    await client.query('BEGIN');
-    const result = await fn(client);
-    await client.query('COMMIT');
-    return result;
+    return await fn(client, () => lost);
   } catch (err) {
-    if (!lost) await client.query('ROLLBACK').catch(() => undefined);
+    if (discardOnError) lost ??= err as Error;
     throw err;
   } finally {
     client.off('error', onError);
     client.release(lost);
   }
+}
+
+/** Runs fn in one transaction; any throw rolls everything back. */
+export function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  return withClient(pool, async (client, lost) => {
+    try {
+      await client.query('BEGIN');
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      if (!lost()) await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+  });
 }
 
 /**
