@@ -9,7 +9,7 @@ declare const WebAssembly: {
 type WasmModule = { readonly wasmModule: unique symbol };
 
 /** The exports of ml/gbdt/wasm/kernels.ts; every pointer is a byte offset into the instance's memory. */
-export interface KernelExports {
+interface KernelExports {
   memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
   heapBase(): number;
   buildAll(hist: number, codes: number, order: number, gh: number, start: number, end: number, features: number): void;
@@ -109,11 +109,16 @@ export function gradientsInKernels(y: Float64Array, raw: Float64Array, grad: Flo
   hess.set(mem.f64.subarray(hessAt / 8, hessAt / 8 + n));
 }
 
-/** The bins of a row-major matrix's values (binFeature), row-major and feature-major. */
+/**
+ * The bins of a row-major matrix's values (binFeature), row-major and
+ * feature-major. In a memory of its own, dropped on return: it holds a copy of
+ * the whole matrix, which a process kept for later trainings would never give back.
+ */
 export function binInKernels(x: Float64Array, rows: number, edges: Float32Array[]): { codes: Uint8Array; columns: Uint8Array } {
   const F = edges.length;
   const cells = rows * F;
-  const { mem, at } = scratchOf(8 * cells + 2 * align(cells) + 4 * 256);
+  const mem = new KernelMemory();
+  const at = mem.alloc(8 * cells + 2 * align(cells) + 4 * 256);
   const [xAt, codesAt, columnsAt, edgesAt] = [at, at + 8 * cells, at + 8 * cells + align(cells), at + 8 * cells + 2 * align(cells)];
   mem.f64.set(x, xAt / 8);
   const f32 = new Float32Array(mem.f64.buffer);

@@ -144,17 +144,14 @@ function repeatedWithNoise(d: Dataset, times: number, categorical: boolean[]): D
   return { ids: Array.from({ length: d.rows * times }, (_, i) => String(i)), x, y, rows: d.rows * times, features: d.features };
 }
 
-/** Training time against the number of rows: the split's training rows, and 4× them (repeated with noise), both sides. */
-function scaling(c: Case, dir: string): boolean {
-  const { spec, split } = c;
-  const train = toDataset(split.train, spec);
+/** Training time against the number of rows: the comparison's training (1×), and 4× its rows (repeated with noise), both sides. */
+function scaling(c: Case, dir: string, once: Compared): boolean {
+  const { spec } = c;
+  const { train, testFile, ours: ours1, xgb: xgb1 } = once;
   const bigFile = path.join(dir, `${spec.name}-train-x4.csv`);
   fs.writeFileSync(bigFile, toCsv(repeatedWithNoise(train, 4, spec.features.map((f) => f.type === 'category'))));
-  const trainFile = path.join(dir, `${spec.name}-train.csv`);
-  const testFile = path.join(dir, `${spec.name}-test.csv`);
   const out = path.join(dir, `${spec.name}-scaling.txt`);
-  const [ours1, ours4] = [ourSideOf(spec, trainFile, testFile, out), ourSideOf(spec, bigFile, testFile, out)];
-  const [xgb1, xgb4] = [xgboostSide(spec, trainFile, testFile, out), xgboostSide(spec, bigFile, testFile, out)];
+  const [ours4, xgb4] = [ourSideOf(spec, bigFile, testFile, out), xgboostSide(spec, bigFile, testFile, out)];
   const ratio = ours4.trainSeconds / ours1.trainSeconds;
   say(`\nscaling (${spec.name}): ${train.rows} rows vs ${4 * train.rows} (the same rows 4×, numbers moved by up to ±1%)`);
   say(`trainer                  1× s     4× s    ratio`);
@@ -174,18 +171,30 @@ interface Case {
   figures: (y: number[], p: number[]) => { name: string; value: number; better: 'higher' | 'lower' }[];
 }
 
-async function compare(c: Case, dir: string): Promise<{ quality: boolean; cost: boolean }> {
+/** A comparison's verdicts, and what the scaling row reuses of it: the training data, the test file, both sides' runs. */
+interface Compared {
+  quality: boolean;
+  cost: boolean;
+  train: Dataset;
+  testFile: string;
+  ours: Side;
+  xgb: Side;
+}
+
+async function compare(c: Case, dir: string): Promise<Compared> {
   const { spec, split } = c;
   const trainFile = path.join(dir, `${spec.name}-train.csv`);
   const testFile = path.join(dir, `${spec.name}-test.csv`);
+  const train = toDataset(split.train, spec);
   const test = toDataset(split.test, spec);
-  fs.writeFileSync(trainFile, toCsv(toDataset(split.train, spec)));
+  fs.writeFileSync(trainFile, toCsv(train));
   fs.writeFileSync(testFile, toCsv(test));
   const objective = objectiveOf(spec);
   say(`\n${c.title}: ${split.train.length} train / ${split.test.length} test rows (${c.splitNote}), ${spec.features.length} features, objective ${objective.name}`);
 
-  const xgb = xgboostSide(spec, trainFile, testFile, path.join(dir, `${spec.name}-xgb.txt`));
-  const xgbPredictions = fs.readFileSync(path.join(dir, `${spec.name}-xgb.txt`), 'utf8').trim().split('\n').map(Number);
+  const xgbOut = path.join(dir, `${spec.name}-xgb.txt`);
+  const xgb = xgboostSide(spec, trainFile, testFile, xgbOut);
+  const xgbPredictions = fs.readFileSync(xgbOut, 'utf8').trim().split('\n').map(Number);
   const oursOut = path.join(dir, `${spec.name}-ours.txt`);
   const ours = ourSideOf(spec, trainFile, testFile, oursOut);
   const ourPredictions = fs.readFileSync(oursOut, 'utf8').split('\n').map(Number);
@@ -211,7 +220,7 @@ async function compare(c: Case, dir: string): Promise<{ quality: boolean; cost: 
   const memory = ours.peakRssMb / xgb.peakRssMb;
   say(`train time ratio (ours / xgboost): ${ratio.toFixed(2)}x   target <= 1.0x: ${verdict(ratio <= 1)}   peak memory ratio: ${memory.toFixed(2)}x   target <= 1.0x: ${verdict(memory <= 1)}`);
   say(`ONNX parity (max |onnxruntime - ours| / max(1, |ours|) over ${onnx.length} test outputs): ${parity.toExponential(2)}   target <= 1e-5: ${verdict(parity <= 1e-5)}`);
-  return { quality: met && parity <= 1e-5, cost: ratio <= 1 && memory <= 1 };
+  return { quality: met && parity <= 1e-5, cost: ratio <= 1 && memory <= 1, train, testFile, ours, xgb };
 }
 
 const binaryFigures = (y: number[], p: number[]) => [
@@ -271,11 +280,13 @@ async function main(): Promise<void> {
   const only = arg('cases', '').split(',').filter(Boolean);
   say(`params: ${params.trees} rounds, depth ${params.maxDepth}, learning rate ${params.learningRate}, lambda ${params.lambda}, min child weight ${params.minChildWeight}, ${params.maxBins + 1} bins, 1 thread, no early stopping`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-gbdt-'));
-  const results: { quality: boolean; cost: boolean }[] = [];
+  const results: Compared[] = [];
   let scales = true;
   try {
-    for (const c of cases) if (only.length === 0 || only.includes(c.spec.name)) results.push(await compare(c, dir));
-    if (only.length === 0 || only.includes(cases[0].spec.name)) scales = scaling(cases[0], dir);
+    const run = cases.filter((c) => only.length === 0 || only.includes(c.spec.name));
+    for (const c of run) results.push(await compare(c, dir));
+    // Printed last, as the comparison tables come first.
+    if (run[0] === cases[0]) scales = scaling(cases[0], dir, results[0]);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
