@@ -114,11 +114,23 @@ export const rolloutTurnSignal = defineSignal('rolloutTurn');
 
 export const loopWorkflowId = (model: string) => `factory-loop-${model}`;
 
+/** A phase a rollout entered: when its window began (ISO time), and for a canary the share it answered. */
+export interface RolloutStep {
+  phase: RolloutPhase;
+  at: string;
+  canaryPercent?: number;
+}
+
 export interface RolloutStatus {
   model: string;
   version: number;
   championVersion?: number;
   phase: RolloutPhase;
+  /**
+   * Every phase entered so far, so a client that looks now and then misses
+   * none. Absent in answers from a worker build older than it.
+   */
+  timeline?: RolloutStep[];
   canaryPercent: number;
   paused: boolean;
   /** Time spent in the current phase, paused time excluded, against what the phase needs. */

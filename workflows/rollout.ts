@@ -3,7 +3,7 @@ import type { LogWindow, PipelineOutcome, ReplicaExpectation, RolloutPhase } fro
 import { judgeRollout } from '../ml/rollout-guard';
 import { durationMs } from '../specs/duration';
 import { chat, replicas, rollout } from './activities';
-import { abortRolloutUpdate, pauseRolloutUpdate, resumeRolloutUpdate, rolloutStatusQuery, type RolloutControl, type RolloutStatus } from '../contracts/messages';
+import { abortRolloutUpdate, pauseRolloutUpdate, resumeRolloutUpdate, rolloutStatusQuery, type RolloutControl, type RolloutStatus, type RolloutStep } from '../contracts/messages';
 import { causeOf, rolloutDetails } from './details';
 import { steering } from './steering';
 
@@ -33,7 +33,9 @@ export async function rolloutWorkflow(input: { model: string; version: number; a
   const { rolloutId, policy, championVersion, operators, publicKeys } = await rollout.beginRollout({ ...input, workflowId });
   // Rollouts recorded before maxDuration existed carry none in their policy (and do not use it: see `bounded`).
   const endBy = Date.now() + durationMs(policy.maxDuration ?? '24h');
-  const s: RolloutStatus = { model, version, championVersion, phase: 'checking', canaryPercent: 0, paused: false, elapsedMs: 0, phaseMs: 0 };
+  const timeline: RolloutStep[] = [{ phase: 'checking', at: new Date().toISOString() }];
+  const reached = (phase: RolloutPhase, at = new Date().toISOString(), canaryPercent?: number) => timeline.push({ phase, at, ...(canaryPercent && { canaryPercent }) });
+  const s: RolloutStatus = { model, version, championVersion, phase: 'checking', timeline, canaryPercent: 0, paused: false, elapsedMs: 0, phaseMs: 0 };
   let abort: RolloutControl | undefined;
   const show = () => setCurrentDetails(rolloutDetails(s));
   const { check: steerable, signed } = steering({
@@ -72,6 +74,7 @@ export async function rolloutWorkflow(input: { model: string; version: number; a
     Object.assign(s, { phase, canaryPercent, elapsedMs: 0, phaseMs: 0, stats: undefined, verdict: undefined });
     show();
     const { at } = await move();
+    reached(phase, at, canaryPercent);
     void post({ phase, canaryPercent, note: s.note });
     return at;
   };
@@ -109,6 +112,7 @@ export async function rolloutWorkflow(input: { model: string; version: number; a
     CancellationScope.nonCancellable(async (): Promise<RolloutOutcome> => {
       const { restoredChampion } = await rollout.rollBack({ rolloutId, model, version, reason, actor: abort?.by ?? 'factory', workflowId });
       Object.assign(s, { phase: 'rolled_back', reason, canaryPercent: 0 });
+      reached('rolled_back');
       show();
       const back = restoredChampion ?? championVersion;
       if (back !== undefined) await awaitReplicas({ champion: back, candidate: null });
@@ -119,6 +123,7 @@ export async function rolloutWorkflow(input: { model: string; version: number; a
   const complete = async (previousChampion?: number): Promise<RolloutOutcome> => {
     await rollout.completeRollout({ rolloutId, model, version, workflowId });
     Object.assign(s, { phase: 'completed' });
+    reached('completed');
     show();
     await post({ phase: 'completed' });
     return { status: 'promoted', version, previousChampion };

@@ -1,4 +1,4 @@
-import { rolloutStatusQuery, rolloutWorkflowId, type RolloutStatus } from '../../contracts/messages';
+import { rolloutStatusQuery, rolloutWorkflowId, type RolloutStatus, type RolloutStep } from '../../contracts/messages';
 import type { PipelineOutcome } from '../../contracts/payloads';
 import { callApprovals, verifiedCaller } from './approvals-client';
 import { CliError, notAVersion, parseVersion, requireModel, type CliContext } from './context';
@@ -30,19 +30,28 @@ export function describeRolloutStatus(s: RolloutStatus): string {
   return `${head}${time}${guard}${waiting}${s.note ? `\n  ${s.note}` : ''}${s.reason ? `\n  rolled back: ${s.reason}` : ''}`;
 }
 
-/** Prints each change of a rollout's phase until the pipeline that started it ends, and returns how it ended. */
+/** Prints each phase a rollout enters, and each pause, until the pipeline that started it ends, and returns how it ended. */
 export async function followRollout(ctx: CliContext, model: string, version: number, pipelineId: string, print: (s: string) => void): Promise<PipelineOutcome> {
   const handle = ctx.client.workflow.getHandle(rolloutWorkflowId(model, version));
   let last = '';
+  let shown = 0;
+  const say = (line: string, note?: string) => line !== last && print(`  rollout: ${(last = line)}${note ? ` (${note})` : ''}`);
+  const step = (t: Omit<RolloutStep, 'at'>) => `${t.phase}${t.canaryPercent ? ` at ${t.canaryPercent}%` : ''}`;
   // The rollout starts a moment after the decision; the pipeline's result covers it and anything before it.
   const done = ctx.client.workflow.getHandle(pipelineId).result() as Promise<PipelineOutcome>;
   let finished = false;
   void done.finally(() => (finished = true)).catch(() => undefined);
-  while (!finished) {
+  // One more look once it has ended: the last phases are entered just before.
+  for (let over = false; !over; ) {
+    over = finished;
     const s = await handle.query(rolloutStatusQuery).catch(() => undefined);
-    const line = s && `${s.phase}${s.paused ? ' (paused)' : ''}${s.phase === 'canary' ? ` at ${s.canaryPercent}%` : ''}`;
-    if (line && line !== last) print(`  rollout: ${(last = line)}${s.note ? ` (${s.note})` : ''}`);
-    await Promise.race([done.catch(() => undefined), new Promise((r) => setTimeout(r, 1000))]);
+    if (s) {
+      // Phases entered between two looks come from the timeline; then where it stands now (said once).
+      for (const t of s.timeline?.slice(shown) ?? []) say(step(t), t.phase === s.phase ? s.note : undefined);
+      shown = s.timeline?.length ?? 0;
+      say(`${step({ phase: s.phase, canaryPercent: s.phase === 'canary' ? s.canaryPercent : undefined })}${s.paused ? ' (paused)' : ''}`, s.note);
+    }
+    if (!over) await Promise.race([done.catch(() => undefined), new Promise((r) => setTimeout(r, 1000))]);
   }
   return done;
 }

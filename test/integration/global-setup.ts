@@ -25,7 +25,13 @@ const PEOPLE: { id: string; groups: string[]; slack?: { teamId: string; userId: 
  */
 export default async function globalSetup(): Promise<void> {
   const dataDir = path.resolve(__dirname, '../../../.factory/test-stack');
-  Object.assign(process.env, { ...(await privateStackEnv(dataDir)), LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' });
+  Object.assign(process.env, {
+    ...(await privateStackEnv(dataDir)),
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    // One priority for the whole test stack: the tests' own traffic runs flat out on this host (no real deployment has its clients
+    // there), and behind it a niced Temporal, PostgreSQL and S3 would starve. test/unit/priority.test.ts covers the priorities.
+    FACTORY_BACKGROUND_NICE: process.env.FACTORY_BACKGROUND_NICE ?? '0',
+  });
   const stack = await startStack(loadEnv());
   (globalThis as Record<string, unknown>).__factoryStack = stack;
 

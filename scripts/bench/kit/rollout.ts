@@ -1,5 +1,4 @@
 import type { Client } from '@temporalio/client';
-import { tsToMs } from '@temporalio/common/lib/time';
 import { TASK_QUEUES } from '../../../config/task-queues';
 import { rolloutStatusQuery, rolloutWorkflowId } from '../../../contracts/messages';
 import { now, sleep } from './timing';
@@ -44,16 +43,9 @@ export class Rollouts {
     }
     const outcome = await result;
     const end = now();
-    // When each phase began, from the workflow's history: setRolloutPhase completing moves the replicas.
-    const phases = [{ phase: 'checking', at: start }];
-    const scheduled = new Map<string, string>();
-    for (const e of (await handle.fetchHistory()).events ?? []) {
-      const s = e.activityTaskScheduledEventAttributes;
-      if (s?.activityType?.name === 'setRolloutPhase') scheduled.set(String(e.eventId), JSON.parse(Buffer.from(s.input!.payloads![0].data!).toString()).phase);
-      const c = e.activityTaskCompletedEventAttributes;
-      const phase = c && scheduled.get(String(c.scheduledEventId));
-      if (phase) phases.push({ phase, at: tsToMs(e.eventTime) });
-    }
+    // When each phase began, from the rollout's own timeline (a window's start is when the replicas were told to move).
+    const { timeline } = await handle.query(rolloutStatusQuery);
+    const phases = timeline!.map((t) => ({ phase: t.phase, at: Date.parse(t.at) }));
     return { version, outcome, start, end, phases };
   }
 }
