@@ -3,7 +3,8 @@ import { LIST, VARCHAR, listValue } from '@duckdb/node-api';
 import { ident, literal, withDuckDB } from './duckdb';
 import { NUMBER } from '../specs/data-batch';
 import { isStringCategory } from '../specs/feature-encoding';
-import { labelColumn, rowKeyColumn, type ModelSpec } from '../specs/model-spec';
+import { rowKeyColumn, type ModelSpec } from '../specs/model-spec';
+import { labelColumn } from '../specs/label';
 import { csvLine } from './csv';
 
 /**

@@ -1,4 +1,5 @@
-import { labelClasses, type ModelSpec } from '../specs/model-spec';
+import { type ModelSpec } from '../specs/model-spec';
+import { labelClasses } from '../specs/label';
 import type { Dataset } from './dataset';
 import type { Metrics } from './policy';
 import { curves, fairness, quality, worstFairness, type Curves, type FairnessReport, type Quality } from './quality';

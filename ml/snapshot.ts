@@ -1,7 +1,8 @@
 import { readParquetColumns } from '../data/parquet';
 import type { BatchRow } from '../specs/data-batch';
 import { encodeValue, isStringCategory } from '../specs/feature-encoding';
-import { labelColumn, rowKeyColumn, type ModelSpec } from '../specs/model-spec';
+import { rowKeyColumn, type ModelSpec } from '../specs/model-spec';
+import { labelColumn } from '../specs/label';
 import type { Dataset } from './dataset';
 
 /**

@@ -1,4 +1,5 @@
-import { labelClasses, type ModelSpec, type TrainerSpec } from '../specs/model-spec';
+import { type ModelSpec, type TrainerSpec } from '../specs/model-spec';
+import { labelClasses } from '../specs/label';
 import type { Dataset } from './dataset';
 
 export interface TrainProgress {

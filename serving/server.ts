@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { bearerTokens } from '../config/bearer';
 import { answerErrorsWithReasons } from '../config/http-errors';
 import { registry } from '../config/metrics';
-import { labelClasses } from '../specs/model-spec';
+import { labelClasses } from '../specs/label';
 import { loggedScores, predictions, readBody } from './predict-body';
 import { logger } from '../config/logger';
 import { latencyObserved, requestsCounted, servingMetrics } from './metrics';

@@ -2,7 +2,8 @@ import crypto from 'node:crypto';
 import { z } from 'zod';
 import { CsvError, csvLine, detectDelimiter, readCsv, writeCsv } from '../data/csv';
 import { isListed, isStringCategory, type FeatureValue } from './feature-encoding';
-import { labelClasses, labelColumn, regressionObjective, rowKeyColumn, type FeatureSpec, type ModelSpec } from './model-spec';
+import { rowKeyColumn, type FeatureSpec, type ModelSpec } from './model-spec';
+import { labelClasses, labelColumn, regressionObjective } from './label';
 
 /** A number as batches, snapshots and price curves write it: no "inf", "0x10", "1_000" or padding. */
 export const NUMBER = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;

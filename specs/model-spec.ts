@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CRITERION_NAMES, measuredFor, TASK_METRICS } from '../ml/criteria';
 import { DURATION } from './duration';
+import { labelColumn } from './label';
 
 /** A duration Temporal understands ("90s", "15m", "72h", "7d"). */
 export const durationSchema = z
@@ -465,21 +466,7 @@ export function dataSchemaOf(spec: ModelSpec): Pick<ModelSpec, 'task' | 'idColum
   return { task, idColumn, timeColumn, label, features, validation };
 }
 
-/** The classes of a multiclass label, in their fixed order; its class k is the model's output k. */
-export function labelClasses(spec: Pick<ModelSpec, 'label'>): (string | number)[] | undefined {
-  return typeof spec.label === 'string' ? undefined : spec.label.classes;
-}
-
-/** The regression objective: squared error unless the label says poisson. */
-export function regressionObjective(spec: Pick<ModelSpec, 'label'>): 'squared-error' | 'poisson' {
-  return (typeof spec.label === 'string' ? undefined : spec.label.objective) ?? 'squared-error';
-}
 export type LabelSpec = z.infer<typeof labelSchema>;
-
-/** The column that holds the label, in either form of `label`: every reader of the label column asks here. */
-export function labelColumn(spec: { label: LabelSpec }): string {
-  return typeof spec.label === 'string' ? spec.label : spec.label.column;
-}
 
 /** The row key of a model's canonical CSV and snapshots: its id column, or CONTENT_ID_COLUMN where rows are known by content. */
 export function rowKeyColumn(spec: Pick<ModelSpec, 'idColumn'>): string {

@@ -1,4 +1,5 @@
-import { labelClasses, regressionObjective, type ModelSpec } from '../../specs/model-spec';
+import { type ModelSpec } from '../../specs/model-spec';
+import { labelClasses, regressionObjective } from '../../specs/label';
 import { gradientsInKernels } from './kernels';
 
 /**

@@ -18,15 +18,15 @@ import { loadEnv, sharedText } from '../../config/env';
 import { creditDefaultText } from '../../data/credit-default';
 import { writeCsv } from '../../data/csv';
 import { toDataset, type Dataset } from '../../ml/dataset';
-import { gbdtToOnnx } from '../../ml/gbdt/onnx';
 import { objectiveOf, type Objective } from '../../ml/gbdt/objectives';
-import { fitGbdt, predictGbdt } from '../../ml/gbdt/train';
 import { auc, logLoss } from '../../ml/metrics';
 import { prng } from '../../ml/random';
 import { OnnxScorer } from '../../ml/scoring';
 import { validateBatch, type BatchRow } from '../../specs/data-batch';
-import { gbdtSchema, labelClasses, type FeatureSpec, type ModelSpec } from '../../specs/model-spec';
+import { gbdtSchema, type ModelSpec } from '../../specs/model-spec';
+import { labelClasses } from '../../specs/label';
 import { multiclassQuality, regressionQuality } from '../../ml/task-quality';
+import { anonymous, type SideJob } from './gbdt-side';
 import { arg, runMain, say } from './kit/cli';
 import { ROOT, shippedSpec } from './kit/repo';
 import { verdict } from './kit/cli';
@@ -66,46 +66,11 @@ function stratified(rows: BatchRow[]): { train: BatchRow[]; test: BatchRow[] } {
   return { train, test };
 }
 
-/** The columns as the two trainers see them: numbers, in the spec's order. */
-const anonymous = (n: number): FeatureSpec[] => Array.from({ length: n }, (_, i) => ({ name: `f${i}`, type: 'number' }));
-
 /** Label first, then the encoded features (string categories as their codes, specs/feature-encoding.ts): what both sides read. */
 const toCsv = (d: Dataset) => writeCsv(d.ids.map((_, i) => [d.y[i], ...d.x.subarray(i * d.features, (i + 1) * d.features)]));
 
 /** The XGBoost objective of each of ours. */
 const XGB_OBJECTIVE: Record<Objective['name'], string> = { logistic: 'binary:logistic', softmax: 'multi:softprob', 'squared-error': 'reg:squarederror', poisson: 'count:poisson' };
-
-/** Our side runs in a child process so its peak RSS is its own. */
-function ourSide(trainFile: string, testFile: string, outFile: string, taskJson: string): void {
-  const task = JSON.parse(taskJson) as Pick<ModelSpec, 'task' | 'label'> & { categorical: boolean[] };
-  // The numbers straight into a dataset, line by line, as np.loadtxt reads them on the other side: peak memory is the trainer's, not a CSV library's.
-  const read = (f: string): Dataset => {
-    const lines = fs.readFileSync(f, 'utf8').split('\n').filter((line) => line !== '');
-    const features = lines[0].split(',').length - 1;
-    const x = new Float64Array(lines.length * features);
-    const y = new Float64Array(lines.length);
-    lines.forEach((line, i) => {
-      const cells = line.split(',');
-      y[i] = Number(cells[0]);
-      for (let j = 0; j < features; j++) x[i * features + j] = cells[j + 1] === '' ? NaN : Number(cells[j + 1]);
-    });
-    return { ids: lines.map((_, i) => String(i)), x, y, rows: lines.length, features };
-  };
-  const train = read(trainFile);
-  const test = read(testFile);
-  const empty = toDataset([], { features: anonymous(train.features) });
-  const cpu0 = process.cpuUsage();
-  const wall0 = process.hrtime.bigint();
-  const model = fitGbdt(train, empty, params, { objective: objectiveOf(task), categorical: task.categorical });
-  const wall = Number(process.hrtime.bigint() - wall0) / 1e9;
-  const cpu = process.cpuUsage(cpu0);
-  const predictions = predictGbdt(model, test);
-  fs.writeFileSync(outFile, Array.from(predictions).join('\n'));
-  // Taken where the XGBoost side takes it, after training and predicting: the ONNX export that follows has no counterpart there.
-  const peakRssMb = process.resourceUsage().maxRSS / 1024;
-  fs.writeFileSync(`${outFile}.onnx`, gbdtToOnnx(model, anonymous(train.features), 'bench'));
-  process.stdout.write(JSON.stringify({ trainSeconds: wall, cpuSeconds: (cpu.user + cpu.system) / 1e6, peakRssMb, trees: model.trees.length }));
-}
 
 interface Side {
   trainSeconds: number;
@@ -123,10 +88,10 @@ function xgboostSide(spec: ModelSpec, trainFile: string, testFile: string, outFi
   return JSON.parse(run.stdout.trim().split('\n').pop()!) as Side & { version: string };
 }
 
-/** Ours on the given files, in its own process (ourSide). */
+/** Ours on the given files, in its own process (gbdt-side.ts). */
 function ourSideOf(spec: ModelSpec, trainFile: string, testFile: string, outFile: string): Side {
-  const task = JSON.stringify({ task: spec.task, label: spec.label, categorical: spec.features.map((f) => f.type === 'category') });
-  return JSON.parse(execFileSync(process.execPath, [__filename, '--our-side', trainFile, testFile, outFile, task], { encoding: 'utf8' })) as Side;
+  const job: SideJob = { params, task: spec.task, label: spec.label, categorical: spec.features.map((f) => f.type === 'category') };
+  return JSON.parse(execFileSync(process.execPath, [path.join(__dirname, 'gbdt-side.js'), trainFile, testFile, outFile, JSON.stringify(job)], { encoding: 'utf8' })) as Side;
 }
 
 /** The training rows `times` over, each copy after the first with its numbers moved by up to ±1% (seeded), so the copies bin apart. */
@@ -248,7 +213,6 @@ const multiclassFigures = (classes: (string | number)[]) => (y: number[], p: num
 const BIKE_TEST_FROM = Date.parse('2012-10-01T00:00:00Z');
 
 async function main(): Promise<void> {
-  if (process.argv[2] === '--our-side') return ourSide(process.argv[3], process.argv[4], process.argv[5], process.argv[6]);
   const env = loadEnv();
   const credit = shippedSpec();
   const bike = shippedSpec(undefined, 'bike-sharing');

@@ -12,7 +12,8 @@ import { splitDataset, toDataset } from '../../ml/dataset';
 import { readSnapshot, readSnapshotRows } from '../../ml/snapshot';
 import { splitRows } from '../../ml/split';
 import { fromCanonicalCsv, toCanonicalCsv, validateBatch, type BatchRow } from '../../specs/data-batch';
-import { labelColumn, parseModelSpec, rowKeyColumn, type ModelSpec } from '../../specs/model-spec';
+import { parseModelSpec, rowKeyColumn, type ModelSpec } from '../../specs/model-spec';
+import { labelColumn } from '../../specs/label';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const raw = parse(fs.readFileSync(path.join(ROOT, 'models/credit-default.yaml'), 'utf8'));

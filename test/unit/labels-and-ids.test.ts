@@ -6,7 +6,8 @@ import { buildParquetSnapshot, snapshotColumns } from '../../data/parquet';
 import { replayBatches } from '../../data/replay';
 import { readSnapshot } from '../../ml/snapshot';
 import { contentId, fromCanonicalCsv, toCanonicalCsv, validateBatch } from '../../specs/data-batch';
-import { CONTENT_ID_COLUMN, labelColumn, parseModelSpec, rowKeyColumn } from '../../specs/model-spec';
+import { CONTENT_ID_COLUMN, parseModelSpec, rowKeyColumn } from '../../specs/model-spec';
+import { labelColumn } from '../../specs/label';
 import { toySpec } from './toy-spec';
 
 const base = toySpec;

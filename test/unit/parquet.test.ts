@@ -7,7 +7,8 @@ import { loadEnv } from '../../config/env';
 import { creditDefaultText } from '../../data/credit-default';
 import { buildParquetSnapshot, columnStats, readParquetColumns, snapshotColumns, type SnapshotColumn } from '../../data/parquet';
 import { toCanonicalCsv, validateBatch, type BatchRow } from '../../specs/data-batch';
-import { labelColumn, parseModelSpec, rowKeyColumn } from '../../specs/model-spec';
+import { parseModelSpec, rowKeyColumn } from '../../specs/model-spec';
+import { labelColumn } from '../../specs/label';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const spec = parseModelSpec(parse(fs.readFileSync(path.join(ROOT, 'models/credit-default.yaml'), 'utf8')));
