@@ -19,7 +19,7 @@ interface KernelExports {
   bestThreshold(hist: number, nBins: number, g: number, h: number, parent: number, lambda: number, minChildWeight: number, bestGain: number, out: number): number;
   logisticGradients(y: number, raw: number, grad: number, hess: number, n: number): void;
   poissonGradients(y: number, raw: number, grad: number, hess: number, n: number, maxDeltaStep: number): void;
-  binFeature(x: number, rows: number, features: number, f: number, edges: number, nEdges: number, codes: number, columns: number): void;
+  binFeature(values: number, rows: number, features: number, f: number, edges: number, nEdges: number, codes: number, columns: number): void;
   partition(order: number, scratch: number, column: number, goesLeft: number, start: number, end: number): number;
 }
 
@@ -111,20 +111,22 @@ export function gradientsInKernels(y: Float64Array, raw: Float64Array, grad: Flo
 
 /**
  * The bins of a row-major matrix's values (binFeature), row-major and
- * feature-major. In a memory of its own, dropped on return: it holds a copy of
- * the whole matrix, which a process kept for later trainings would never give back.
+ * feature-major. In a memory of its own, dropped on return, that holds one
+ * feature's values at a time: a copy of the whole matrix would add its size
+ * to the training's peak memory.
  */
 export function binInKernels(x: Float64Array, rows: number, edges: Float32Array[]): { codes: Uint8Array; columns: Uint8Array } {
   const F = edges.length;
   const cells = rows * F;
   const mem = new KernelMemory();
-  const at = mem.alloc(8 * cells + 2 * align(cells) + 4 * 256);
-  const [xAt, codesAt, columnsAt, edgesAt] = [at, at + 8 * cells, at + 8 * cells + align(cells), at + 8 * cells + 2 * align(cells)];
-  mem.f64.set(x, xAt / 8);
+  const at = mem.alloc(8 * rows + 2 * align(cells) + 4 * 256);
+  const [valuesAt, codesAt, columnsAt, edgesAt] = [at, at + 8 * rows, at + 8 * rows + align(cells), at + 8 * rows + 2 * align(cells)];
   const f32 = new Float32Array(mem.f64.buffer);
+  const values = mem.f64.subarray(valuesAt / 8, valuesAt / 8 + rows);
   for (let f = 0; f < F; f++) {
+    for (let r = 0; r < rows; r++) values[r] = x[r * F + f];
     f32.set(edges[f], edgesAt / 4);
-    mem.kernels.binFeature(xAt, rows, F, f, edgesAt, edges[f].length, codesAt, columnsAt);
+    mem.kernels.binFeature(valuesAt, rows, F, f, edgesAt, edges[f].length, codesAt, columnsAt);
   }
   return { codes: mem.u8.slice(codesAt, codesAt + cells), columns: mem.u8.slice(columnsAt, columnsAt + cells) };
 }

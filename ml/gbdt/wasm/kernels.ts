@@ -146,14 +146,14 @@ export function poissonGradients(y: usize, raw: usize, grad: usize, hess: usize,
 }
 
 /**
- * Bins feature f of a row-major float64 matrix (rows × features) into codes
- * (row-major) and columns (feature-major): 0 for NaN, else 1 + the first of
- * the nEdges ascending float32 edges at or above the value taken as float32.
+ * Bins feature f's values (rows float64s, one per row) into codes (row-major,
+ * features per row) and columns (feature-major): 0 for NaN, else 1 + the first
+ * of the nEdges ascending float32 edges at or above the value taken as float32.
  */
-export function binFeature(x: usize, rows: i32, features: i32, f: i32, edges: usize, nEdges: i32, codes: usize, columns: usize): void {
+export function binFeature(values: usize, rows: i32, features: i32, f: i32, edges: usize, nEdges: i32, codes: usize, columns: usize): void {
   const F = <usize>features;
   for (let r: usize = 0; r < <usize>rows; r++) {
-    const v = load<f64>(x + ((r * F + <usize>f) << 3));
+    const v = load<f64>(values + (r << 3));
     let b: i32 = 0;
     if (v == v) {
       // The first edge >= v (a value above every edge takes the last), by a binary search without branches to mispredict.
