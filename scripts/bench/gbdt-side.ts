@@ -20,46 +20,82 @@ export type SideJob = Pick<ModelSpec, 'task' | 'label'> & { params: GbdtParams; 
 export const anonymous = (n: number): FeatureSpec[] => Array.from({ length: n }, (_, i) => ({ name: `f${i}`, type: 'number' }));
 
 /**
- * The numbers straight into a dataset, from the file's bytes: a cell of
- * digits is read as it goes, any other through Number(), and no line is kept,
- * as np.loadtxt reads them on the other side: peak memory is the trainer's,
- * not a CSV reader's.
+ * The numbers straight into a dataset, from the file's bytes a chunk at a
+ * time: a cell of digits is read as it goes, any other through Number(), and
+ * neither the file nor a line is kept, as np.loadtxt reads them on the other
+ * side: peak memory is the trainer's, not a CSV reader's.
  */
 function read(file: string): Dataset {
-  const bytes = fs.readFileSync(file);
+  // First pass: the shape (lines with something on them; cells on the first line).
   let rows = 0;
-  for (let i = 0; i < bytes.length; i++) if (bytes[i] === 0x0a && i > 0 && bytes[i - 1] !== 0x0a) rows++;
-  if (bytes.length > 0 && bytes[bytes.length - 1] !== 0x0a) rows++;
+  let features = -1;
   let cells = 1;
-  for (let i = 0; i < bytes.length && bytes[i] !== 0x0a; i++) if (bytes[i] === 0x2c) cells++;
-  const features = cells - 1;
+  let blank = true;
+  eachChunk(file, (chunk, n) => {
+    for (let i = 0; i < n; i++) {
+      const b = chunk[i];
+      if (b === NEWLINE) {
+        if (!blank) rows++;
+        if (!blank && features < 0) features = cells - 1;
+        blank = true;
+      } else {
+        blank = false;
+        if (b === COMMA && features < 0) cells++;
+      }
+    }
+  });
+  if (!blank) rows++;
+  if (features < 0) features = cells - 1;
   const x = new Float64Array(rows * features);
   const y = new Float64Array(rows);
+  // Second pass: each cell's bytes, carried over a chunk's end when a cell straddles it.
+  const cell = Buffer.alloc(64);
+  let length = 0;
   let row = 0;
-  let cell = 0;
-  let start = 0;
-  for (let i = 0; i <= bytes.length; i++) {
-    const b = i < bytes.length ? bytes[i] : 0x0a;
-    if (b !== 0x2c && b !== 0x0a) continue;
-    if (!(b === 0x0a && cell === 0 && i === start)) {
-      const v = cellValue(bytes, start, i);
-      if (cell === 0) y[row] = v;
-      else x[row * features + cell - 1] = v;
-      cell++;
-      if (b === 0x0a) [row, cell] = [row + 1, 0];
+  let column = 0;
+  const end = () => {
+    const v = cellValue(cell, length);
+    if (column === 0) y[row] = v;
+    else x[row * features + column - 1] = v;
+    column++;
+    length = 0;
+  };
+  eachChunk(file, (chunk, n) => {
+    for (let i = 0; i < n; i++) {
+      const b = chunk[i];
+      if (b === COMMA) end();
+      else if (b === NEWLINE) {
+        if (column === 0 && length === 0) continue;
+        end();
+        [row, column] = [row + 1, 0];
+      } else if (length < cell.length) cell[length++] = b;
+      else throw new Error(`${file}: row ${row + 1}, column ${column + 1}: a cell longer than ${cell.length} bytes`);
     }
-    start = i + 1;
-  }
+  });
+  if (column > 0 || length > 0) end();
   return { ids: Array.from({ length: rows }, (_, i) => String(i)), x, y, rows, features };
 }
 
+const NEWLINE = 0x0a;
+const COMMA = 0x2c;
+
+function eachChunk(file: string, take: (chunk: Buffer, n: number) => void): void {
+  const chunk = Buffer.alloc(1 << 16);
+  const fd = fs.openSync(file, 'r');
+  try {
+    for (let n; (n = fs.readSync(fd, chunk, 0, chunk.length, null)) > 0; ) take(chunk, n);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** A cell's number: empty is missing (NaN), digits are summed exactly, anything else (a sign, a point, an exponent) goes through Number(). */
-function cellValue(bytes: Buffer, start: number, end: number): number {
-  if (start === end) return NaN;
+function cellValue(bytes: Buffer, length: number): number {
+  if (length === 0) return NaN;
   let v = 0;
-  for (let i = start; i < end; i++) {
+  for (let i = 0; i < length; i++) {
     const d = bytes[i] - 0x30;
-    if (d < 0 || d > 9) return Number(bytes.toString('latin1', start, end));
+    if (d < 0 || d > 9) return Number(bytes.toString('latin1', 0, length));
     v = v * 10 + d;
   }
   return v;
