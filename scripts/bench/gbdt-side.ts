@@ -1,14 +1,14 @@
 /**
  * Our side of the GBDT benchmark (scripts/bench/gbdt.ts), in a process of its
  * own so that its peak RSS is the trainer's: it loads the trainer's modules
- * and nothing else of the benchmark's (no ONNX Runtime, no schema library),
- * as the XGBoost side loads numpy and xgboost.
+ * and nothing else of the benchmark's (no ONNX Runtime, no schema library;
+ * the ONNX exporter once the peak is taken), as the XGBoost side loads numpy
+ * and xgboost.
  *
  *   node dist/scripts/bench/gbdt-side.js TRAIN.csv TEST.csv OUT '{"params":…,"task":…,"label":…,"categorical":[…]}'
  */
 import fs from 'node:fs';
-import { toDataset, type Dataset } from '../../ml/dataset';
-import { gbdtToOnnx } from '../../ml/gbdt/onnx';
+import type { Dataset } from '../../ml/dataset';
 import { objectiveOf } from '../../ml/gbdt/objectives';
 import { fitGbdt, predictGbdt, type GbdtParams } from '../../ml/gbdt/train';
 import type { FeatureSpec, ModelSpec } from '../../specs/model-spec';
@@ -104,7 +104,7 @@ function cellValue(bytes: Buffer, length: number): number {
 function ourSide(trainFile: string, testFile: string, outFile: string, job: SideJob): void {
   const train = read(trainFile);
   const test = read(testFile);
-  const empty = toDataset([], { features: anonymous(train.features) });
+  const empty: Dataset = { ids: [], x: new Float64Array(0), y: new Float64Array(0), rows: 0, features: train.features };
   const cpu0 = process.cpuUsage();
   const wall0 = process.hrtime.bigint();
   const model = fitGbdt(train, empty, job.params, { objective: objectiveOf(job), categorical: job.categorical });
@@ -114,6 +114,7 @@ function ourSide(trainFile: string, testFile: string, outFile: string, job: Side
   fs.writeFileSync(outFile, Array.from(predictions).join('\n'));
   // Taken where the XGBoost side takes it, after training and predicting: the ONNX export that follows has no counterpart there.
   const peakRssMb = process.resourceUsage().maxRSS / 1024;
+  const { gbdtToOnnx } = require('../../ml/gbdt/onnx') as typeof import('../../ml/gbdt/onnx');
   fs.writeFileSync(`${outFile}.onnx`, gbdtToOnnx(model, anonymous(train.features), 'bench'));
   process.stdout.write(JSON.stringify({ trainSeconds: wall, cpuSeconds: (cpu.user + cpu.system) / 1e6, peakRssMb, trees: model.trees.length }));
 }
