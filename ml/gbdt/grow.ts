@@ -60,8 +60,10 @@ export class TreeGrower {
   private readonly columns: number;
   private readonly order: number;
   private readonly scratch: number;
-  /** Per row, its gradient and hessian side by side, for the tree being grown. */
+  /** Per row, its gradient and hessian side by side, for the tree being grown, gathered from grad and hess (float64s by row). */
   private readonly gh: number;
+  private readonly grad: number;
+  private readonly hess: number;
   /** Which bins go left at the split being applied, a byte each. */
   private readonly leftBins: number;
   /** This tree's features (i32s), and per feature the span of its histogram that has bins (i32 pairs: offset, bytes). */
@@ -82,6 +84,8 @@ export class TreeGrower {
     this.order = m.alloc(4 * N);
     this.scratch = m.alloc(4 * N);
     this.gh = m.alloc(16 * N);
+    this.grad = m.alloc(8 * N);
+    this.hess = m.alloc(8 * N);
     this.leftBins = m.alloc(BINS);
     this.featureList = m.alloc(4 * F);
     this.spans = m.alloc(8 * F);
@@ -177,17 +181,12 @@ export class TreeGrower {
     const { rows: N } = this.bins;
     const m = this.mem;
     m.u32.set(rows, this.order / 4);
-    const gh = this.gh / 8;
-    const f64 = m.f64;
-    let g = 0;
-    let h = 0;
-    for (let k = 0; k < rows.length; k++) {
-      const r = rows[k];
-      f64[gh + 2 * r] = grad[r];
-      f64[gh + 2 * r + 1] = hess[r];
-      g += grad[r];
-      h += hess[r];
-    }
+    m.f64.set(grad, this.grad / 8);
+    m.f64.set(hess, this.hess / 8);
+    // In WebAssembly, as every per-row loop here: this method is large, and V8 optimises it only after most trees of a small data set are grown.
+    m.kernels.gatherGradients(this.gh, this.order, this.grad, this.hess, rows.length, this.found);
+    const g = m.f64[this.found / 8];
+    const h = m.f64[this.found / 8 + 1];
     m.i32.set(features, this.featureList / 4);
     for (let j = 0; j < features.length; j++) {
       m.i32[this.spans / 4 + 2 * j] = features[j] * FEATURE_BYTES;

@@ -12,6 +12,7 @@ type WasmModule = { readonly wasmModule: unique symbol };
 interface KernelExports {
   memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
   heapBase(): number;
+  gatherGradients(gh: number, order: number, grad: number, hess: number, n: number, sums: number): void;
   buildAll(hist: number, codes: number, order: number, gh: number, start: number, end: number, features: number): void;
   buildSome(hist: number, codes: number, order: number, gh: number, start: number, end: number, features: number, list: number, n: number): void;
   subtract(out: number, parent: number, small: number, spans: number, n: number): void;
@@ -19,6 +20,7 @@ interface KernelExports {
   bestThreshold(hist: number, nBins: number, g: number, h: number, parent: number, lambda: number, minChildWeight: number, bestGain: number, out: number): number;
   logisticGradients(y: number, raw: number, grad: number, hess: number, n: number): void;
   poissonGradients(y: number, raw: number, grad: number, hess: number, n: number, maxDeltaStep: number): void;
+  sortDistinct(values: number, spare: number, n: number, buckets: number, distinct: number, counts: number): number;
   binFeature(values: number, rows: number, features: number, f: number, edges: number, nEdges: number, codes: number, columns: number): void;
   partition(order: number, scratch: number, column: number, goesLeft: number, start: number, end: number): number;
 }
@@ -129,4 +131,26 @@ export function binInKernels(x: Float64Array, rows: number, edges: Float32Array[
     mem.kernels.binFeature(valuesAt, rows, F, f, edgesAt, edges[f].length, codesAt, columnsAt);
   }
   return { codes: mem.u8.slice(codesAt, codesAt + cells), columns: mem.u8.slice(columnsAt, columnsAt + cells) };
+}
+
+/**
+ * Per feature of a row-major matrix, its values other than NaN taken as
+ * float32 and sorted (sortDistinct): each distinct one with how often it
+ * occurs, handed to each in turn as views valid until it returns. In a memory
+ * of its own, dropped on return.
+ */
+export function distinctValues(x: Float64Array, rows: number, F: number, each: (f: number, n: number, distinct: Float32Array, counts: Uint32Array) => void): void {
+  const mem = new KernelMemory();
+  const at = mem.alloc(16 * rows + 4 * 256);
+  const [valuesAt, spareAt, distinctAt, countsAt, bucketsAt] = [at, at + 4 * rows, at + 8 * rows, at + 12 * rows, at + 16 * rows];
+  const values = new Float32Array(mem.f64.buffer, valuesAt, rows);
+  for (let f = 0; f < F; f++) {
+    let n = 0;
+    for (let r = 0; r < rows; r++) {
+      const v = x[r * F + f];
+      if (v === v) values[n++] = v;
+    }
+    const nd = mem.kernels.sortDistinct(valuesAt, spareAt, n, bucketsAt, distinctAt, countsAt);
+    each(f, n, new Float32Array(mem.f64.buffer, distinctAt, nd), new Uint32Array(mem.f64.buffer, countsAt, nd));
+  }
 }

@@ -1,5 +1,5 @@
-import { applyBins, sortFloat32 } from '../../ml/gbdt/binning';
-import { FEATURE_BYTES, gradientsInKernels, KernelMemory } from '../../ml/gbdt/kernels';
+import { applyBins } from '../../ml/gbdt/binning';
+import { distinctValues, FEATURE_BYTES, gradientsInKernels, KernelMemory } from '../../ml/gbdt/kernels';
 import { prng } from '../../ml/random';
 
 /**
@@ -144,15 +144,23 @@ describe('gbdt kernels (WebAssembly) equal plain JavaScript bit for bit', () => 
     expect(m.u8[at.codes + 5]).toBe(codes[5]);
   });
 
-  it('binning sorts values in place as TypedArray#sort does, signed zeros and infinities included', () => {
-    const special = [0, -0, 1e-40, -1e-40, Infinity, -Infinity, 3.5, -3.5];
-    for (const value of [() => (random() - 0.5) * 2e6, () => Math.round(random() * 10), () => special[Math.floor(random() * special.length)]]) {
-      const values = Float32Array.from({ length: 20_000 }, value);
-      const expected = values.slice().sort();
-      const sorted = sortFloat32(values);
-      expect(sorted).toBe(values);
-      expect(Array.from(sorted, (v) => (Object.is(v, -0) ? '-0' : v))).toEqual(Array.from(expected, (v) => (Object.is(v, -0) ? '-0' : v)));
-    }
+  it('binning finds each feature\'s distinct values and their counts as a float32 sort would: signed zeros, infinities and missing values included', () => {
+    const special = [0, -0, 1e-40, -1e-40, Infinity, -Infinity, 3.5, -3.5, NaN];
+    const generators = [() => (random() - 0.5) * 2e6, () => Math.round(random() * 10), () => special[Math.floor(random() * special.length)]];
+    const rowsN = 20_000;
+    const x = Float64Array.from({ length: rowsN * 3 }, (_, i) => generators[i % 3]());
+    const seen: number[] = [];
+    distinctValues(x, rowsN, 3, (f, n, distinct, counts) => {
+      seen.push(f);
+      const sorted = Float32Array.from(x.filter((v, i) => i % 3 === f && !Number.isNaN(v))).sort();
+      const expected: { value: number; count: number }[] = [];
+      sorted.forEach((v, i) => (i > 0 && v === sorted[i - 1] ? expected[expected.length - 1].count++ : expected.push({ value: v, count: 1 })));
+      const show = (v: number) => (Object.is(v, -0) ? '-0' : v);
+      expect(n).toBe(sorted.length);
+      expect(Array.from(distinct, show)).toEqual(expected.map((e) => show(e.value)));
+      expect(Array.from(counts)).toEqual(expected.map((e) => e.count));
+    });
+    expect(seen).toEqual([0, 1, 2]);
   });
 
   it('bins every value as a float32 search of its edges would: missing 0, above every edge the last bin', () => {

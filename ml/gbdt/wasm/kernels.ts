@@ -17,6 +17,27 @@ export function heapBase(): usize {
   return __heap_base;
 }
 
+/**
+ * For the rows order[0..n): each one's (gradient, hessian) side by side in gh,
+ * from grad and hess (float64s by row); their sums, in the rows' order, are
+ * written to sums (two f64s).
+ */
+export function gatherGradients(gh: usize, order: usize, grad: usize, hess: usize, n: i32, sums: usize): void {
+  let g = 0.0;
+  let h = 0.0;
+  for (let k: usize = 0; k < <usize>n; k++) {
+    const r = <usize>load<u32>(order + (k << 2));
+    const gr = load<f64>(grad + (r << 3));
+    const hr = load<f64>(hess + (r << 3));
+    store<f64>(gh + (r << 4), gr);
+    store<f64>(gh + (r << 4), hr, 8);
+    g += gr;
+    h += hr;
+  }
+  store<f64>(sums, g);
+  store<f64>(sums, h, 8);
+}
+
 /** Adds the rows order[start..end) into hist, every feature (F of them). */
 export function buildAll(hist: usize, codes: usize, order: usize, gh: usize, start: i32, end: i32, F: i32): void {
   for (let k = start; k < end; k++) {
@@ -143,6 +164,64 @@ export function poissonGradients(y: usize, raw: usize, grad: usize, hess: usize,
     store<f64>(grad + (i << 3), Math.exp(r) - load<f64>(y + (i << 3)));
     store<f64>(hess + (i << 3), Math.exp(r + maxDeltaStep));
   }
+}
+
+/**
+ * Sorts n float32s at values in place, ascending as TypedArray#sort orders
+ * them (-0 before +0; no NaN), by an LSD radix sort of their bits, 8 at a
+ * time; spare is room for n more and buckets for 256 u32s. Then writes the
+ * distinct values to distinct (float32s) and how many times each occurs to
+ * counts (u32s), and returns how many distinct values there are.
+ */
+export function sortDistinct(values: usize, spare: usize, n: i32, buckets: usize, distinct: usize, counts: usize): i32 {
+  const N = <usize>n;
+  // Flipped so that unsigned order is numeric order: negatives entirely, positives their sign bit.
+  for (let i: usize = 0; i < N; i++) {
+    const b = load<u32>(values + (i << 2));
+    store<u32>(values + (i << 2), (b & 0x80000000) != 0 ? ~b : b | 0x80000000);
+  }
+  let keys = values;
+  let other = spare;
+  for (let shift: u32 = 0; shift < 32; shift += 8) {
+    memory.fill(buckets, 0, 256 << 2);
+    for (let i: usize = 0; i < N; i++) {
+      const at = buckets + (<usize>((load<u32>(keys + (i << 2)) >>> shift) & 255) << 2);
+      store<u32>(at, load<u32>(at) + 1);
+    }
+    // A byte every value shares (the high ones of small integers, say) orders nothing.
+    if (N == 0 || load<u32>(buckets + (<usize>((load<u32>(keys) >>> shift) & 255) << 2)) == <u32>N) continue;
+    let sum: u32 = 0;
+    for (let b: usize = 0; b < 256; b++) {
+      const c = load<u32>(buckets + (b << 2));
+      store<u32>(buckets + (b << 2), sum);
+      sum += c;
+    }
+    for (let i: usize = 0; i < N; i++) {
+      const k = load<u32>(keys + (i << 2));
+      const at = buckets + (<usize>((k >>> shift) & 255) << 2);
+      const to = load<u32>(at);
+      store<u32>(at, to + 1);
+      store<u32>(other + (<usize>to << 2), k);
+    }
+    const t = keys;
+    keys = other;
+    other = t;
+  }
+  // Distinct as float32s compare (-0 equals +0: the first of them stands for both).
+  let nd: usize = 0;
+  let previous: f32 = 0;
+  for (let i: usize = 0; i < N; i++) {
+    const k = load<u32>(keys + (i << 2));
+    const v = reinterpret<f32>((k & 0x80000000) != 0 ? k & 0x7fffffff : ~k);
+    store<f32>(values + (i << 2), v);
+    if (i == 0 || v != previous) {
+      store<f32>(distinct + (nd << 2), v);
+      store<u32>(counts + (nd << 2), 1);
+      nd++;
+    } else store<u32>(counts + ((nd - 1) << 2), load<u32>(counts + ((nd - 1) << 2)) + 1);
+    previous = v;
+  }
+  return <i32>nd;
 }
 
 /**
