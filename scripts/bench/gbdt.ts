@@ -8,7 +8,7 @@
  * and its ratio, the task's quality figures, peak memory, and ONNX parity of
  * our model.
  *
- *   node dist/scripts/bench/gbdt.js [--trees 200] [--depth 6] [--cases credit-default,bike-sharing,wine-quality]
+ *   node dist/scripts/bench/gbdt.js [--trees 200] [--depth 6] [--repeat 3] [--cases credit-default,bike-sharing,wine-quality]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -32,6 +32,8 @@ import { ROOT, shippedSpec } from './kit/repo';
 import { verdict } from './kit/cli';
 
 const SEED = 20_260_101;
+/** Each side trains this many times, the two alternating; a figure is its side's median (this machine's speed moves from one run to the next). */
+const REPEAT = Number(arg('repeat', '3'));
 const params = gbdtSchema.parse({
   kind: 'gbdt',
   trees: Number(arg('trees', '200')),
@@ -94,6 +96,21 @@ function ourSideOf(spec: ModelSpec, trainFile: string, testFile: string, outFile
   return JSON.parse(execFileSync(process.execPath, [path.join(__dirname, 'gbdt-side.js'), trainFile, testFile, outFile, JSON.stringify(job)], { encoding: 'utf8' })) as Side;
 }
 
+/** Both sides on the same files, alternating REPEAT times; each side's figures are the medians of its runs. */
+function sideBySide(spec: ModelSpec, trainFile: string, testFile: string, oursOut: string, xgbOut: string): { ours: Side; xgb: Side & { version: string } } {
+  const ours: Side[] = [];
+  const xgb: (Side & { version: string })[] = [];
+  for (let i = 0; i < REPEAT; i++) {
+    xgb.push(xgboostSide(spec, trainFile, testFile, xgbOut));
+    ours.push(ourSideOf(spec, trainFile, testFile, oursOut));
+  }
+  const median = (runs: Side[]): Side => {
+    const of = (key: keyof Side) => runs.map((r) => r[key]).sort((a, b) => a - b)[Math.floor(runs.length / 2)];
+    return { trainSeconds: of('trainSeconds'), cpuSeconds: of('cpuSeconds'), peakRssMb: of('peakRssMb') };
+  };
+  return { ours: median(ours), xgb: { ...median(xgb), version: xgb[0].version } };
+}
+
 /** The training rows `times` over, each copy after the first with its numbers moved by up to ±1% (seeded), so the copies bin apart. */
 function repeatedWithNoise(d: Dataset, times: number, categorical: boolean[]): Dataset {
   const random = prng(SEED);
@@ -116,7 +133,7 @@ function scaling(c: Case, dir: string, once: Compared): boolean {
   const bigFile = path.join(dir, `${spec.name}-train-x4.csv`);
   fs.writeFileSync(bigFile, toCsv(repeatedWithNoise(train, 4, spec.features.map((f) => f.type === 'category'))));
   const out = path.join(dir, `${spec.name}-scaling.txt`);
-  const [ours4, xgb4] = [ourSideOf(spec, bigFile, testFile, out), xgboostSide(spec, bigFile, testFile, out)];
+  const { ours: ours4, xgb: xgb4 } = sideBySide(spec, bigFile, testFile, out, out);
   const ratio = ours4.trainSeconds / ours1.trainSeconds;
   say(`\nscaling (${spec.name}): ${train.rows} rows vs ${4 * train.rows} (the same rows 4×, numbers moved by up to ±1%)`);
   say(`trainer                  1× s     4× s    ratio`);
@@ -158,10 +175,9 @@ async function compare(c: Case, dir: string): Promise<Compared> {
   say(`\n${c.title}: ${split.train.length} train / ${split.test.length} test rows (${c.splitNote}), ${spec.features.length} features, objective ${objective.name}`);
 
   const xgbOut = path.join(dir, `${spec.name}-xgb.txt`);
-  const xgb = xgboostSide(spec, trainFile, testFile, xgbOut);
-  const xgbPredictions = fs.readFileSync(xgbOut, 'utf8').trim().split('\n').map(Number);
   const oursOut = path.join(dir, `${spec.name}-ours.txt`);
-  const ours = ourSideOf(spec, trainFile, testFile, oursOut);
+  const { ours, xgb } = sideBySide(spec, trainFile, testFile, oursOut, xgbOut);
+  const xgbPredictions = fs.readFileSync(xgbOut, 'utf8').trim().split('\n').map(Number);
   const ourPredictions = fs.readFileSync(oursOut, 'utf8').split('\n').map(Number);
 
   const scorer = await OnnxScorer.load(fs.readFileSync(`${oursOut}.onnx`), { features: anonymous(spec.features.length), task: spec.task, label: spec.label });
@@ -242,7 +258,7 @@ async function main(): Promise<void> {
     },
   ];
   const only = arg('cases', '').split(',').filter(Boolean);
-  say(`params: ${params.trees} rounds, depth ${params.maxDepth}, learning rate ${params.learningRate}, lambda ${params.lambda}, min child weight ${params.minChildWeight}, ${params.maxBins + 1} bins, 1 thread, no early stopping`);
+  say(`params: ${params.trees} rounds, depth ${params.maxDepth}, learning rate ${params.learningRate}, lambda ${params.lambda}, min child weight ${params.minChildWeight}, ${params.maxBins + 1} bins, 1 thread, no early stopping; each side trained ${REPEAT} times, alternating, its medians shown`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-gbdt-'));
   const results: Compared[] = [];
   let scales = true;
