@@ -8,7 +8,7 @@ import { writeCsv } from '../data/csv';
 import { splitRows } from '../ml/split';
 import type { BatchRow } from '../specs/data-batch';
 import { durationMs } from '../specs/duration';
-import { type commandTrainerSchema, type ModelSpec } from '../specs/model-spec';
+import type { commandTrainerSchema, ModelSpec } from '../specs/model-spec';
 import { labelColumn } from '../specs/label';
 
 type CommandParams = z.infer<typeof commandTrainerSchema>;

@@ -1,4 +1,4 @@
-import { type ModelSpec } from '../specs/model-spec';
+import type { ModelSpec } from '../specs/model-spec';
 import { labelClasses } from '../specs/label';
 import type { Dataset } from './dataset';
 import type { Metrics } from './policy';

@@ -1,4 +1,4 @@
-import { type ModelSpec, type TrainerSpec } from '../specs/model-spec';
+import type { ModelSpec, TrainerSpec } from '../specs/model-spec';
 import { labelClasses } from '../specs/label';
 import type { Dataset } from './dataset';
 

@@ -1,4 +1,4 @@
-import { type ModelSpec } from '../../specs/model-spec';
+import type { ModelSpec } from '../../specs/model-spec';
 import { labelClasses, regressionObjective } from '../../specs/label';
 import { gradientsInKernels } from './kernels';
 
