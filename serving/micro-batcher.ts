@@ -1,4 +1,5 @@
 import type { OnnxScorer } from '../ml/scoring';
+import { drained, scoreTogether } from './batch-scoring';
 
 interface Pending {
   rows: Float32Array;
@@ -56,30 +57,11 @@ export class MicroBatcher {
     this.queue = [];
     this.queuedRows = 0;
     if (batch.length === 0) return;
-    let x: Float32Array;
-    if (batch.length === 1) {
-      // One request: its own rows are the batch (ONNX Runtime only reads them).
-      x = batch[0].rows;
-    } else {
-      x = new Float32Array(total * this.features);
-      let offset = 0;
-      for (const p of batch) {
-        x.set(p.rows, offset * this.features);
-        offset += p.count;
-      }
-    }
     this.onBatch(total);
-    this.scorer.score(x, total).then(
+    scoreTogether(this.scorer, this.features, batch, total).then(
       (scores) => {
         this.inFlight -= batch.length;
-        if (batch.length === 1) return batch[0].resolve(scores);
-        const width = this.scorer.output.width;
-        let at = 0;
-        for (const p of batch) {
-          // A view, not a copy: every run returns a fresh output buffer.
-          p.resolve(scores.subarray(at * width, (at + p.count) * width));
-          at += p.count;
-        }
+        batch.forEach((p, i) => p.resolve(scores[i]));
       },
       (err) => {
         this.inFlight -= batch.length;
@@ -89,7 +71,7 @@ export class MicroBatcher {
   }
 
   /** Resolves once every request handed to this batcher has been answered. */
-  async drained(): Promise<void> {
-    while (this.inFlight > 0) await new Promise((r) => setTimeout(r, 5));
+  drained(): Promise<void> {
+    return drained(() => this.inFlight);
   }
 }

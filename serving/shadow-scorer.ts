@@ -1,4 +1,5 @@
 import type { OnnxScorer } from '../ml/scoring';
+import { drained, scoreTogether } from './batch-scoring';
 
 /** What becomes of one copy: its scores (or the error) and how long its batch took to score. */
 export type ShadowDone = (result: { scores?: Float32Array; error?: unknown; latencyMs: number }) => void;
@@ -69,22 +70,11 @@ export class ShadowScorer {
     this.waiting = [];
     this.waitingRows = 0;
     this.running = true;
-    const x = new Float32Array(total * this.features);
-    let offset = 0;
-    for (const c of batch) {
-      x.set(c.rows, offset * this.features);
-      offset += c.count;
-    }
     const t0 = performance.now();
     try {
-      const scores = await this.scorer.score(x, total);
+      const scores = await scoreTogether(this.scorer, this.features, batch, total);
       const latencyMs = performance.now() - t0;
-      const width = this.scorer.output.width;
-      let at = 0;
-      for (const c of batch) {
-        c.done({ scores: scores.subarray(at * width, (at + c.count) * width), latencyMs });
-        at += c.count;
-      }
+      batch.forEach((c, i) => c.done({ scores: scores[i], latencyMs }));
     } catch (error) {
       const latencyMs = performance.now() - t0;
       for (const c of batch) c.done({ error, latencyMs });
@@ -96,7 +86,7 @@ export class ShadowScorer {
   }
 
   /** Resolves once every copy taken has been scored. */
-  async drained(): Promise<void> {
-    while (this.inFlight > 0) await new Promise((r) => setTimeout(r, 5));
+  drained(): Promise<void> {
+    return drained(() => this.inFlight);
   }
 }
