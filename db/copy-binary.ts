@@ -23,43 +23,50 @@ export class BinaryCopyRows {
     this.slab = Buffer.allocUnsafe(slabBytes);
   }
 
-  /** Starts a row that needs at most `bytes` bytes (fields included). */
-  row(bytes: number): this {
-    const need = bytes + 2;
-    if (this.at + need > this.slab.length) {
+  /** At least n bytes free in the slab; a full slab is kept for sending (a row may span two: the stream is one). */
+  private room(n: number): Buffer {
+    if (this.at + n > this.slab.length) {
       if (this.at > 0) this.done.push(this.slab.subarray(0, this.at));
-      this.slab = Buffer.allocUnsafe(Math.max(this.slabBytes, need));
+      this.slab = Buffer.allocUnsafe(Math.max(this.slabBytes, n));
       this.at = 0;
     }
-    this.slab.writeInt16BE(this.fields, this.at);
+    return this.slab;
+  }
+
+  /** Starts a row: its fields follow, one call each, in the table's column order. */
+  row(): this {
+    this.room(2).writeInt16BE(this.fields, this.at);
     this.at += 2;
     this.rows++;
     return this;
   }
 
   null(): this {
-    this.slab.writeInt32BE(-1, this.at);
+    this.room(4).writeInt32BE(-1, this.at);
     this.at += 4;
     return this;
   }
 
   int4(v: number): this {
-    this.slab.writeInt32BE(4, this.at);
-    this.slab.writeInt32BE(v, this.at + 4);
+    const s = this.room(8);
+    s.writeInt32BE(4, this.at);
+    s.writeInt32BE(v, this.at + 4);
     this.at += 8;
     return this;
   }
 
   float4(v: number): this {
-    this.slab.writeInt32BE(4, this.at);
-    this.slab.writeFloatBE(v, this.at + 4);
+    const s = this.room(8);
+    s.writeInt32BE(4, this.at);
+    s.writeFloatBE(v, this.at + 4);
     this.at += 8;
     return this;
   }
 
   bool(v: boolean): this {
-    this.slab.writeInt32BE(1, this.at);
-    this.slab[this.at + 4] = v ? 1 : 0;
+    const s = this.room(5);
+    s.writeInt32BE(1, this.at);
+    s[this.at + 4] = v ? 1 : 0;
     this.at += 5;
     return this;
   }
@@ -68,32 +75,36 @@ export class BinaryCopyRows {
   timestamp(ms: number): this {
     const us = (ms - POSTGRES_EPOCH_MS) * 1000;
     const hi = Math.floor(us / 2 ** 32);
-    this.slab.writeInt32BE(8, this.at);
-    this.slab.writeInt32BE(hi, this.at + 4);
-    this.slab.writeUInt32BE(us - hi * 2 ** 32, this.at + 8);
+    const s = this.room(12);
+    s.writeInt32BE(8, this.at);
+    s.writeInt32BE(hi, this.at + 4);
+    s.writeUInt32BE(us - hi * 2 ** 32, this.at + 8);
     this.at += 12;
     return this;
   }
 
   /** Pre-encoded bytes (text already as UTF-8, a uuid's 16 bytes). */
   bytes(b: Uint8Array): this {
-    this.slab.writeInt32BE(b.length, this.at);
-    this.slab.set(b, this.at + 4);
+    const s = this.room(4 + b.length);
+    s.writeInt32BE(b.length, this.at);
+    s.set(b, this.at + 4);
     this.at += 4 + b.length;
     return this;
   }
 
-  /** A text value; the row's size bound must have counted its UTF-8 length (textBytes). */
-  text(s: string): this {
-    const n = this.slab.write(s, this.at + 4, 'utf8');
-    this.slab.writeInt32BE(n, this.at);
+  /** A text value, as UTF-8. */
+  text(v: string): this {
+    // A UTF-16 unit takes at most 3 bytes of UTF-8: room enough without measuring first.
+    const s = this.room(4 + 3 * v.length);
+    const n = s.write(v, this.at + 4, 'utf8');
+    s.writeInt32BE(n, this.at);
     this.at += 4 + n;
     return this;
   }
 
   /** A one-dimensional real[] (NaN stays NaN): 20 bytes of header and 8 per element. */
   float4Array(v: Float32Array, from: number, count: number): this {
-    const s = this.slab;
+    const s = this.room(24 + 8 * count);
     let at = this.at;
     s.writeInt32BE(20 + 8 * count, at);
     s.writeInt32BE(1, at + 4); // dimensions
@@ -127,9 +138,6 @@ const POSTGRES_EPOCH_MS = Date.UTC(2000, 0, 1);
 const FLOAT4_OID = 700;
 const HEADER = Buffer.concat([Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), Buffer.alloc(8)]);
 const TRAILER = Buffer.from([0xff, 0xff]);
-
-/** Bytes a text value takes as written by BinaryCopyRows.text (its length word included). */
-export const textBytes = (s: string) => 4 + Buffer.byteLength(s, 'utf8');
 
 /** A uuid's 16 bytes from its text form. */
 export function uuidBytes(uuid: string): Buffer {

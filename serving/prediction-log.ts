@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import { BinaryCopyRows, copyRows, textBytes, uuidBytes } from '../db/copy-binary';
+import { BinaryCopyRows, copyRows, uuidBytes } from '../db/copy-binary';
 import { logger } from '../config/logger';
 import { servingMetrics } from './metrics';
 
@@ -83,12 +83,11 @@ export class PredictionLog {
     const role = this.name(r.role);
     const requestId = uuidBytes(r.requestId);
     const F = r.features.length / r.rows;
-    const fixed = 2 + 12 + 4 + model.length + 8 + 4 + role.length + 20 + 8 + 4 + this.replica.length + 8 + 5 + 8 + 24 + 8 * F + 12;
     const w = this.encoded;
     for (let i = 0; i < r.rows; i++) {
       const id = r.ids[i];
       const time = r.times[i];
-      w.row(fixed + (id === null ? 4 : textBytes(id)))
+      w.row()
         .timestamp(r.at)
         .bytes(model)
         .int4(r.version)
