@@ -121,6 +121,9 @@ export interface RolloutStep {
   canaryPercent?: number;
 }
 
+/** A step as people read it: "shadow", "canary at 30%". */
+export const stepText = (t: Omit<RolloutStep, 'at'>) => `${t.phase}${t.canaryPercent ? ` at ${t.canaryPercent}%` : ''}`;
+
 export interface RolloutStatus {
   model: string;
   version: number;

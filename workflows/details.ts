@@ -1,4 +1,4 @@
-import type { EdgeRolloutStatus, PipelineStatus, RolloutStatus } from '../contracts/messages';
+import { stepText, type EdgeRolloutStatus, type PipelineStatus, type RolloutStatus } from '../contracts/messages';
 
 /** Activity and child failures wrap the error that says what went wrong; that is the one worth recording. */
 export const causeOf = (err: unknown): string => (err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err));
@@ -57,7 +57,7 @@ const ms = (v: number) => `${Math.round(v / 1000)}s`;
 export function rolloutDetails(s: RolloutStatus): string {
   const lines = [`**${s.model}** v${s.version} rollout · phase **${s.phase}**${s.paused ? ' · **paused**' : ''}${s.championVersion !== undefined ? ` · champion v${s.championVersion}` : ''}`];
   if (s.phase === 'canary') lines.push(`canary: v${s.version} answers ${s.canaryPercent}% of requests`);
-  if (s.timeline) lines.push(`phases (UTC): ${s.timeline.map((t) => `${t.phase}${t.canaryPercent ? ` ${t.canaryPercent}%` : ''} ${t.at.slice(11, 19)}`).join(' → ')}`);
+  if (s.timeline) lines.push(`phases (UTC): ${s.timeline.map((t) => `${stepText(t)} ${t.at.slice(11, 19)}`).join(' → ')}`);
   if (s.phaseMs > 0) lines.push(`phase time ${ms(s.elapsedMs)} of ${ms(s.phaseMs)}${s.verdict && !s.verdict.enough ? ' · waiting for enough traffic' : ''}`);
   if (s.replicas) lines.push(`replicas: ${s.replicas.length ? s.replicas.join(', ') : 'none running'}`);
   if (s.stats) {

@@ -1,4 +1,4 @@
-import { rolloutStatusQuery, rolloutWorkflowId, type RolloutStatus, type RolloutStep } from '../../contracts/messages';
+import { rolloutStatusQuery, rolloutWorkflowId, stepText, type RolloutStatus } from '../../contracts/messages';
 import type { PipelineOutcome } from '../../contracts/payloads';
 import { callApprovals, verifiedCaller } from './approvals-client';
 import { CliError, notAVersion, parseVersion, requireModel, type CliContext } from './context';
@@ -36,7 +36,6 @@ export async function followRollout(ctx: CliContext, model: string, version: num
   let last = '';
   let shown = 0;
   const say = (line: string, note?: string) => line !== last && print(`  rollout: ${(last = line)}${note ? ` (${note})` : ''}`);
-  const step = (t: Omit<RolloutStep, 'at'>) => `${t.phase}${t.canaryPercent ? ` at ${t.canaryPercent}%` : ''}`;
   // The rollout starts a moment after the decision; the pipeline's result covers it and anything before it.
   const done = ctx.client.workflow.getHandle(pipelineId).result() as Promise<PipelineOutcome>;
   let finished = false;
@@ -47,9 +46,9 @@ export async function followRollout(ctx: CliContext, model: string, version: num
     const s = await handle.query(rolloutStatusQuery).catch(() => undefined);
     if (s) {
       // Phases entered between two looks come from the timeline; then where it stands now (said once).
-      for (const t of s.timeline?.slice(shown) ?? []) say(step(t), t.phase === s.phase ? s.note : undefined);
+      for (const t of s.timeline?.slice(shown) ?? []) say(stepText(t), t.phase === s.phase ? s.note : undefined);
       shown = s.timeline?.length ?? 0;
-      say(`${step({ phase: s.phase, canaryPercent: s.phase === 'canary' ? s.canaryPercent : undefined })}${s.paused ? ' (paused)' : ''}`, s.note);
+      say(`${stepText({ phase: s.phase, canaryPercent: s.phase === 'canary' ? s.canaryPercent : undefined })}${s.paused ? ' (paused)' : ''}`, s.note);
     }
     if (!over) await Promise.race([done.catch(() => undefined), new Promise((r) => setTimeout(r, 1000))]);
   }
