@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { CRITERION_NAMES, measuredFor, TASK_METRICS } from '../ml/criteria';
 import { DURATION } from './duration';
 import { labelColumn } from './label';
+import { MAX_THREADS } from '../ml/gbdt/limits';
 
 /** A duration Temporal understands ("90s", "15m", "72h", "7d"). */
 export const durationSchema = z
@@ -77,6 +78,8 @@ export const gbdtSchema = z
     /** Stop when validation log loss has not improved for this many trees; 0 disables. */
     earlyStoppingRounds: z.number().int().min(0).default(20),
     seed: z.number().int().default(7),
+    /** Threads each tree is grown with; the model is the same bytes for any number (ml/gbdt/share.ts). */
+    threads: z.number().int().min(1).max(MAX_THREADS).default(1),
   })
   .strict();
 

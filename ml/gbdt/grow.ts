@@ -1,5 +1,8 @@
 import type { Bins } from './binning';
 import { FEATURE_BYTES, KernelMemory } from './kernels';
+import { MAX_THREADS } from './limits';
+import { entryBytes, Field, GOES_LEFT, Op, Slot, SUMS, TASK_BLOCK_BYTES, type Split } from './share';
+import { Team } from './team';
 import type { Tree } from './tree';
 
 export interface GrowParams {
@@ -11,28 +14,15 @@ export interface GrowParams {
   learningRate: number;
   /** Features split by category sets rather than thresholds: their bins are their values (binning.ts). */
   categorical?: boolean[];
+  /** Threads to grow each tree with (ml/gbdt/team.ts); the tree is the same for any number. */
+  threads?: number;
 }
 
-/** Categories with at most this many values present in a node are split one value against the rest (LightGBM's max_cat_to_onehot). */
-const MAX_ONE_HOT = 4;
-/** Beyond that, the values sorted by gradient/(hessian + CAT_SMOOTH) are cut into a prefix and the rest (LightGBM's cat_smooth), trying up to MAX_CAT_SET values from each end. */
-const CAT_SMOOTH = 10;
-const MAX_CAT_SET = 32;
-
-interface Split {
-  gain: number;
-  feature: number;
-  bin: number;
-  missingLeft: boolean;
-  /** Gradient and hessian sums of the left child. */
-  gl: number;
-  hl: number;
-  /** A categorical split's bins that go left. */
-  set?: number[];
-}
+/** Tasks smaller than these (a histogram's rows × features, a partition's rows) run on this thread alone: waking the others would cost more than they save. */
+const SHARED_CELLS = 16_384;
+const SHARED_ROWS = 4_096;
 
 interface Node {
-  id: number;
   start: number;
   end: number;
   depth: number;
@@ -40,58 +30,96 @@ interface Node {
   h: number;
   /** Byte offset of the node's histogram in the kernels' memory, or NONE. */
   hist: number;
+  /** The best split found for it, where its depth allows one; children once it is split. */
   split?: Split;
+  children?: [Node, Node];
 }
 
 const BINS = 256;
-/** Float64s of one feature's histogram: a (gradient, hessian) pair per bin. */
-const FEATURE_FLOATS = FEATURE_BYTES / 8;
 const NONE = -1;
+/** A feature's split search over this many bins costs about what its histogram costs over a tree's rows (measured on credit-default: depth 6, 24,000 rows). */
+const BINS_PER_ROW_COST = 400;
 
 /**
  * Grows one tree best-first (largest gain next) under both a depth and a leaf
  * limit, from gradient histograms; the larger child's histogram is the parent's
- * minus the smaller's.
+ * minus the smaller's. The histograms, partitions and split searches are
+ * shared among the training's threads (ml/gbdt/share.ts); choosing what to
+ * split and assembling the tree are this thread's.
  */
 export class TreeGrower {
   /** The hot loops run in WebAssembly (ml/gbdt/wasm/kernels.ts) over this memory; these are byte offsets into it. */
   private readonly mem = new KernelMemory();
-  private readonly codes: number;
   private readonly columns: number;
   private readonly order: number;
-  private readonly scratch: number;
   /** Per row, its gradient and hessian side by side, for the tree being grown, gathered from grad and hess (float64s by row). */
   private readonly gh: number;
   private readonly grad: number;
   private readonly hess: number;
-  /** Which bins go left at the split being applied, a byte each. */
-  private readonly leftBins: number;
   /** This tree's features (i32s), and per feature the span of its histogram that has bins (i32 pairs: offset, bytes). */
   private readonly featureList: number;
   private readonly spans: number;
-  /** Where bestThreshold writes the split it found. */
   private readonly found: number;
+  private readonly block: number;
+  /** The node table of the tasks (share.ts), and how many nodes it holds. */
+  private table = 0;
+  private tableSize = 0;
+  private readonly entry: number;
   private readonly pool: number[] = [];
+  private readonly team: Team;
+  private readonly shares: number;
 
   constructor(
     private readonly bins: Bins,
     private readonly p: GrowParams,
   ) {
     const { rows: N, features: F } = bins;
+    const threads = p.threads ?? 1;
+    if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) throw new Error(`gbdt: threads must be a whole number from 1 to ${MAX_THREADS}, not ${threads}`);
+    this.shares = threads;
+    this.entry = entryBytes(threads);
     const m = this.mem;
-    this.codes = m.alloc(N * F);
+    const codes = m.alloc(N * F);
     this.columns = m.alloc(N * F);
     this.order = m.alloc(4 * N);
-    this.scratch = m.alloc(4 * N);
+    const left = m.alloc(4 * N);
+    const right = m.alloc(4 * N);
     this.gh = m.alloc(16 * N);
     this.grad = m.alloc(8 * N);
     this.hess = m.alloc(8 * N);
-    this.leftBins = m.alloc(BINS);
     this.featureList = m.alloc(4 * F);
     this.spans = m.alloc(8 * F);
-    this.found = m.alloc(32);
-    m.u8.set(bins.codes, this.codes);
+    this.found = m.alloc(32 * MAX_THREADS);
+    this.block = m.alloc(TASK_BLOCK_BYTES);
+    m.u8.set(bins.codes, codes);
     m.u8.set(bins.columns, this.columns);
+    this.team = new Team(m.memory, {
+      block: this.block,
+      codes,
+      order: this.order,
+      left,
+      right,
+      gh: this.gh,
+      featureList: this.featureList,
+      spans: this.spans,
+      found: this.found,
+      rows: N,
+      features: F,
+      shares: this.shares,
+      nBins: bins.edges.map((e) => e.length),
+      categorical: bins.edges.map((_, f) => p.categorical?.[f] === true),
+      params: { lambda: p.lambda, minChildWeight: p.minChildWeight, minSplitGain: p.minSplitGain },
+    });
+  }
+
+  /** Tasks the grower's threads have run together. */
+  get sharedTasks(): number {
+    return this.team.shared;
+  }
+
+  /** Ends the grower's threads. */
+  close(): void {
+    this.team.close();
   }
 
   /** A histogram's byte offset; only the bins each feature has are ever read, and build or subtraction writes all of them first. */
@@ -99,78 +127,18 @@ export class TreeGrower {
     return this.pool.pop() ?? this.mem.alloc(this.bins.features * FEATURE_BYTES);
   }
 
-  private build(hist: number, start: number, end: number, features: Int32Array): void {
-    const { f64, kernels } = this.mem;
-    for (let j = 0; j < features.length; j++) {
-      const o = hist / 8 + features[j] * FEATURE_FLOATS;
-      f64.fill(0, o, o + (this.bins.edges[features[j]].length + 1) * 2);
+  /** Entry e of the node table (a byte offset), the table made room for n entries first. */
+  private entryOf(e: number, n = e + 1): number {
+    if (n > this.tableSize) {
+      this.tableSize = Math.max(n, 2 * this.tableSize);
+      this.table = this.mem.alloc(this.tableSize * this.entry);
+      this.mem.i32[this.block / 4 + Slot.TABLE] = this.table;
     }
-    // Every feature is the common case, without the indirection: this loop is most of the training time.
-    if (features.length === this.bins.features) kernels.buildAll(hist, this.codes, this.order, this.gh, start, end, this.bins.features);
-    else kernels.buildSome(hist, this.codes, this.order, this.gh, start, end, this.bins.features, this.featureList, features.length);
+    return this.table + e * this.entry;
   }
 
-  /** The best set of a categorical feature's bins to send left, under the same gain as threshold splits. */
-  private bestSet(node: Node, f: number, parent: number, bestGain: number): Split | undefined {
-    const hist = this.mem.f64;
-    const off = node.hist / 8 + f * FEATURE_FLOATS;
-    const gm = hist[off];
-    const hm = hist[off + 1];
-    const present: number[] = [];
-    for (let b = 1; b <= this.bins.edges[f].length; b++) if (hist[off + 2 * b + 1] > 0) present.push(b);
-    if (present.length < 2) return undefined;
-    const candidates: number[][] = [];
-    if (present.length <= MAX_ONE_HOT) for (const b of present) candidates.push([b]);
-    else {
-      const ratio = (b: number) => hist[off + 2 * b] / (hist[off + 2 * b + 1] + CAT_SMOOTH);
-      const sorted = present.slice().sort((a, b) => ratio(a) - ratio(b) || a - b);
-      const most = Math.min(MAX_CAT_SET, sorted.length - 1);
-      for (let k = 1; k <= most; k++) candidates.push(sorted.slice(0, k), sorted.slice(sorted.length - k));
-    }
-    let best: Split | undefined;
-    const directions = hm === 0 ? 1 : 2;
-    for (const set of candidates) {
-      let gl = 0;
-      let hl = 0;
-      for (const b of set) {
-        gl += hist[off + 2 * b];
-        hl += hist[off + 2 * b + 1];
-      }
-      for (let m = 0; m < directions; m++) {
-        const missingLeft = m === 0;
-        const GL = missingLeft ? gl + gm : gl;
-        const HL = missingLeft ? hl + hm : hl;
-        const gain = this.mem.kernels.splitGain(node.g, node.h, GL, HL, parent, this.p.lambda, this.p.minChildWeight);
-        if (gain > bestGain) {
-          bestGain = gain;
-          best = { gain, feature: f, bin: 0, missingLeft, gl: GL, hl: HL, set: set.slice().sort((a, b) => a - b) };
-        }
-      }
-    }
-    return best;
-  }
-
-  private bestSplit(node: Node, features: Int32Array): Split | undefined {
-    const { lambda, minChildWeight } = this.p;
-    const parent = (node.g * node.g) / (node.h + lambda);
-    let best: Split | undefined;
-    let bestGain = this.p.minSplitGain;
-    const { kernels } = this.mem;
-    for (let j = 0; j < features.length; j++) {
-      const f = features[j];
-      if (this.p.categorical?.[f]) {
-        const set = this.bestSet(node, f, parent, bestGain);
-        if (set) [best, bestGain] = [set, set.gain];
-        continue;
-      }
-      const hist = node.hist + f * FEATURE_BYTES;
-      if (kernels.bestThreshold(hist, this.bins.edges[f].length, node.g, node.h, parent, lambda, minChildWeight, bestGain, this.found) === 0) continue;
-      const { f64, i32 } = this.mem;
-      const at = this.found / 8;
-      bestGain = f64[at];
-      best = { gain: f64[at], feature: f, bin: i32[2 * at + 6], missingLeft: i32[2 * at + 7] === 1, gl: f64[at + 1], hl: f64[at + 2] };
-    }
-    return best;
+  private set(at: number, field: Field, value: number): void {
+    this.mem.i32[at / 4 + field] = value;
   }
 
   /**
@@ -178,7 +146,6 @@ export class TreeGrower {
    * its rows, so the caller can update their scores without walking the tree.
    */
   grow(rows: Uint32Array, grad: Float64Array, hess: Float64Array, features: Int32Array, onLeaf?: (value: number, rows: Uint32Array) => void): Tree {
-    const { rows: N } = this.bins;
     const m = this.mem;
     m.u32.set(rows, this.order / 4);
     m.f64.set(grad, this.grad / 8);
@@ -192,101 +159,168 @@ export class TreeGrower {
       m.i32[this.spans / 4 + 2 * j] = features[j] * FEATURE_BYTES;
       m.i32[this.spans / 4 + 2 * j + 1] = (this.bins.edges[features[j]].length + 1) * 16;
     }
-    const capacity = 2 * this.p.maxLeaves - 1;
-    const tree: Tree = {
-      feature: new Int32Array(capacity).fill(-1),
-      threshold: new Float32Array(capacity),
-      bin: new Uint8Array(capacity),
-      missingLeft: new Uint8Array(capacity),
-      left: new Int32Array(capacity).fill(-1),
-      right: new Int32Array(capacity).fill(-1),
-      value: new Float32Array(capacity),
-      setStart: new Int32Array(capacity).fill(-1),
-      setSize: new Int32Array(capacity),
-      setBins: new Uint8Array(0),
-      setValues: new Float32Array(0),
-    };
-    const setBins: number[] = [];
-    const setValues: number[] = [];
-    let nodes = 1;
-    const root: Node = { id: 0, start: 0, end: rows.length, depth: 0, g, h, hist: this.histogram() };
-    this.build(root.hist, 0, rows.length, features);
-    const open: Node[] = [];
-    const leafRows: [number, number, number][] = [];
-    const consider = (n: Node) => {
-      n.split = n.depth < this.p.maxDepth ? this.bestSplit(n, features) : undefined;
-      if (n.split) open.push(n);
-      else {
-        if (n.hist !== NONE) this.pool.push(n.hist);
-        leafRows.push([n.id, n.start, n.end]);
+    const b = this.block / 4;
+    m.i32[b + Slot.ALL_FEATURES] = features.length === this.bins.features ? 1 : 0;
+    // Groups of about equal work: a feature's histogram costs the same per row, its split search per bin.
+    let total = 0;
+    for (const f of features) total += 1 + this.bins.edges[f].length / BINS_PER_ROW_COST;
+    for (let s = 1, j = 0, sum = 0; s < this.shares; s++) {
+      while (j < features.length && sum < (s * total) / this.shares) sum += 1 + this.bins.edges[features[j++]].length / BINS_PER_ROW_COST;
+      m.i32[b + Slot.GROUPS + s] = j;
+    }
+    m.i32[b + Slot.GROUPS] = 0;
+    m.i32[b + Slot.GROUPS + this.shares] = features.length;
+
+    const root: Node = { start: 0, end: rows.length, depth: 0, g, h, hist: this.histogram() };
+    const at = this.entryOf(0);
+    this.set(at, Field.END, rows.length);
+    this.set(at, Field.LEFT, root.hist);
+    [m.f64[(at + SUMS) / 8], m.f64[(at + SUMS) / 8 + 1]] = [g, h];
+    this.team.run(Op.ROOT, rows.length * features.length < SHARED_CELLS);
+    root.split = this.team.best(at, 0);
+    if (!root.split) this.pool.push(root.hist);
+    if (this.p.maxLeaves >= 2 ** this.p.maxDepth) {
+      // The leaf limit cannot bind, so every node with a split is split, whatever the order: a level at a time, in one task each step.
+      for (let level = root.split ? [root] : []; level.length > 0; ) level = this.split(level, features.length).filter((n) => n.split);
+    } else {
+      for (let open = root.split ? [root] : [], leaves = 1; open.length > 0 && leaves < this.p.maxLeaves; leaves++) {
+        const node = open.splice(largestGain(open), 1)[0];
+        open.push(...this.split([node], features.length).filter((n) => n.split));
       }
-      tree.value[n.id] = Math.fround((-n.g / (n.h + this.p.lambda)) * this.p.learningRate);
-    };
-    consider(root);
-    let leaves = 1;
-    while (open.length > 0 && leaves < this.p.maxLeaves) {
-      let pick = 0;
-      for (let i = 1; i < open.length; i++) if (open[i].split!.gain > open[pick].split!.gain) pick = i;
-      const node = open.splice(pick, 1)[0];
+    }
+    return this.assemble(root, onLeaf);
+  }
+
+  /** Splits each node (in one task per step, every node together), finding the children's own best splits where their depth allows; returns the children. */
+  private split(nodes: Node[], featureCount: number): Node[] {
+    const m = this.mem;
+    const N = this.bins.rows;
+    m.i32[this.block / 4 + Slot.BATCH] = nodes.length;
+    let rows = 0;
+    nodes.forEach((node, e) => {
       const s = node.split!;
-      // Stable partition of the node's rows: left first.
-      const goesLeft = m.u8.subarray(this.leftBins, this.leftBins + BINS);
+      const at = this.entryOf(e, nodes.length);
+      this.set(at, Field.START, node.start);
+      this.set(at, Field.END, node.end);
+      this.set(at, Field.COLUMN, this.columns + s.feature * N);
+      const goesLeft = m.u8.subarray(at + GOES_LEFT, at + GOES_LEFT + BINS);
       if (s.set) {
         goesLeft.fill(0);
         for (const b of s.set) goesLeft[b] = 1;
       } else goesLeft.fill(1, 1, s.bin + 1).fill(0, s.bin + 1);
       goesLeft[0] = s.missingLeft ? 1 : 0;
-      const l = m.kernels.partition(this.order, this.scratch, this.columns + s.feature * N, this.leftBins, node.start, node.end);
-      const leftId = nodes++;
-      const rightId = nodes++;
-      tree.feature[node.id] = s.feature;
-      tree.bin[node.id] = s.bin;
+      rows += node.end - node.start;
+    });
+    // Stable partition of each node's rows, left first: each share partitions a part, and places its lists with the children's task.
+    this.team.run(Op.PARTITION, rows < SHARED_ROWS);
+    const children: Node[] = [];
+    let cells = 0;
+    let splittableNodes = 0;
+    nodes.forEach((node, e) => {
+      const s = node.split!;
+      const at = this.table + e * this.entry;
+      let l = node.start;
+      for (let t = 0; t < this.shares; t++) l += m.i32[at / 4 + Field.COUNTS + t];
+      const depth = node.depth + 1;
+      // Children at the depth limit become leaves: they need no histograms.
+      const splittable = depth < this.p.maxDepth;
+      const hist = () => (splittable ? this.histogram() : NONE);
+      const left: Node = { start: node.start, end: l, depth, g: s.gl, h: s.hl, hist: hist() };
+      const right: Node = { start: l, end: node.end, depth, g: node.g - s.gl, h: node.h - s.hl, hist: hist() };
+      node.children = [left, right];
+      children.push(left, right);
+      const smallIsLeft = left.end - left.start <= right.end - right.start;
+      this.set(at, Field.PARENT, node.hist);
+      this.set(at, Field.LEFT, left.hist);
+      this.set(at, Field.RIGHT, right.hist);
+      this.set(at, Field.SMALL_IS_LEFT, smallIsLeft ? 1 : 0);
+      this.set(at, Field.SPLITTABLE, splittable ? 1 : 0);
+      const sums = (at + SUMS) / 8;
+      [m.f64[sums], m.f64[sums + 1], m.f64[sums + 2], m.f64[sums + 3]] = [left.g, left.h, right.g, right.h];
+      if (splittable) {
+        cells += Math.min(l - node.start, node.end - l) * featureCount;
+        splittableNodes++;
+      }
+    });
+    // Enough nodes to go round are shared whole; fewer, by feature groups.
+    m.i32[this.block / 4 + Slot.BY_NODE] = splittableNodes >= 2 * this.shares ? 1 : 0;
+    m.i32[this.block / 4 + Slot.NEXT] = 0;
+    this.team.run(Op.CHILDREN, cells < SHARED_CELLS);
+    nodes.forEach((node, e) => {
+      const at = this.table + e * this.entry;
+      const [left, right] = node.children!;
+      if (left.hist !== NONE) [left.split, right.split] = [this.team.best(at, 0), this.team.best(at, 1)];
+      // Histograms go back to the pool only now: a node's parent's is read by the task above.
+      this.pool.push(node.hist);
+      for (const child of node.children!) if (!child.split && child.hist !== NONE) this.pool.push(child.hist);
+    });
+    return children;
+  }
+
+  /**
+   * The tree in flat arrays, its nodes numbered in the order best-first growth
+   * splits them (largest gain next): the order the split nodes were grown in
+   * does not change the model's bytes.
+   */
+  private assemble(root: Node, onLeaf?: (value: number, rows: Uint32Array) => void): Tree {
+    const ids = new Map<Node, number>([[root, 0]]);
+    const split: Node[] = [];
+    for (const open = root.children ? [root] : []; open.length > 0; ) {
+      const node = open.splice(largestGain(open), 1)[0];
+      split.push(node);
+      for (const child of node.children!) {
+        ids.set(child, ids.size);
+        if (child.children) open.push(child);
+      }
+    }
+    const n = ids.size;
+    const tree: Tree = {
+      feature: new Int32Array(n).fill(-1),
+      threshold: new Float32Array(n),
+      bin: new Uint8Array(n),
+      missingLeft: new Uint8Array(n),
+      left: new Int32Array(n).fill(-1),
+      right: new Int32Array(n).fill(-1),
+      value: new Float32Array(n),
+      setStart: new Int32Array(n).fill(-1),
+      setSize: new Int32Array(n),
+      setBins: new Uint8Array(0),
+      setValues: new Float32Array(0),
+    };
+    const setBins: number[] = [];
+    const setValues: number[] = [];
+    for (const node of split) {
+      const id = ids.get(node)!;
+      const s = node.split!;
+      tree.feature[id] = s.feature;
+      tree.bin[id] = s.bin;
       if (s.set) {
         // A categorical feature's bins are its values: bin b holds edges[b - 1] exactly.
-        tree.setStart[node.id] = setBins.length;
-        tree.setSize[node.id] = s.set.length;
+        tree.setStart[id] = setBins.length;
+        tree.setSize[id] = s.set.length;
         for (const b of s.set) {
           setBins.push(b);
           setValues.push(this.bins.edges[s.feature][b - 1]);
         }
-      } else tree.threshold[node.id] = this.bins.edges[s.feature][s.bin - 1];
-      tree.missingLeft[node.id] = s.missingLeft ? 1 : 0;
-      tree.left[node.id] = leftId;
-      tree.right[node.id] = rightId;
-      const depth = node.depth + 1;
-      // Children at the depth limit become leaves: they need no histograms.
-      const splittable = depth < this.p.maxDepth;
-      const histogram = () => (splittable ? this.histogram() : NONE);
-      const left: Node = { id: leftId, start: node.start, end: l, depth, g: s.gl, h: s.hl, hist: histogram() };
-      const right: Node = { id: rightId, start: l, end: node.end, depth, g: node.g - s.gl, h: node.h - s.hl, hist: histogram() };
-      if (splittable) {
-        const [small, large] = left.end - left.start <= right.end - right.start ? [left, right] : [right, left];
-        this.build(small.hist, small.start, small.end, features);
-        m.kernels.subtract(large.hist, node.hist, small.hist, this.spans, features.length);
-      }
-      this.pool.push(node.hist);
-      leaves++;
-      consider(left);
-      consider(right);
+      } else tree.threshold[id] = this.bins.edges[s.feature][s.bin - 1];
+      tree.missingLeft[id] = s.missingLeft ? 1 : 0;
+      tree.left[id] = ids.get(node.children![0])!;
+      tree.right[id] = ids.get(node.children![1])!;
     }
-    for (const n of open) {
-      if (n.hist !== NONE) this.pool.push(n.hist);
-      leafRows.push([n.id, n.start, n.end]);
+    const order = this.mem.u32.subarray(this.order / 4, this.order / 4 + this.bins.rows);
+    for (const [node, id] of ids) {
+      tree.value[id] = Math.fround((-node.g / (node.h + this.p.lambda)) * this.p.learningRate);
+      if (!node.children && onLeaf) onLeaf(tree.value[id], order.subarray(node.start, node.end));
     }
-    const order = m.u32.subarray(this.order / 4, this.order / 4 + N);
-    if (onLeaf) for (const [id, start, end] of leafRows) onLeaf(tree.value[id], order.subarray(start, end));
-    return {
-      feature: tree.feature.slice(0, nodes),
-      threshold: tree.threshold.slice(0, nodes),
-      bin: tree.bin.slice(0, nodes),
-      missingLeft: tree.missingLeft.slice(0, nodes),
-      left: tree.left.slice(0, nodes),
-      right: tree.right.slice(0, nodes),
-      value: tree.value.slice(0, nodes),
-      setStart: tree.setStart.slice(0, nodes),
-      setSize: tree.setSize.slice(0, nodes),
-      setBins: Uint8Array.from(setBins),
-      setValues: Float32Array.from(setValues),
-    };
+    tree.setBins = Uint8Array.from(setBins);
+    tree.setValues = Float32Array.from(setValues);
+    return tree;
   }
+}
+
+/** The open node to split next: the first of the largest gains. */
+function largestGain(open: Node[]): number {
+  let pick = 0;
+  for (let i = 1; i < open.length; i++) if (open[i].split!.gain > open[pick].split!.gain) pick = i;
+  return pick;
 }

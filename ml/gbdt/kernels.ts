@@ -5,15 +5,20 @@ import path from 'node:path';
 declare const WebAssembly: {
   Module: new (bytes: Uint8Array) => WasmModule;
   Instance: new (module: WasmModule, imports: object) => { exports: unknown };
+  Memory: new (limits: { initial: number; maximum: number; shared: true }) => KernelSharedMemory;
 };
 type WasmModule = { readonly wasmModule: unique symbol };
+/** The kernels' memory: shared, so that a training's threads (ml/gbdt/threads.ts) work on the same bytes. */
+export interface KernelSharedMemory {
+  readonly buffer: SharedArrayBuffer;
+  grow(pages: number): number;
+}
 
 /** The exports of ml/gbdt/wasm/kernels.ts; every pointer is a byte offset into the instance's memory. */
-interface KernelExports {
-  memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
+export interface KernelExports {
   heapBase(): number;
   gatherGradients(gh: number, order: number, grad: number, hess: number, n: number, sums: number): void;
-  buildAll(hist: number, codes: number, order: number, gh: number, start: number, end: number, features: number): void;
+  buildAll(hist: number, codes: number, order: number, gh: number, start: number, end: number, features: number, f0: number, f1: number): void;
   buildSome(hist: number, codes: number, order: number, gh: number, start: number, end: number, features: number, list: number, n: number): void;
   subtract(out: number, parent: number, small: number, spans: number, n: number): void;
   splitGain(g: number, h: number, GL: number, HL: number, parent: number, lambda: number, minChildWeight: number): number;
@@ -22,19 +27,26 @@ interface KernelExports {
   poissonGradients(y: number, raw: number, grad: number, hess: number, n: number, maxDeltaStep: number): void;
   sortDistinct(values: number, spare: number, n: number, buckets: number, distinct: number, counts: number): number;
   binFeature(values: number, rows: number, features: number, f: number, edges: number, nEdges: number, codes: number, columns: number): void;
-  partition(order: number, scratch: number, column: number, goesLeft: number, start: number, end: number): number;
+  partition(order: number, left: number, right: number, column: number, goesLeft: number, start: number, end: number): number;
 }
 
 /** Bytes of one feature's histogram: 256 bins of (gradient, hessian) float64. */
 export const FEATURE_BYTES = 4096;
 
 const PAGE = 65536;
+/** wasm32's whole address space: a shared memory's maximum is reserved (as address space, not memory) when it is made. */
+const MAXIMUM_PAGES = 65536;
 let compiled: WasmModule | undefined;
 
 /** Compiled once per process from what `npm run build` put beside this file. */
 function kernelModule(): WasmModule {
   compiled ??= new WebAssembly.Module(fs.readFileSync(path.join(__dirname, 'wasm', 'kernels.wasm')));
   return compiled;
+}
+
+/** The kernels working on the given memory: one instance per thread, all on the same bytes. */
+export function kernelsOver(memory: KernelSharedMemory): KernelExports {
+  return new WebAssembly.Instance(kernelModule(), { env: { memory, abort: () => { throw new Error('gbdt kernels: abort'); } } }).exports as KernelExports;
 }
 
 /**
@@ -45,7 +57,8 @@ function kernelModule(): WasmModule {
  * so views are re-made then: take `f64`, `u32`, `u8` afresh after `alloc`.
  */
 export class KernelMemory {
-  readonly kernels: KernelExports;
+  readonly memory = new WebAssembly.Memory({ initial: 1, maximum: MAXIMUM_PAGES, shared: true });
+  readonly kernels = kernelsOver(this.memory);
   private top: number;
   f64!: Float64Array;
   i32!: Int32Array;
@@ -53,7 +66,6 @@ export class KernelMemory {
   u8!: Uint8Array;
 
   constructor() {
-    this.kernels = new WebAssembly.Instance(kernelModule(), { env: { abort: () => { throw new Error('gbdt kernels: abort'); } } }).exports as KernelExports;
     this.top = align(this.kernels.heapBase());
     this.views();
   }
@@ -62,7 +74,7 @@ export class KernelMemory {
   alloc(bytes: number): number {
     const at = this.top;
     this.top = align(at + bytes);
-    const memory = this.kernels.memory;
+    const memory = this.memory;
     if (this.top > memory.buffer.byteLength) {
       memory.grow(Math.ceil((this.top - memory.buffer.byteLength) / PAGE));
       this.views();
@@ -71,7 +83,7 @@ export class KernelMemory {
   }
 
   private views(): void {
-    const buffer = this.kernels.memory.buffer;
+    const buffer = this.memory.buffer;
     this.f64 = new Float64Array(buffer);
     this.i32 = new Int32Array(buffer);
     this.u32 = new Uint32Array(buffer);

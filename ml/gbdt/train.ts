@@ -71,70 +71,75 @@ export function fitGbdt(train: Dataset, validation: Dataset, p: GbdtParams, opti
     minSplitGain: p.minSplitGain,
     learningRate: p.learningRate,
     categorical,
+    threads: p.threads,
   });
-  const allRows = Uint32Array.from({ length: N }, (_, i) => i);
-  const trees: Tree[] = [];
-  const validationLoss: number[] = [];
-  let best = { loss: Number.POSITIVE_INFINITY, iteration: 0 };
-  if (options.resume) {
-    // Binning is a pure function of the training data, so the checkpoint's trees score the same rows the same way.
-    options.resume.trees.forEach((tree, t) => {
-      trees.push(tree);
-      const k = t % K;
-      for (let i = 0; i < N; i++) raw[i * K + k] += scoreBinnedRow(tree, bins.codes, i * F);
-      for (let i = 0; i < validation.rows; i++) vraw[i * K + k] += scoreBinnedRow(tree, vbins.codes, i * F);
-    });
-    options.resume.validationLoss.forEach((loss, i) => {
-      validationLoss.push(loss);
-      if (loss < best.loss - 1e-12) best = { loss, iteration: i + 1 };
-    });
-    if (validation.rows === 0) best = { loss: Number.NaN, iteration: trees.length / K };
-  }
-  for (let t = trees.length / K; t < p.trees; t++) {
-    // Each round's sampling depends only on the seed and its index, so a resumed run equals an uninterrupted one.
-    const random = prng(p.seed * 1_000_003 + t);
-    objective.gradients(train.y, raw, grad, hess);
-    let rows = allRows;
-    if (p.subsample < 1) rows = allRows.filter(() => random() < p.subsample);
-    let features = Int32Array.from({ length: F }, (_, i) => i);
-    if (p.colsample < 1) {
-      const keep = Math.max(1, Math.round(F * p.colsample));
-      const shuffled = Array.from(features);
-      for (let i = shuffled.length - 1; i > 0; i--) {
-        const j = Math.floor(random() * (i + 1));
-        [shuffled[i], shuffled[j]] = [shuffled[j], shuffled[i]];
-      }
-      features = Int32Array.from(shuffled.slice(0, keep).sort((a, b) => a - b));
-    }
-    for (let k = 0; k < K; k++) {
-      const tree = grower.grow(rows, grad.subarray(k * N, (k + 1) * N), hess.subarray(k * N, (k + 1) * N), features, (value, leafRows) => {
-        for (let r = 0; r < leafRows.length; r++) raw[leafRows[r] * K + k] += value;
+  try {
+    const allRows = Uint32Array.from({ length: N }, (_, i) => i);
+    const trees: Tree[] = [];
+    const validationLoss: number[] = [];
+    let best = { loss: Number.POSITIVE_INFINITY, iteration: 0 };
+    if (options.resume) {
+      // Binning is a pure function of the training data, so the checkpoint's trees score the same rows the same way.
+      options.resume.trees.forEach((tree, t) => {
+        trees.push(tree);
+        const k = t % K;
+        for (let i = 0; i < N; i++) raw[i * K + k] += scoreBinnedRow(tree, bins.codes, i * F);
+        for (let i = 0; i < validation.rows; i++) vraw[i * K + k] += scoreBinnedRow(tree, vbins.codes, i * F);
       });
-      trees.push(tree);
-      if (rows !== allRows) {
-        // Rows left out of this round's sample still need its output.
-        const sampled = new Uint8Array(N);
-        for (let r = 0; r < rows.length; r++) sampled[rows[r]] = 1;
-        for (let i = 0; i < N; i++) if (!sampled[i]) raw[i * K + k] += scoreBinnedRow(tree, bins.codes, i * F);
+      options.resume.validationLoss.forEach((loss, i) => {
+        validationLoss.push(loss);
+        if (loss < best.loss - 1e-12) best = { loss, iteration: i + 1 };
+      });
+      if (validation.rows === 0) best = { loss: Number.NaN, iteration: trees.length / K };
+    }
+    for (let t = trees.length / K; t < p.trees; t++) {
+      // Each round's sampling depends only on the seed and its index, so a resumed run equals an uninterrupted one.
+      const random = prng(p.seed * 1_000_003 + t);
+      objective.gradients(train.y, raw, grad, hess);
+      let rows = allRows;
+      if (p.subsample < 1) rows = allRows.filter(() => random() < p.subsample);
+      let features = Int32Array.from({ length: F }, (_, i) => i);
+      if (p.colsample < 1) {
+        const keep = Math.max(1, Math.round(F * p.colsample));
+        const shuffled = Array.from(features);
+        for (let i = shuffled.length - 1; i > 0; i--) {
+          const j = Math.floor(random() * (i + 1));
+          [shuffled[i], shuffled[j]] = [shuffled[j], shuffled[i]];
+        }
+        features = Int32Array.from(shuffled.slice(0, keep).sort((a, b) => a - b));
       }
-      for (let i = 0; i < validation.rows; i++) vraw[i * K + k] += scoreBinnedRow(tree, vbins.codes, i * F);
+      for (let k = 0; k < K; k++) {
+        const tree = grower.grow(rows, grad.subarray(k * N, (k + 1) * N), hess.subarray(k * N, (k + 1) * N), features, (value, leafRows) => {
+          for (let r = 0; r < leafRows.length; r++) raw[leafRows[r] * K + k] += value;
+        });
+        trees.push(tree);
+        if (rows !== allRows) {
+          // Rows left out of this round's sample still need its output.
+          const sampled = new Uint8Array(N);
+          for (let r = 0; r < rows.length; r++) sampled[rows[r]] = 1;
+          for (let i = 0; i < N; i++) if (!sampled[i]) raw[i * K + k] += scoreBinnedRow(tree, bins.codes, i * F);
+        }
+        for (let i = 0; i < validation.rows; i++) vraw[i * K + k] += scoreBinnedRow(tree, vbins.codes, i * F);
+      }
+      if (validation.rows > 0) {
+        const loss = objective.loss(validation.y, vraw);
+        validationLoss.push(loss);
+        if (loss < best.loss - 1e-12) best = { loss, iteration: t + 1 };
+        if (p.earlyStoppingRounds && t + 1 - best.iteration >= p.earlyStoppingRounds) break;
+      } else best = { loss: Number.NaN, iteration: t + 1 };
+      if ((t + 1) % 10 === 0 || t + 1 === p.trees) {
+        onProgress({ step: t + 1, total: p.trees, message: `round ${t + 1}/${p.trees}`, metrics: { validationLoss: validationLoss[t] ?? Number.NaN } });
+      }
+      if (options.onCheckpoint && options.checkpointEvery && (t + 1) % options.checkpointEvery === 0 && t + 1 < p.trees) {
+        options.onCheckpoint({ trees: trees.slice(), baseScores, validationLoss: validationLoss.slice() });
+      }
     }
-    if (validation.rows > 0) {
-      const loss = objective.loss(validation.y, vraw);
-      validationLoss.push(loss);
-      if (loss < best.loss - 1e-12) best = { loss, iteration: t + 1 };
-      if (p.earlyStoppingRounds && t + 1 - best.iteration >= p.earlyStoppingRounds) break;
-    } else best = { loss: Number.NaN, iteration: t + 1 };
-    if ((t + 1) % 10 === 0 || t + 1 === p.trees) {
-      onProgress({ step: t + 1, total: p.trees, message: `round ${t + 1}/${p.trees}`, metrics: { validationLoss: validationLoss[t] ?? Number.NaN } });
-    }
-    if (options.onCheckpoint && options.checkpointEvery && (t + 1) % options.checkpointEvery === 0 && t + 1 < p.trees) {
-      options.onCheckpoint({ trees: trees.slice(), baseScores, validationLoss: validationLoss.slice() });
-    }
+    // Without early stopping every round is kept; with it, the rounds after the best validation loss are dropped.
+    const kept = p.earlyStoppingRounds > 0 ? best.iteration : trees.length / K;
+    return { trees: trees.slice(0, kept * K), baseScores, objective: objective.name, bestIteration: best.iteration, validationLoss };
+  } finally {
+    grower.close();
   }
-  // Without early stopping every round is kept; with it, the rounds after the best validation loss are dropped.
-  const kept = p.earlyStoppingRounds > 0 ? best.iteration : trees.length / K;
-  return { trees: trees.slice(0, kept * K), baseScores, objective: objective.name, bestIteration: best.iteration, validationLoss };
 }
 
 /**

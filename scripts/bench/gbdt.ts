@@ -1,14 +1,15 @@
 /**
  * Benchmark: this project's GBDT vs XGBoost (Debian's python3-xgboost,
- * tree_method=hist, one thread) per task, in one run, on the same splits of
+ * tree_method=hist, one thread, then two) per task, in one run, on the same splits of
  * the shipped data: credit-default (binary, string categories), bike-sharing
  * (regression, split by time) and white wine (multiclass). Both sides read
  * the same numbers (a category as its code); ours splits categories by sets
  * of values, as it trains them in the factory. Prints train time
- * and its ratio, the task's quality figures, peak memory, and ONNX parity of
- * our model.
+ * and its ratio, the task's quality figures, peak memory, ONNX parity of
+ * our model, and with two threads each side's time and whether our model is
+ * the same bytes.
  *
- *   node dist/scripts/bench/gbdt.js [--trees 200] [--depth 6] [--repeat 3] [--cases credit-default,bike-sharing,wine-quality]
+ *   node dist/scripts/bench/gbdt.js [--trees 200] [--depth 6] [--repeat 3] [--threads 2] [--cases credit-default,bike-sharing,wine-quality]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -80,29 +81,32 @@ interface Side {
   peakRssMb: number;
 }
 
-/** XGBoost on the given files, in its own process. */
-function xgboostSide(spec: ModelSpec, trainFile: string, testFile: string, outFile: string): Side & { version: string } {
+/** Threads for the two-thread rows (both sides). */
+const THREADS = Number(arg('threads', '2'));
+
+/** XGBoost on the given files, in its own process, with `threads` as its nthread. */
+function xgboostSide(spec: ModelSpec, trainFile: string, testFile: string, outFile: string, threads: number): Side & { version: string } {
   const objective = objectiveOf(spec);
   const python = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-  const xgbParams = { ...params, maxBins: params.maxBins + 1, objective: XGB_OBJECTIVE[objective.name], classes: objective.outputs > 1 ? objective.outputs : undefined };
+  const xgbParams = { ...params, threads, maxBins: params.maxBins + 1, objective: XGB_OBJECTIVE[objective.name], classes: objective.outputs > 1 ? objective.outputs : undefined };
   const run = spawnSync(python, [path.join(ROOT, 'scripts/bench/xgboost_train.py'), trainFile, testFile, outFile, JSON.stringify(xgbParams)], { encoding: 'utf8' });
   if (run.status !== 0) throw new Error(`XGBoost side failed (is Debian's python3-xgboost installed? apt-get install python3-xgboost):\n${run.stderr}`);
   return JSON.parse(run.stdout.trim().split('\n').pop()!) as Side & { version: string };
 }
 
 /** Ours on the given files, in its own process (gbdt-side.ts). */
-function ourSideOf(spec: ModelSpec, trainFile: string, testFile: string, outFile: string): Side {
-  const job: SideJob = { params, task: spec.task, label: spec.label, categorical: spec.features.map((f) => f.type === 'category') };
+function ourSideOf(spec: ModelSpec, trainFile: string, testFile: string, outFile: string, threads: number): Side {
+  const job: SideJob = { params: { ...params, threads }, task: spec.task, label: spec.label, categorical: spec.features.map((f) => f.type === 'category') };
   return JSON.parse(execFileSync(process.execPath, [path.join(__dirname, 'gbdt-side.js'), trainFile, testFile, outFile, JSON.stringify(job)], { encoding: 'utf8' })) as Side;
 }
 
-/** Both sides on the same files, alternating REPEAT times; each side's figures are the medians of its runs. */
-function sideBySide(spec: ModelSpec, trainFile: string, testFile: string, oursOut: string, xgbOut: string): { ours: Side; xgb: Side & { version: string } } {
+/** Both sides on the same files with the same threads, alternating REPEAT times; each side's figures are the medians of its runs. */
+function sideBySide(spec: ModelSpec, trainFile: string, testFile: string, oursOut: string, xgbOut: string, threads = 1): { ours: Side; xgb: Side & { version: string } } {
   const ours: Side[] = [];
   const xgb: (Side & { version: string })[] = [];
   for (let i = 0; i < REPEAT; i++) {
-    xgb.push(xgboostSide(spec, trainFile, testFile, xgbOut));
-    ours.push(ourSideOf(spec, trainFile, testFile, oursOut));
+    xgb.push(xgboostSide(spec, trainFile, testFile, xgbOut, threads));
+    ours.push(ourSideOf(spec, trainFile, testFile, oursOut, threads));
   }
   const median = (runs: Side[]): Side => {
     const of = (key: keyof Side) => runs.map((r) => r[key]).sort((a, b) => a - b)[Math.floor(runs.length / 2)];
@@ -157,6 +161,7 @@ interface Case {
 interface Compared {
   quality: boolean;
   cost: boolean;
+  threads: boolean;
   train: Dataset;
   testFile: string;
   ours: Side;
@@ -201,7 +206,19 @@ async function compare(c: Case, dir: string): Promise<Compared> {
   const memory = ours.peakRssMb / xgb.peakRssMb;
   say(`train time ratio (ours / xgboost): ${ratio.toFixed(2)}x   target <= 1.0x: ${verdict(ratio <= 1)}   peak memory ratio: ${memory.toFixed(2)}x   target <= 1.0x: ${verdict(memory <= 1)}`);
   say(`ONNX parity (max |onnxruntime - ours| / max(1, |ours|) over ${onnx.length} test outputs): ${parity.toExponential(2)}   target <= 1e-5: ${verdict(parity <= 1e-5)}`);
-  return { quality: met && parity <= 1e-5, cost: ratio <= 1 && memory <= 1, train, testFile, ours, xgb };
+  return { quality: met && parity <= 1e-5, cost: ratio <= 1 && memory <= 1, threads: threadsRow(c, trainFile, testFile, oursOut, ours), train, testFile, ours, xgb };
+}
+
+/** Both sides again with THREADS threads: our speedup over our single thread, against XGBoost's nthread, and whether our model is the same bytes. */
+function threadsRow(c: Case, trainFile: string, testFile: string, oursOut: string, single: Side): boolean {
+  const out = `${oursOut}-threads`;
+  const { ours, xgb } = sideBySide(c.spec, trainFile, testFile, out, `${out}-xgb`, THREADS);
+  const speedup = single.trainSeconds / ours.trainSeconds;
+  const ratio = ours.trainSeconds / xgb.trainSeconds;
+  const same = fs.readFileSync(`${out}.onnx`).equals(fs.readFileSync(`${oursOut}.onnx`));
+  say(`${THREADS} threads: ours ${ours.trainSeconds.toFixed(2)} s (cpu ${ours.cpuSeconds.toFixed(2)} s), xgboost nthread=${THREADS} ${xgb.trainSeconds.toFixed(2)} s (cpu ${xgb.cpuSeconds.toFixed(2)} s); model bytes as with 1 thread: ${same ? 'yes' : 'NO'}`);
+  say(`speedup over our 1 thread: ${speedup.toFixed(2)}x   target >= 1.7x: ${verdict(speedup >= 1.7)}   ours / xgboost (${THREADS} threads): ${ratio.toFixed(2)}x   target <= 1.0x: ${verdict(ratio <= 1)}`);
+  return speedup >= 1.7 && ratio <= 1 && same;
 }
 
 const binaryFigures = (y: number[], p: number[]) => [
@@ -258,7 +275,7 @@ async function main(): Promise<void> {
     },
   ];
   const only = arg('cases', '').split(',').filter(Boolean);
-  say(`params: ${params.trees} rounds, depth ${params.maxDepth}, learning rate ${params.learningRate}, lambda ${params.lambda}, min child weight ${params.minChildWeight}, ${params.maxBins + 1} bins, 1 thread, no early stopping; each side trained ${REPEAT} times, alternating, its medians shown`);
+  say(`params: ${params.trees} rounds, depth ${params.maxDepth}, learning rate ${params.learningRate}, lambda ${params.lambda}, min child weight ${params.minChildWeight}, ${params.maxBins + 1} bins, 1 thread (then ${THREADS}), no early stopping; each side trained ${REPEAT} times, alternating, its medians shown`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-gbdt-'));
   const results: Compared[] = [];
   let scales = true;
@@ -272,6 +289,7 @@ async function main(): Promise<void> {
   }
   say(`\nall quality and parity targets: ${verdict(results.every((r) => r.quality))}`);
   say(`all time and memory targets (single thread): ${verdict(results.every((r) => r.cost) && scales)}`);
+  say(`all ${THREADS}-thread targets: ${verdict(results.every((r) => r.threads))}`);
 }
 
 runMain(main);

@@ -15,8 +15,9 @@ train_path, test_path, out_path, params_json = sys.argv[1:5]
 p = json.loads(params_json)
 train = np.loadtxt(train_path, delimiter=",", dtype=np.float32, ndmin=2)
 test = np.loadtxt(test_path, delimiter=",", dtype=np.float32, ndmin=2)
-dtrain = xgb.DMatrix(train[:, 1:], label=train[:, 0], nthread=1, missing=np.nan)
-dtest = xgb.DMatrix(test[:, 1:], nthread=1, missing=np.nan)
+threads = p.get("threads", 1)
+dtrain = xgb.DMatrix(train[:, 1:], label=train[:, 0], nthread=threads, missing=np.nan)
+dtest = xgb.DMatrix(test[:, 1:], nthread=threads, missing=np.nan)
 params = {
     "objective": p["objective"],
     "tree_method": "hist",
@@ -25,7 +26,7 @@ params = {
     "lambda": p["lambda"],
     "min_child_weight": p["minChildWeight"],
     "max_bin": p["maxBins"],
-    "nthread": 1,
+    "nthread": threads,
     "seed": 7,
 }
 if p.get("classes"):

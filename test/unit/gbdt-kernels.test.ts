@@ -23,7 +23,8 @@ describe('gbdt kernels (WebAssembly) equal plain JavaScript bit for bit', () => 
     codes: m.alloc(N * F),
     columns: m.alloc(N * F),
     order: m.alloc(4 * N),
-    scratch: m.alloc(4 * N),
+    left: m.alloc(4 * N),
+    right: m.alloc(4 * N),
     gh: m.alloc(16 * N),
     hist: m.alloc(F * FEATURE_BYTES),
     small: m.alloc(F * FEATURE_BYTES),
@@ -54,17 +55,20 @@ describe('gbdt kernels (WebAssembly) equal plain JavaScript bit for bit', () => 
     return hist;
   }
 
-  it('builds a histogram of every feature, and of some', () => {
-    m.kernels.buildAll(at.hist, at.codes, at.order, at.gh, 0, rows.length, F);
+  it('builds a histogram of every feature, of a range of them, and of some', () => {
+    m.kernels.buildAll(at.hist, at.codes, at.order, at.gh, 0, rows.length, F, 0, F);
     expect(histogram(at.hist)).toEqual(reference(rows, [0, 1, 2, 3, 4, 5, 6]));
     m.i32.set([1, 4, 6], at.list / 4);
     m.kernels.buildSome(at.small, at.codes, at.order, at.gh, 10, 900, F, at.list, 3);
     expect(histogram(at.small)).toEqual(reference(rows.subarray(10, 900), [1, 4, 6]));
+    m.f64.fill(0, at.small / 8, at.small / 8 + F * 512);
+    m.kernels.buildAll(at.small, at.codes, at.order, at.gh, 10, 900, F, 2, 5);
+    expect(histogram(at.small)).toEqual(reference(rows.subarray(10, 900), [2, 3, 4]));
   });
 
   it('subtracts a child from its parent over the spans given', () => {
     m.f64.fill(0, at.small / 8, at.small / 8 + F * 512);
-    m.kernels.buildAll(at.small, at.codes, at.order, at.gh, 100, 700, F);
+    m.kernels.buildAll(at.small, at.codes, at.order, at.gh, 100, 700, F, 0, F);
     m.i32.set([2 * FEATURE_BYTES, 40 * 16, 5 * FEATURE_BYTES, 256 * 16], at.spans / 4);
     m.kernels.subtract(at.out, at.hist, at.small, at.spans, 2);
     const [parent, small, out] = [histogram(at.hist), histogram(at.small), histogram(at.out)];
@@ -73,15 +77,18 @@ describe('gbdt kernels (WebAssembly) equal plain JavaScript bit for bit', () => 
     }
   });
 
-  it('partitions rows stably, left first', () => {
+  it('partitions rows stably into a left and a right list, each from where the part starts', () => {
     const goesLeft = Uint8Array.from({ length: 256 }, (_, b) => (b % 3 === 0 ? 1 : 0));
     m.u8.set(goesLeft, at.goesLeft);
     const column = columns.subarray(3 * N, 4 * N);
-    const split = m.kernels.partition(at.order, at.scratch, at.columns + 3 * N, at.goesLeft, 0, rows.length);
-    const left = rows.filter((r) => goesLeft[column[r]] === 1);
-    const right = rows.filter((r) => goesLeft[column[r]] === 0);
+    const [from, to] = [37, rows.length - 5];
+    const split = m.kernels.partition(at.order, at.left, at.right, at.columns + 3 * N, at.goesLeft, from, to);
+    const part = rows.subarray(from, to);
+    const left = part.filter((r) => goesLeft[column[r]] === 1);
+    const right = part.filter((r) => goesLeft[column[r]] === 0);
     expect(split).toBe(left.length);
-    expect(Array.from(m.u32.subarray(at.order / 4, at.order / 4 + rows.length))).toEqual([...left, ...right]);
+    expect(Array.from(m.u32.subarray(at.left / 4 + from, at.left / 4 + from + split))).toEqual(Array.from(left));
+    expect(Array.from(m.u32.subarray(at.right / 4 + from, at.right / 4 + from + right.length))).toEqual(Array.from(right));
   });
 
   it('finds the best threshold as the JavaScript scan does, ties to the first', () => {

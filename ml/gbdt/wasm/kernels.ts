@@ -38,14 +38,14 @@ export function gatherGradients(gh: usize, order: usize, grad: usize, hess: usiz
   store<f64>(sums, h, 8);
 }
 
-/** Adds the rows order[start..end) into hist, every feature (F of them). */
-export function buildAll(hist: usize, codes: usize, order: usize, gh: usize, start: i32, end: i32, F: i32): void {
+/** Adds the rows order[start..end) into hist, features f0..f1 of the F a row has. */
+export function buildAll(hist: usize, codes: usize, order: usize, gh: usize, start: i32, end: i32, F: i32, f0: i32, f1: i32): void {
   for (let k = start; k < end; k++) {
     const r = <usize>load<u32>(order + (<usize>k << 2));
     const v = v128.load(gh + (r << 4));
     const base = codes + r * <usize>F;
-    let o = hist;
-    for (let f = 0; f < F; f++) {
+    let o = hist + <usize>f0 * FEATURE_BYTES;
+    for (let f = f0; f < f1; f++) {
       const i = o + (<usize>load<u8>(base + <usize>f) << 4);
       v128.store(i, f64x2.add(v128.load(i), v));
       o += FEATURE_BYTES;
@@ -78,22 +78,22 @@ export function subtract(out: usize, parent: usize, small: usize, spans: usize, 
 
 /**
  * Stable partition of order[start..end) by goesLeft[column[row]] (a u8 per
- * bin: 1 left, 0 right), left rows first; returns where the right ones start.
- * No branch on the data: each row is written to both sides and one advances.
+ * bin: 1 left, 0 right): the left rows to left[start..], the right ones to
+ * right[start..], each in their order; returns how many go left. No branch on
+ * the data: each row is written to both sides and one advances.
  */
-export function partition(order: usize, scratch: usize, column: usize, goesLeft: usize, start: i32, end: i32): i32 {
-  let l = <usize>start;
-  let r: usize = 0;
+export function partition(order: usize, left: usize, right: usize, column: usize, goesLeft: usize, start: i32, end: i32): i32 {
+  let l = <usize>start << 2;
+  let r = <usize>start << 2;
   for (let k = <usize>start; k < <usize>end; k++) {
     const row = load<u32>(order + (k << 2));
-    const left = <usize>load<u8>(goesLeft + <usize>load<u8>(column + <usize>row));
-    store<u32>(order + (l << 2), row);
-    store<u32>(scratch + (r << 2), row);
-    l += left;
-    r += 1 - left;
+    const toLeft = <usize>load<u8>(goesLeft + <usize>load<u8>(column + <usize>row)) << 2;
+    store<u32>(left + l, row);
+    store<u32>(right + r, row);
+    l += toLeft;
+    r += 4 - toLeft;
   }
-  memory.copy(order + (l << 2), scratch, r << 2);
-  return <i32>l;
+  return <i32>((l >> 2) - <usize>start);
 }
 
 /**
@@ -124,8 +124,12 @@ export function bestThreshold(hist: usize, nBins: i32, g: f64, h: f64, parent: f
   // The last bin cannot be a split point: nothing would go right.
   const directions = hm == 0 ? 1 : 2;
   for (let b = 1; b < nBins; b++) {
-    gl += load<f64>(hist + (<usize>b << 4));
-    hl += load<f64>(hist + (<usize>b << 4), 8);
+    const gb = load<f64>(hist + (<usize>b << 4));
+    const hb = load<f64>(hist + (<usize>b << 4), 8);
+    // An empty bin after the first moves nothing left: its candidates are the last bin's, which were not better.
+    if (b > 1 && gb == 0 && hb == 0) continue;
+    gl += gb;
+    hl += hb;
     for (let m = 0; m < directions; m++) {
       const GL = m == 0 ? gl + gm : gl;
       const HL = m == 0 ? hl + hm : hl;
