@@ -18,10 +18,6 @@ export interface GrowParams {
   threads?: number;
 }
 
-/** Tasks smaller than these (a histogram's rows × features, a partition's rows) run on this thread alone: waking the others would cost more than they save. */
-const SHARED_CELLS = 16_384;
-const SHARED_ROWS = 4_096;
-
 interface Node {
   start: number;
   end: number;
@@ -37,15 +33,16 @@ interface Node {
 
 const BINS = 256;
 const NONE = -1;
-/** A feature's split search over this many bins costs about what its histogram costs over a tree's rows (measured on credit-default: depth 6, 24,000 rows). */
-const BINS_PER_ROW_COST = 400;
+/** A feature's split search over this many bins costs about what its histogram costs over a tree's rows (credit-default, depth 6, 24,000 rows: the two threads' shares of a level measured closest to equal at 150). */
+const BINS_PER_ROW_COST = 150;
 
 /**
  * Grows one tree best-first (largest gain next) under both a depth and a leaf
  * limit, from gradient histograms; the larger child's histogram is the parent's
- * minus the smaller's. The histograms, partitions and split searches are
- * shared among the training's threads (ml/gbdt/share.ts); choosing what to
- * split and assembling the tree are this thread's.
+ * minus the smaller's. The training's threads (ml/gbdt/team.ts) each build
+ * the histograms of a group of the features and find the best split among
+ * them (ml/gbdt/share.ts); choosing what to split and assembling the tree are
+ * this thread's.
  */
 export class TreeGrower {
   /** The hot loops run in WebAssembly (ml/gbdt/wasm/kernels.ts) over this memory; these are byte offsets into it. */
@@ -89,7 +86,7 @@ export class TreeGrower {
     this.hess = m.alloc(8 * N);
     this.featureList = m.alloc(4 * F);
     this.spans = m.alloc(8 * F);
-    this.found = m.alloc(32 * MAX_THREADS);
+    this.found = m.alloc(32);
     this.block = m.alloc(TASK_BLOCK_BYTES);
     m.u8.set(bins.codes, codes);
     m.u8.set(bins.columns, this.columns);
@@ -100,6 +97,8 @@ export class TreeGrower {
       left,
       right,
       gh: this.gh,
+      grad: this.grad,
+      hess: this.hess,
       featureList: this.featureList,
       spans: this.spans,
       found: this.found,
@@ -110,11 +109,6 @@ export class TreeGrower {
       categorical: bins.edges.map((_, f) => p.categorical?.[f] === true),
       params: { lambda: p.lambda, minChildWeight: p.minChildWeight, minSplitGain: p.minSplitGain },
     });
-  }
-
-  /** Tasks the grower's threads have run together. */
-  get sharedTasks(): number {
-    return this.team.shared;
   }
 
   /** Ends the grower's threads. */
@@ -150,10 +144,6 @@ export class TreeGrower {
     m.u32.set(rows, this.order / 4);
     m.f64.set(grad, this.grad / 8);
     m.f64.set(hess, this.hess / 8);
-    // In WebAssembly, as every per-row loop here: this method is large, and V8 optimises it only after most trees of a small data set are grown.
-    m.kernels.gatherGradients(this.gh, this.order, this.grad, this.hess, rows.length, this.found);
-    const g = m.f64[this.found / 8];
-    const h = m.f64[this.found / 8 + 1];
     m.i32.set(features, this.featureList / 4);
     for (let j = 0; j < features.length; j++) {
       m.i32[this.spans / 4 + 2 * j] = features[j] * FEATURE_BYTES;
@@ -171,32 +161,49 @@ export class TreeGrower {
     m.i32[b + Slot.GROUPS] = 0;
     m.i32[b + Slot.GROUPS + this.shares] = features.length;
 
-    const root: Node = { start: 0, end: rows.length, depth: 0, g, h, hist: this.histogram() };
+    const hist = this.histogram();
     const at = this.entryOf(0);
     this.set(at, Field.END, rows.length);
-    this.set(at, Field.LEFT, root.hist);
-    [m.f64[(at + SUMS) / 8], m.f64[(at + SUMS) / 8 + 1]] = [g, h];
-    this.team.run(Op.ROOT, rows.length * features.length < SHARED_CELLS);
+    this.set(at, Field.LEFT, hist);
+    // A tree's data for the threads: its rows, their gradients, its features, and the task.
+    const N = this.bins.rows;
+    this.team.run(Op.ROOT, [
+      [this.order, this.order + 4 * rows.length],
+      [this.grad, this.grad + 8 * N],
+      [this.hess, this.hess + 8 * N],
+      [this.featureList, this.featureList + 4 * features.length],
+      [this.spans, this.spans + 8 * features.length],
+      ...this.task(1),
+    ]);
+    const root: Node = { start: 0, end: rows.length, depth: 0, g: m.f64[(at + SUMS) / 8], h: m.f64[(at + SUMS) / 8 + 1], hist };
     root.split = this.team.best(at, 0);
     if (!root.split) this.pool.push(root.hist);
     if (this.p.maxLeaves >= 2 ** this.p.maxDepth) {
-      // The leaf limit cannot bind, so every node with a split is split, whatever the order: a level at a time, in one task each step.
-      for (let level = root.split ? [root] : []; level.length > 0; ) level = this.split(level, features.length).filter((n) => n.split);
+      // The leaf limit cannot bind, so every node with a split is split, whatever the order: a level at a time, in one task each.
+      for (let level = root.split ? [root] : []; level.length > 0; ) level = this.split(level).filter((n) => n.split);
     } else {
       for (let open = root.split ? [root] : [], leaves = 1; open.length > 0 && leaves < this.p.maxLeaves; leaves++) {
         const node = open.splice(largestGain(open), 1)[0];
-        open.push(...this.split([node], features.length).filter((n) => n.split));
+        open.push(...this.split([node]).filter((n) => n.split));
       }
     }
     return this.assemble(root, onLeaf);
   }
 
-  /** Splits each node (in one task per step, every node together), finding the children's own best splits where their depth allows; returns the children. */
-  private split(nodes: Node[], featureCount: number): Node[] {
+  /** The task block and the first n entries of the node table: what every task copies to the threads. */
+  private task(n: number): [number, number][] {
+    return [
+      [this.block, this.block + TASK_BLOCK_BYTES],
+      [this.table, this.table + n * this.entry],
+    ];
+  }
+
+  /** Splits each node (in one task, every node together), finding the children's own best splits where their depth allows; returns the children. */
+  private split(nodes: Node[]): Node[] {
     const m = this.mem;
     const N = this.bins.rows;
     m.i32[this.block / 4 + Slot.BATCH] = nodes.length;
-    let rows = 0;
+    const children: Node[] = [];
     nodes.forEach((node, e) => {
       const s = node.split!;
       const at = this.entryOf(e, nodes.length);
@@ -209,46 +216,26 @@ export class TreeGrower {
         for (const b of s.set) goesLeft[b] = 1;
       } else goesLeft.fill(1, 1, s.bin + 1).fill(0, s.bin + 1);
       goesLeft[0] = s.missingLeft ? 1 : 0;
-      rows += node.end - node.start;
-    });
-    // Stable partition of each node's rows, left first: each share partitions a part, and places its lists with the children's task.
-    this.team.run(Op.PARTITION, rows < SHARED_ROWS);
-    const children: Node[] = [];
-    let cells = 0;
-    let splittableNodes = 0;
-    nodes.forEach((node, e) => {
-      const s = node.split!;
-      const at = this.table + e * this.entry;
-      let l = node.start;
-      for (let t = 0; t < this.shares; t++) l += m.i32[at / 4 + Field.COUNTS + t];
       const depth = node.depth + 1;
       // Children at the depth limit become leaves: they need no histograms.
       const splittable = depth < this.p.maxDepth;
       const hist = () => (splittable ? this.histogram() : NONE);
-      const left: Node = { start: node.start, end: l, depth, g: s.gl, h: s.hl, hist: hist() };
-      const right: Node = { start: l, end: node.end, depth, g: node.g - s.gl, h: node.h - s.hl, hist: hist() };
+      const left: Node = { start: node.start, end: node.start, depth, g: s.gl, h: s.hl, hist: hist() };
+      const right: Node = { start: node.start, end: node.end, depth, g: node.g - s.gl, h: node.h - s.hl, hist: hist() };
       node.children = [left, right];
       children.push(left, right);
-      const smallIsLeft = left.end - left.start <= right.end - right.start;
       this.set(at, Field.PARENT, node.hist);
       this.set(at, Field.LEFT, left.hist);
       this.set(at, Field.RIGHT, right.hist);
-      this.set(at, Field.SMALL_IS_LEFT, smallIsLeft ? 1 : 0);
       this.set(at, Field.SPLITTABLE, splittable ? 1 : 0);
       const sums = (at + SUMS) / 8;
       [m.f64[sums], m.f64[sums + 1], m.f64[sums + 2], m.f64[sums + 3]] = [left.g, left.h, right.g, right.h];
-      if (splittable) {
-        cells += Math.min(l - node.start, node.end - l) * featureCount;
-        splittableNodes++;
-      }
     });
-    // Enough nodes to go round are shared whole; fewer, by feature groups.
-    m.i32[this.block / 4 + Slot.BY_NODE] = splittableNodes >= 2 * this.shares ? 1 : 0;
-    m.i32[this.block / 4 + Slot.NEXT] = 0;
-    this.team.run(Op.CHILDREN, cells < SHARED_CELLS);
+    this.team.run(Op.LEVEL, this.task(nodes.length));
     nodes.forEach((node, e) => {
       const at = this.table + e * this.entry;
       const [left, right] = node.children!;
+      left.end = right.start = node.start + m.i32[at / 4 + Field.COUNT];
       if (left.hist !== NONE) [left.split, right.split] = [this.team.best(at, 0), this.team.best(at, 1)];
       // Histograms go back to the pool only now: a node's parent's is read by the task above.
       this.pool.push(node.hist);

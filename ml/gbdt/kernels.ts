@@ -8,7 +8,7 @@ declare const WebAssembly: {
   Memory: new (limits: { initial: number; maximum: number; shared: true }) => KernelSharedMemory;
 };
 type WasmModule = { readonly wasmModule: unique symbol };
-/** The kernels' memory: shared, so that a training's threads (ml/gbdt/threads.ts) work on the same bytes. */
+/** The kernels' memory: shared, so that a training's threads (ml/gbdt/team.ts) can be handed a replica of it. */
 export interface KernelSharedMemory {
   readonly buffer: SharedArrayBuffer;
   grow(pages: number): number;
@@ -44,7 +44,12 @@ function kernelModule(): WasmModule {
   return compiled;
 }
 
-/** The kernels working on the given memory: one instance per thread, all on the same bytes. */
+/** A memory for the kernels of at least `bytes`. */
+export function sharedMemory(bytes: number): KernelSharedMemory {
+  return new WebAssembly.Memory({ initial: Math.max(1, Math.ceil(bytes / PAGE)), maximum: MAXIMUM_PAGES, shared: true });
+}
+
+/** The kernels working on the given memory (one instance per thread that runs them). */
 export function kernelsOver(memory: KernelSharedMemory): KernelExports {
   return new WebAssembly.Instance(kernelModule(), { env: { memory, abort: () => { throw new Error('gbdt kernels: abort'); } } }).exports as KernelExports;
 }
@@ -57,7 +62,7 @@ export function kernelsOver(memory: KernelSharedMemory): KernelExports {
  * so views are re-made then: take `f64`, `u32`, `u8` afresh after `alloc`.
  */
 export class KernelMemory {
-  readonly memory = new WebAssembly.Memory({ initial: 1, maximum: MAXIMUM_PAGES, shared: true });
+  readonly memory = sharedMemory(0);
   readonly kernels = kernelsOver(this.memory);
   private top: number;
   f64!: Float64Array;

@@ -1,42 +1,52 @@
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { KernelSharedMemory } from './kernels';
-import { GrowShare, Op, Slot, type ShareLayout } from './share';
+import { sharedMemory, type KernelSharedMemory } from './kernels';
+import { Control, CONTROL_BYTES, ERROR_BYTES, GrowShare, Op, shareSplit, Slot, Views, type ShareLayout, type Split } from './share';
 
 /** What a thread is started with (ml/gbdt/grow-thread.ts). */
 export interface ThreadData {
+  /** The thread's replica of the grower's memory. */
   memory: KernelSharedMemory;
   layout: ShareLayout;
   share: number;
+  control: SharedArrayBuffer;
+  error: SharedArrayBuffer;
 }
 
 /**
- * Tasks wait this many looks at the task block before sleeping: a task follows
- * the last within microseconds while a tree grows, and waking a sleeping thread
- * takes longer than most tasks.
+ * How long a thread keeps looking for the next task before it sleeps, in
+ * milliseconds: the tasks of a tree follow each other within that, and waking
+ * a sleeping thread measured a quarter of a millisecond or more here.
  */
-export const SPIN = 20_000;
+export const SPIN_MS = 2;
 
 /**
- * A training's threads: this one runs share 0 of each task, one worker thread
- * each of the others, all on the kernels' shared memory. A task whose work is
- * too small to be worth waking the others is run here, every share in turn:
- * the same work, the same results.
+ * A training's threads: this one runs share 0 of each task on the grower's
+ * memory, one worker thread each of the others on a replica of it (share.ts
+ * says why). Before a task, the byte ranges the grower names (the task, and
+ * what changed of the data) are copied from the grower's memory to each
+ * replica; after it, each share's split is read from its replica.
  */
 export class Team {
   private readonly workers: Worker[] = [];
   private readonly share: GrowShare;
+  private readonly views: Views[];
+  private readonly control = new Int32Array(new SharedArrayBuffer(CONTROL_BYTES));
+  private readonly error = new SharedArrayBuffer(ERROR_BYTES);
   private seq = 0;
-  /** Tasks the threads have run together (the rest ran here alone). */
-  shared = 0;
 
   constructor(
-    memory: KernelSharedMemory,
+    main: KernelSharedMemory,
     private readonly layout: ShareLayout,
   ) {
-    this.share = new GrowShare(memory, layout);
+    this.share = new GrowShare(main, layout);
+    this.views = [new Views(main)];
     for (let s = 1; s < layout.shares; s++) {
-      const data: ThreadData = { memory, layout, share: s };
+      const memory = sharedMemory(main.buffer.byteLength);
+      const replica = new Views(memory);
+      replica.u8.set(new Uint8Array(main.buffer));
+      this.views.push(replica);
+      const data: ThreadData = { memory, layout, share: s, control: this.control.buffer as SharedArrayBuffer, error: this.error };
       const worker = new Worker(path.join(__dirname, 'grow-thread.js'), { workerData: data });
       // A thread never returns to its event loop while the training runs; close() ends it.
       worker.unref();
@@ -44,42 +54,64 @@ export class Team {
     }
   }
 
-  /** The best split the shares found for child c (0: the root or the left child, 1: the right) of the node at table entry `at`. */
-  best(at: number, c: number) {
-    return this.share.best(at, c);
-  }
-
-  /** Runs op, every share; here alone when `here`. */
-  run(op: Op, here: boolean): void {
-    const control = this.share.control;
-    const b = this.layout.block / 4;
-    control[b + Slot.OP] = op;
-    if (here || this.workers.length === 0) {
-      for (let s = 0; s < this.layout.shares; s++) this.share.run(s);
-      return;
+  /** Runs op, every share, after copying the byte ranges [from, to) of the grower's memory to each replica. */
+  run(op: Op, ranges: [number, number][]): void {
+    const main = this.views[0].refresh();
+    main.i32[this.layout.block / 4 + Slot.OP] = op;
+    if (this.workers.length === 0) return this.share.run(0);
+    const size = main.u8.byteLength;
+    for (const replica of this.views.slice(1)) {
+      if (replica.memory.buffer.byteLength < size) replica.memory.grow((size - replica.memory.buffer.byteLength) / 65536);
+      replica.refresh();
+      for (const [from, to] of ranges) replica.u8.set(main.u8.subarray(from, to), from);
     }
     const seq = ++this.seq;
-    this.shared++;
-    Atomics.store(control, b + Slot.SEQ, seq);
-    Atomics.notify(control, b + Slot.SEQ);
+    Atomics.store(this.control, Control.SEQ, seq);
+    Atomics.notify(this.control, Control.SEQ);
     this.share.run(0);
     for (let s = 1; s < this.layout.shares; s++) {
-      const done = b + Slot.DONE + s;
-      for (let i = 0; i < SPIN && Atomics.load(control, done) !== seq; i++);
-      for (let last; (last = Atomics.load(control, done)) !== seq; ) Atomics.wait(control, done, last);
+      const done = Control.DONE + s;
+      const until = performance.now() + SPIN_MS;
+      for (let i = 0; Atomics.load(this.control, done) !== seq; i++) if ((i & 1023) === 0 && performance.now() > until) break;
+      for (let last; (last = Atomics.load(this.control, done)) !== seq; ) Atomics.wait(this.control, done, last);
     }
-    if (Atomics.load(control, b + Slot.FAILED) === 1) throw new Error(`gbdt: a training thread failed: ${this.share.failure()}`);
+    if (Atomics.load(this.control, Control.FAILED) === 1) throw new Error(`gbdt: a training thread failed: ${threadFailure(this.error)}`);
+  }
+
+  /** The best split the shares found for child c (0: the root or the left child, 1: the right) of the node at table entry `at`: the first of the largest gains, as one scan of every feature would find it. */
+  best(at: number, c: number): Split | undefined {
+    let best: Split | undefined;
+    for (let s = 0; s < this.layout.shares; s++) {
+      const split = shareSplit(this.views[s].refresh(), at, c, s, this.layout.shares);
+      if (split && (!best || split.gain > best.gain)) best = split;
+    }
+    return best;
   }
 
   /** Ends the threads; the team is not used again. */
   close(): void {
     if (this.workers.length === 0) return;
-    const control = this.share.control;
-    const b = this.layout.block / 4;
-    control[b + Slot.OP] = Op.STOP;
-    Atomics.store(control, b + Slot.SEQ, ++this.seq);
-    Atomics.notify(control, b + Slot.SEQ);
+    this.views[0].refresh().i32[this.layout.block / 4 + Slot.OP] = Op.STOP;
+    for (const replica of this.views.slice(1)) replica.refresh().i32[this.layout.block / 4 + Slot.OP] = Op.STOP;
+    Atomics.store(this.control, Control.SEQ, ++this.seq);
+    Atomics.notify(this.control, Control.SEQ);
     for (const worker of this.workers) void worker.terminate();
     this.workers.length = 0;
   }
+}
+
+/** A failing thread's message, as it wrote it (recordThreadFailure). */
+function threadFailure(error: SharedArrayBuffer): string {
+  const bytes = new Uint8Array(error);
+  const end = bytes.indexOf(0);
+  return Buffer.from(bytes.slice(0, end < 0 ? bytes.length : end)).toString('utf8');
+}
+
+/** Records that a thread's share threw (its message cut to fit), for the grower to throw. */
+export function recordThreadFailure(control: Int32Array, error: SharedArrayBuffer, failure: unknown): void {
+  const text = Buffer.from(failure instanceof Error ? (failure.stack ?? failure.message) : String(failure)).subarray(0, ERROR_BYTES - 1);
+  const bytes = new Uint8Array(error);
+  bytes.fill(0);
+  bytes.set(text);
+  Atomics.store(control, Control.FAILED, 1);
 }
