@@ -219,14 +219,12 @@ export class TreeGrower {
       const depth = node.depth + 1;
       // Children at the depth limit become leaves: they need no histograms.
       const splittable = depth < this.p.maxDepth;
-      const hist = () => (splittable ? this.histogram() : NONE);
-      const left: Node = { start: node.start, end: node.start, depth, g: s.gl, h: s.hl, hist: hist() };
-      const right: Node = { start: node.start, end: node.end, depth, g: node.g - s.gl, h: node.h - s.hl, hist: hist() };
+      const left: Node = { start: node.start, end: node.start, depth, g: s.gl, h: s.hl, hist: NONE };
+      const right: Node = { start: node.start, end: node.end, depth, g: node.g - s.gl, h: node.h - s.hl, hist: NONE };
       node.children = [left, right];
       children.push(left, right);
       this.set(at, Field.PARENT, node.hist);
-      this.set(at, Field.LEFT, left.hist);
-      this.set(at, Field.RIGHT, right.hist);
+      this.set(at, Field.SPARE, splittable ? this.histogram() : NONE);
       this.set(at, Field.SPLITTABLE, splittable ? 1 : 0);
       const sums = (at + SUMS) / 8;
       [m.f64[sums], m.f64[sums + 1], m.f64[sums + 2], m.f64[sums + 3]] = [left.g, left.h, right.g, right.h];
@@ -236,10 +234,14 @@ export class TreeGrower {
       const at = this.table + e * this.entry;
       const [left, right] = node.children!;
       left.end = right.start = node.start + m.i32[at / 4 + Field.COUNT];
-      if (left.hist !== NONE) [left.split, right.split] = [this.team.best(at, 0), this.team.best(at, 1)];
-      // Histograms go back to the pool only now: a node's parent's is read by the task above.
-      this.pool.push(node.hist);
-      for (const child of node.children!) if (!child.split && child.hist !== NONE) this.pool.push(child.hist);
+      if (m.i32[at / 4 + Field.SPLITTABLE] === 0) {
+        this.pool.push(node.hist);
+        return;
+      }
+      // The node's histogram is now one of its children's.
+      [left.hist, right.hist] = [m.i32[at / 4 + Field.LEFT], m.i32[at / 4 + Field.RIGHT]];
+      [left.split, right.split] = [this.team.best(at, 0), this.team.best(at, 1)];
+      for (const child of node.children!) if (!child.split) this.pool.push(child.hist);
     });
     return children;
   }

@@ -8,7 +8,7 @@ declare const WebAssembly: {
   Memory: new (limits: { initial: number; maximum: number; shared: true }) => KernelSharedMemory;
 };
 type WasmModule = { readonly wasmModule: unique symbol };
-/** The kernels' memory: shared, so that a training's threads (ml/gbdt/team.ts) can be handed a replica of it. */
+/** The kernels' memory: shared, so that a training thread's replica (ml/gbdt/team.ts) can be reached from the thread and the grower both. */
 export interface KernelSharedMemory {
   readonly buffer: SharedArrayBuffer;
   grow(pages: number): number;

@@ -5,14 +5,12 @@ import { MAX_THREADS } from './limits';
  * One thread's share of growing a tree (ml/gbdt/grow.ts): a group of the
  * tree's features to build histograms of and find splits on. Each thread works
  * in a memory of its own, a replica of the grower's (the same data at the same
- * offsets; ml/gbdt/team.ts copies what a task needs into it): two threads on
- * one WebAssembly memory measured slower together than one alone, on separate
- * memories nearly twice as fast. Every share partitions the whole node in its
- * own replica (the same rows in the same order), so only the task and its
- * results cross between threads. A task covers a batch of nodes (a whole level
- * of the tree where the grower can), so the threads meet once per level. A
- * share's results do not depend on which thread runs it, or on how many share
- * the rest, so a model is the same bytes for any number of threads.
+ * offsets; ml/gbdt/team.ts copies what a task needs into it), and partitions
+ * every node whole in it (the same rows in the same order in every replica):
+ * so a task needs no other thread's results before it ends, and a whole level
+ * of the tree is one task. A share's results do not depend on which thread
+ * runs it, or on how many share the rest, so a model is the same bytes for any
+ * number of threads.
  */
 
 /** i32 slots of the task block (in each replica). */
@@ -48,8 +46,13 @@ export const enum Field {
   END,
   /** The split's feature's column (feature-major bins). */
   COLUMN,
-  /** Histograms (byte offsets): the node's, and its children's (where they are above the depth limit). */
+  /**
+   * Histograms (byte offsets): the node's, and a spare. Where the children are
+   * splittable the smaller one's is built in the spare, and the larger one's is
+   * the node's less it, in the node's own; LEFT and RIGHT say which is whose.
+   */
   PARENT,
+  SPARE,
   LEFT,
   RIGHT,
   SPLITTABLE,
@@ -58,9 +61,9 @@ export const enum Field {
 }
 
 /** f64s of an entry (byte offset): the (gradient, hessian) sums of the root, or of the left and right children. */
-export const SUMS = 32;
+export const SUMS = 48;
 /** Which bins go left at the node's split, a byte each. */
-export const GOES_LEFT = 64;
+export const GOES_LEFT = 80;
 /** Per child and share, the split it found (OUT_BYTES each). */
 const OUT = GOES_LEFT + 256;
 const OUT_BYTES = 80;
@@ -214,11 +217,13 @@ export class GrowShare {
     u32.copyWithin(order / 4 + start + l, right / 4 + start, right / 4 + end - l);
     if (this.field(at, Field.SPLITTABLE) === 0) return;
     const smallIsLeft = l <= end - start - l;
-    const [small, large] = smallIsLeft ? [this.field(at, Field.LEFT), this.field(at, Field.RIGHT)] : [this.field(at, Field.RIGHT), this.field(at, Field.LEFT)];
+    const [small, large] = [this.field(at, Field.SPARE), this.field(at, Field.PARENT)];
+    this.v.i32[at / 4 + Field.LEFT] = smallIsLeft ? small : large;
+    this.v.i32[at / 4 + Field.RIGHT] = smallIsLeft ? large : small;
     this.zero(small, j0, j1);
     if (smallIsLeft) this.accumulate(small, order, start, start + l, j0, j1);
     else this.accumulate(small, order, start + l, end, j0, j1);
-    this.kernels.subtract(large, this.field(at, Field.PARENT), small, this.at.spans + 8 * j0, j1 - j0);
+    this.kernels.subtract(large, large, small, this.at.spans + 8 * j0, j1 - j0);
     this.search(at, 0, s, this.field(at, Field.LEFT), this.sum(at, 0), this.sum(at, 1), j0, j1);
     this.search(at, 1, s, this.field(at, Field.RIGHT), this.sum(at, 2), this.sum(at, 3), j0, j1);
   }

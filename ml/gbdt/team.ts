@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { sharedMemory, type KernelSharedMemory } from './kernels';
 import { Control, CONTROL_BYTES, ERROR_BYTES, GrowShare, Op, shareSplit, Slot, Views, type ShareLayout, type Split } from './share';
 
@@ -41,13 +41,15 @@ export class Team {
   ) {
     this.share = new GrowShare(main, layout);
     this.views = [new Views(main)];
+    // Loaded only for a training with threads: the module alone adds more than a megabyte to a process's memory.
+    const threads = layout.shares > 1 ? (require('node:worker_threads') as typeof import('node:worker_threads')) : undefined;
     for (let s = 1; s < layout.shares; s++) {
       const memory = sharedMemory(main.buffer.byteLength);
       const replica = new Views(memory);
       replica.u8.set(new Uint8Array(main.buffer));
       this.views.push(replica);
       const data: ThreadData = { memory, layout, share: s, control: this.control.buffer as SharedArrayBuffer, error: this.error };
-      const worker = new Worker(path.join(__dirname, 'grow-thread.js'), { workerData: data });
+      const worker = new threads!.Worker(path.join(__dirname, 'grow-thread.js'), { workerData: data });
       // A thread never returns to its event loop while the training runs; close() ends it.
       worker.unref();
       this.workers.push(worker);
