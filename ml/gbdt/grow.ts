@@ -102,7 +102,6 @@ export class TreeGrower {
       featureList: this.featureList,
       spans: this.spans,
       found: this.found,
-      rows: N,
       features: F,
       shares: this.shares,
       nBins: bins.edges.map((e) => e.length),
@@ -182,10 +181,13 @@ export class TreeGrower {
       // The leaf limit cannot bind, so every node with a split is split, whatever the order: a level at a time, in one task each.
       for (let level = root.split ? [root] : []; level.length > 0; ) level = this.split(level).filter((n) => n.split);
     } else {
-      for (let open = root.split ? [root] : [], leaves = 1; open.length > 0 && leaves < this.p.maxLeaves; leaves++) {
+      const open = root.split ? [root] : [];
+      for (let leaves = 1; open.length > 0 && leaves < this.p.maxLeaves; leaves++) {
         const node = open.splice(largestGain(open), 1)[0];
         open.push(...this.split([node]).filter((n) => n.split));
       }
+      // Nodes left open at the leaf limit are leaves: their histograms are free again.
+      for (const node of open) this.pool.push(node.hist);
     }
     return this.assemble(root, onLeaf);
   }

@@ -114,7 +114,6 @@ export interface ShareLayout {
   spans: number;
   /** bestThreshold's scratch (32 bytes). */
   found: number;
-  rows: number;
   features: number;
   shares: number;
   /** Per feature, its bins after the missing-value one (edges' length). */
