@@ -79,8 +79,7 @@ export class TreeGrower {
     const codes = m.alloc(N * F);
     this.columns = m.alloc(N * F);
     this.order = m.alloc(4 * N);
-    const left = m.alloc(4 * N);
-    const right = m.alloc(4 * N);
+    const scratch = m.alloc(4 * N);
     this.gh = m.alloc(16 * N);
     this.grad = m.alloc(8 * N);
     this.hess = m.alloc(8 * N);
@@ -94,8 +93,7 @@ export class TreeGrower {
       block: this.block,
       codes,
       order: this.order,
-      left,
-      right,
+      scratch,
       gh: this.gh,
       grad: this.grad,
       hess: this.hess,

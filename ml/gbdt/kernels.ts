@@ -27,7 +27,8 @@ export interface KernelExports {
   poissonGradients(y: number, raw: number, grad: number, hess: number, n: number, maxDeltaStep: number): void;
   sortDistinct(values: number, spare: number, n: number, buckets: number, distinct: number, counts: number): number;
   binFeature(values: number, rows: number, features: number, f: number, edges: number, nEdges: number, codes: number, columns: number): void;
-  partition(order: number, left: number, right: number, column: number, goesLeft: number, start: number, end: number): number;
+  partition(order: number, scratch: number, column: number, goesLeft: number, start: number, end: number): number;
+  clear(hist: number, spans: number, n: number): void;
 }
 
 /** Bytes of one feature's histogram: 256 bins of (gradient, hessian) float64. */

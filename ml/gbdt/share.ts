@@ -104,9 +104,8 @@ export interface ShareLayout {
   block: number;
   codes: number;
   order: number;
-  /** Room for a partition's left and right lists. */
-  left: number;
-  right: number;
+  /** Room for a partition's right rows. */
+  scratch: number;
   gh: number;
   grad: number;
   hess: number;
@@ -133,7 +132,6 @@ const FEATURE_FLOATS = FEATURE_BYTES / 8;
 export class Views {
   f64!: Float64Array;
   i32!: Int32Array;
-  u32!: Uint32Array;
   u8!: Uint8Array;
 
   constructor(readonly memory: KernelSharedMemory) {
@@ -145,7 +143,6 @@ export class Views {
     const buffer = this.memory.buffer;
     this.f64 = new Float64Array(buffer);
     this.i32 = new Int32Array(buffer);
-    this.u32 = new Uint32Array(buffer);
     this.u8 = new Uint8Array(buffer);
     return this;
   }
@@ -208,12 +205,9 @@ export class GrowShare {
   private level(at: number, j0: number, j1: number, s: number): void {
     const start = this.field(at, Field.START);
     const end = this.field(at, Field.END);
-    const { order, left, right } = this.at;
-    const l = this.kernels.partition(order, left, right, this.field(at, Field.COLUMN), at + GOES_LEFT, start, end);
+    const { order, scratch } = this.at;
+    const l = this.kernels.partition(order, scratch, this.field(at, Field.COLUMN), at + GOES_LEFT, start, end);
     this.v.i32[at / 4 + Field.COUNT] = l;
-    const u32 = this.v.u32;
-    u32.copyWithin(order / 4 + start, left / 4 + start, left / 4 + start + l);
-    u32.copyWithin(order / 4 + start + l, right / 4 + start, right / 4 + end - l);
     if (this.field(at, Field.SPLITTABLE) === 0) return;
     const smallIsLeft = l <= end - start - l;
     const [small, large] = [this.field(at, Field.SPARE), this.field(at, Field.PARENT)];
@@ -229,12 +223,7 @@ export class GrowShare {
 
   /** Only the bins each feature has: the rest are never read. */
   private zero(hist: number, j0: number, j1: number): void {
-    const { i32, f64 } = this.v;
-    for (let j = j0; j < j1; j++) {
-      const f = i32[this.at.featureList / 4 + j];
-      const o = hist / 8 + f * FEATURE_FLOATS;
-      f64.fill(0, o, o + (this.at.nBins[f] + 1) * 2);
-    }
+    this.kernels.clear(hist, this.at.spans + 8 * j0, j1 - j0);
   }
 
   private accumulate(hist: number, rows: number, start: number, end: number, j0: number, j1: number): void {

@@ -23,8 +23,7 @@ describe('gbdt kernels (WebAssembly) equal plain JavaScript bit for bit', () => 
     codes: m.alloc(N * F),
     columns: m.alloc(N * F),
     order: m.alloc(4 * N),
-    left: m.alloc(4 * N),
-    right: m.alloc(4 * N),
+    scratch: m.alloc(4 * N),
     gh: m.alloc(16 * N),
     hist: m.alloc(F * FEATURE_BYTES),
     small: m.alloc(F * FEATURE_BYTES),
@@ -77,18 +76,29 @@ describe('gbdt kernels (WebAssembly) equal plain JavaScript bit for bit', () => 
     }
   });
 
-  it('partitions rows stably into a left and a right list, each from where the part starts', () => {
+  it('partitions rows stably, left first, in place', () => {
     const goesLeft = Uint8Array.from({ length: 256 }, (_, b) => (b % 3 === 0 ? 1 : 0));
     m.u8.set(goesLeft, at.goesLeft);
     const column = columns.subarray(3 * N, 4 * N);
     const [from, to] = [37, rows.length - 5];
-    const split = m.kernels.partition(at.order, at.left, at.right, at.columns + 3 * N, at.goesLeft, from, to);
+    const split = m.kernels.partition(at.order, at.scratch, at.columns + 3 * N, at.goesLeft, from, to);
     const part = rows.subarray(from, to);
     const left = part.filter((r) => goesLeft[column[r]] === 1);
     const right = part.filter((r) => goesLeft[column[r]] === 0);
     expect(split).toBe(left.length);
-    expect(Array.from(m.u32.subarray(at.left / 4 + from, at.left / 4 + from + split))).toEqual(Array.from(left));
-    expect(Array.from(m.u32.subarray(at.right / 4 + from, at.right / 4 + from + right.length))).toEqual(Array.from(right));
+    expect(Array.from(m.u32.subarray(at.order / 4, at.order / 4 + rows.length))).toEqual([...rows.subarray(0, from), ...left, ...right, ...rows.subarray(to)]);
+    m.u32.set(rows, at.order / 4);
+  });
+
+  it('clears the spans of a histogram it is given, and nothing else', () => {
+    m.f64.fill(1.5, at.out / 8, at.out / 8 + F * 512);
+    m.i32.set([2 * FEATURE_BYTES, 40 * 16, 5 * FEATURE_BYTES, 256 * 16], at.spans / 4);
+    m.kernels.clear(at.out, at.spans, 2);
+    const out = histogram(at.out);
+    for (let k = 0; k < F * 512; k++) {
+      const cleared = (k >= 2 * 512 && k < 2 * 512 + 80) || (k >= 5 * 512 && k < 6 * 512);
+      expect([k, out[k]]).toEqual([k, cleared ? 0 : 1.5]);
+    }
   });
 
   it('finds the best threshold as the JavaScript scan does, ties to the first', () => {

@@ -78,22 +78,31 @@ export function subtract(out: usize, parent: usize, small: usize, spans: usize, 
 
 /**
  * Stable partition of order[start..end) by goesLeft[column[row]] (a u8 per
- * bin: 1 left, 0 right): the left rows to left[start..], the right ones to
- * right[start..], each in their order; returns how many go left. No branch on
- * the data: each row is written to both sides and one advances.
+ * bin: 1 left, 0 right), left rows first, in place; scratch is room for the
+ * right ones meanwhile. Returns how many go left. No branch on the data: each
+ * row is written to both sides and one advances.
  */
-export function partition(order: usize, left: usize, right: usize, column: usize, goesLeft: usize, start: i32, end: i32): i32 {
-  let l = <usize>start << 2;
-  let r = <usize>start << 2;
+export function partition(order: usize, scratch: usize, column: usize, goesLeft: usize, start: i32, end: i32): i32 {
+  let l = <usize>start;
+  let r: usize = 0;
   for (let k = <usize>start; k < <usize>end; k++) {
     const row = load<u32>(order + (k << 2));
-    const toLeft = <usize>load<u8>(goesLeft + <usize>load<u8>(column + <usize>row)) << 2;
-    store<u32>(left + l, row);
-    store<u32>(right + r, row);
-    l += toLeft;
-    r += 4 - toLeft;
+    const left = <usize>load<u8>(goesLeft + <usize>load<u8>(column + <usize>row));
+    store<u32>(order + (l << 2), row);
+    store<u32>(scratch + (r << 2), row);
+    l += left;
+    r += 1 - left;
   }
-  return <i32>((l >> 2) - <usize>start);
+  memory.copy(order + (l << 2), scratch, r << 2);
+  return <i32>(l - <usize>start);
+}
+
+/** Zeroes the n spans of a histogram (i32 pairs: byte offset into it, bytes), as subtract reads them. */
+export function clear(hist: usize, spans: usize, n: i32): void {
+  for (let j = 0; j < n; j++) {
+    const at = <usize>load<i32>(spans + (<usize>j << 3));
+    memory.fill(hist + at, 0, <usize>load<i32>(spans + (<usize>j << 3), 4));
+  }
 }
 
 /**
