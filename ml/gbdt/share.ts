@@ -274,23 +274,16 @@ export class GrowShare {
     const present: number[] = [];
     for (let b = 1; b <= this.at.nBins[f]; b++) if (hist[off + 2 * b + 1] > 0) present.push(b);
     if (present.length < 2) return undefined;
-    const candidates: number[][] = [];
-    if (present.length <= MAX_ONE_HOT) for (const b of present) candidates.push([b]);
-    else {
-      const ratio = (b: number) => hist[off + 2 * b] / (hist[off + 2 * b + 1] + CAT_SMOOTH);
-      const sorted = present.slice().sort((a, b) => ratio(a) - ratio(b) || a - b);
-      const most = Math.min(MAX_SET, sorted.length - 1);
-      for (let k = 1; k <= most; k++) candidates.push(sorted.slice(0, k), sorted.slice(sorted.length - k));
-    }
     let best: Split | undefined;
     const directions = hm === 0 ? 1 : 2;
     const { lambda, minChildWeight } = this.at.params;
-    for (const set of candidates) {
+    // A candidate set is a run of `bins`, summed in its order: no array is made for one that is not the best (this runs for every node and category feature).
+    const consider = (bins: number[], from: number, to: number) => {
       let gl = 0;
       let hl = 0;
-      for (const b of set) {
-        gl += hist[off + 2 * b];
-        hl += hist[off + 2 * b + 1];
+      for (let i = from; i < to; i++) {
+        gl += hist[off + 2 * bins[i]];
+        hl += hist[off + 2 * bins[i] + 1];
       }
       for (let m = 0; m < directions; m++) {
         const missingLeft = m === 0;
@@ -299,8 +292,18 @@ export class GrowShare {
         const gain = this.kernels.splitGain(g, h, GL, HL, parent, lambda, minChildWeight);
         if (gain > bestGain) {
           bestGain = gain;
-          best = { gain, feature: f, bin: 0, missingLeft, gl: GL, hl: HL, set: set.slice().sort((a, b) => a - b) };
+          best = { gain, feature: f, bin: 0, missingLeft, gl: GL, hl: HL, set: bins.slice(from, to).sort((a, b) => a - b) };
         }
+      }
+    };
+    if (present.length <= MAX_ONE_HOT) for (let i = 0; i < present.length; i++) consider(present, i, i + 1);
+    else {
+      const ratio = (b: number) => hist[off + 2 * b] / (hist[off + 2 * b + 1] + CAT_SMOOTH);
+      const sorted = present.sort((a, b) => ratio(a) - ratio(b) || a - b);
+      const most = Math.min(MAX_SET, sorted.length - 1);
+      for (let k = 1; k <= most; k++) {
+        consider(sorted, 0, k);
+        consider(sorted, sorted.length - k, sorted.length);
       }
     }
     return best;
