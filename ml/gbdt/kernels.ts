@@ -56,44 +56,61 @@ export function kernelsOver(memory: KernelSharedMemory): KernelExports {
 }
 
 /**
- * One tree grower's WebAssembly memory and kernels. Each grower has its own
- * instance, so trainings in one process never share memory, and the memory
- * goes with the grower. Memory is handed out by a bump allocator and never
- * freed (the grower pools its histograms); growing it replaces the buffer,
- * so views are re-made then: take `f64`, `u32`, `u8` afresh after `alloc`.
+ * Typed views of a kernels' memory. Growing a memory replaces its buffer, so
+ * the views are re-made then (refresh, or growTo).
  */
-export class KernelMemory {
-  readonly memory = sharedMemory(0);
-  readonly kernels = kernelsOver(this.memory);
-  private top: number;
+export class Views {
   f64!: Float64Array;
   i32!: Int32Array;
   u32!: Uint32Array;
   u8!: Uint8Array;
 
+  constructor(readonly memory: KernelSharedMemory) {
+    this.refresh();
+  }
+
+  /** The views, re-made if the memory has grown since (another thread may have grown it). */
+  refresh(): this {
+    if (this.u8?.byteLength === this.memory.buffer.byteLength) return this;
+    const buffer = this.memory.buffer;
+    this.f64 = new Float64Array(buffer);
+    this.i32 = new Int32Array(buffer);
+    this.u32 = new Uint32Array(buffer);
+    this.u8 = new Uint8Array(buffer);
+    return this;
+  }
+
+  /** Grows the memory to hold at least `bytes`. */
+  growTo(bytes: number): this {
+    const size = this.memory.buffer.byteLength;
+    if (bytes > size) this.memory.grow(Math.ceil((bytes - size) / PAGE));
+    return this.refresh();
+  }
+}
+
+/**
+ * One tree grower's WebAssembly memory and kernels. Each grower has its own
+ * instance, so trainings in one process never share memory, and the memory
+ * goes with the grower. Memory is handed out by a bump allocator and never
+ * freed (the grower pools its histograms); take `f64`, `u32`, `u8` afresh
+ * after `alloc`, which may grow it.
+ */
+export class KernelMemory extends Views {
+  readonly kernels: KernelExports;
+  private top: number;
+
   constructor() {
+    super(sharedMemory(0));
+    this.kernels = kernelsOver(this.memory);
     this.top = align(this.kernels.heapBase());
-    this.views();
   }
 
   /** bytes of zeroed memory, 16-aligned; returns its byte offset. */
   alloc(bytes: number): number {
     const at = this.top;
     this.top = align(at + bytes);
-    const memory = this.memory;
-    if (this.top > memory.buffer.byteLength) {
-      memory.grow(Math.ceil((this.top - memory.buffer.byteLength) / PAGE));
-      this.views();
-    }
+    this.growTo(this.top);
     return at;
-  }
-
-  private views(): void {
-    const buffer = this.memory.buffer;
-    this.f64 = new Float64Array(buffer);
-    this.i32 = new Int32Array(buffer);
-    this.u32 = new Uint32Array(buffer);
-    this.u8 = new Uint8Array(buffer);
   }
 }
 

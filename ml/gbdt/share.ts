@@ -1,4 +1,4 @@
-import { FEATURE_BYTES, kernelsOver, type KernelExports, type KernelSharedMemory } from './kernels';
+import { FEATURE_BYTES, kernelsOver, Views, type KernelExports, type KernelSharedMemory } from './kernels';
 import { MAX_THREADS } from './limits';
 
 /**
@@ -128,26 +128,6 @@ const MAX_ONE_HOT = 4;
 const CAT_SMOOTH = 10;
 const FEATURE_FLOATS = FEATURE_BYTES / 8;
 
-/** Views of a memory, re-made when it has grown. */
-export class Views {
-  f64!: Float64Array;
-  i32!: Int32Array;
-  u8!: Uint8Array;
-
-  constructor(readonly memory: KernelSharedMemory) {
-    this.refresh();
-  }
-
-  refresh(): this {
-    if (this.u8?.byteLength === this.memory.buffer.byteLength) return this;
-    const buffer = this.memory.buffer;
-    this.f64 = new Float64Array(buffer);
-    this.i32 = new Int32Array(buffer);
-    this.u8 = new Uint8Array(buffer);
-    return this;
-  }
-}
-
 /** The split share s found for child c of the node at entry `at` (in the share's replica), if any. */
 export function shareSplit(v: Views, at: number, c: number, s: number, shares: number): Split | undefined {
   const o = at + OUT + (c * shares + s) * OUT_BYTES;
@@ -173,6 +153,11 @@ export class GrowShare {
     this.entry = entryBytes(at.shares);
   }
 
+  /** The task in the block. */
+  op(): Op {
+    return this.v.refresh().i32[this.at.block / 4 + Slot.OP];
+  }
+
   /** Runs share s of the task in the block. */
   run(s: number): void {
     const { i32 } = this.v.refresh();
@@ -196,7 +181,7 @@ export class GrowShare {
     const { gh, order, grad, hess } = this.at;
     this.kernels.gatherGradients(gh, order, grad, hess, this.field(at, Field.END), at + SUMS);
     const hist = this.field(at, Field.LEFT);
-    this.zero(hist, j0, j1);
+    this.kernels.clear(hist, this.at.spans + 8 * j0, j1 - j0);
     this.accumulate(hist, order, 0, this.field(at, Field.END), j0, j1);
     this.search(at, 0, s, hist, this.sum(at, 0), this.sum(at, 1), j0, j1);
   }
@@ -213,17 +198,13 @@ export class GrowShare {
     const [small, large] = [this.field(at, Field.SPARE), this.field(at, Field.PARENT)];
     this.v.i32[at / 4 + Field.LEFT] = smallIsLeft ? small : large;
     this.v.i32[at / 4 + Field.RIGHT] = smallIsLeft ? large : small;
-    this.zero(small, j0, j1);
+    // Only the bins each feature has: the rest are never read.
+    this.kernels.clear(small, this.at.spans + 8 * j0, j1 - j0);
     if (smallIsLeft) this.accumulate(small, order, start, start + l, j0, j1);
     else this.accumulate(small, order, start + l, end, j0, j1);
     this.kernels.subtract(large, large, small, this.at.spans + 8 * j0, j1 - j0);
     this.search(at, 0, s, this.field(at, Field.LEFT), this.sum(at, 0), this.sum(at, 1), j0, j1);
     this.search(at, 1, s, this.field(at, Field.RIGHT), this.sum(at, 2), this.sum(at, 3), j0, j1);
-  }
-
-  /** Only the bins each feature has: the rest are never read. */
-  private zero(hist: number, j0: number, j1: number): void {
-    this.kernels.clear(hist, this.at.spans + 8 * j0, j1 - j0);
   }
 
   private accumulate(hist: number, rows: number, start: number, end: number, j0: number, j1: number): void {

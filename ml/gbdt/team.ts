@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
-import { sharedMemory, type KernelSharedMemory } from './kernels';
-import { Control, CONTROL_BYTES, ERROR_BYTES, GrowShare, Op, shareSplit, Slot, Views, type ShareLayout, type Split } from './share';
+import { sharedMemory, Views, type KernelSharedMemory } from './kernels';
+import { Control, CONTROL_BYTES, ERROR_BYTES, GrowShare, Op, shareSplit, Slot, type ShareLayout, type Split } from './share';
 
 /** What a thread is started with (ml/gbdt/grow-thread.ts). */
 export interface ThreadData {
@@ -61,22 +61,15 @@ export class Team {
     const main = this.views[0].refresh();
     main.i32[this.layout.block / 4 + Slot.OP] = op;
     if (this.workers.length === 0) return this.share.run(0);
-    const size = main.u8.byteLength;
     for (const replica of this.views.slice(1)) {
-      if (replica.memory.buffer.byteLength < size) replica.memory.grow((size - replica.memory.buffer.byteLength) / 65536);
-      replica.refresh();
+      replica.growTo(main.u8.byteLength);
       for (const [from, to] of ranges) replica.u8.set(main.u8.subarray(from, to), from);
     }
     const seq = ++this.seq;
     Atomics.store(this.control, Control.SEQ, seq);
     Atomics.notify(this.control, Control.SEQ);
     this.share.run(0);
-    for (let s = 1; s < this.layout.shares; s++) {
-      const done = Control.DONE + s;
-      const until = performance.now() + SPIN_MS;
-      for (let i = 0; Atomics.load(this.control, done) !== seq; i++) if ((i & 1023) === 0 && performance.now() > until) break;
-      for (let last; (last = Atomics.load(this.control, done)) !== seq; ) Atomics.wait(this.control, done, last);
-    }
+    for (let s = 1; s < this.layout.shares; s++) waitFor(this.control, Control.DONE + s, (done) => done === seq);
     if (Atomics.load(this.control, Control.FAILED) === 1) throw new Error(`gbdt: a training thread failed: ${threadFailure(this.error)}`);
   }
 
@@ -100,6 +93,16 @@ export class Team {
     for (const worker of this.workers) void worker.terminate();
     this.workers.length = 0;
   }
+}
+
+/**
+ * Waits until control[slot] satisfies done: looking for SPIN_MS, then
+ * sleeping on the slot (each change is notified).
+ */
+export function waitFor(control: Int32Array, slot: number, done: (value: number) => boolean): void {
+  const until = performance.now() + SPIN_MS;
+  for (let i = 0; !done(Atomics.load(control, slot)); i++) if ((i & 1023) === 0 && performance.now() > until) break;
+  for (let value; !done((value = Atomics.load(control, slot))); ) Atomics.wait(control, slot, value);
 }
 
 /** A failing thread's message, as it wrote it (recordThreadFailure). */
