@@ -1,5 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import { codeToGraphString, graphColumns } from '../specs/feature-encoding';
+import { ONNX_ENCODED, withCodesInput } from './onnx/codes-input';
 import type { FeatureSpec, ModelSpec } from '../specs/model-spec';
 import type { Dataset } from './dataset';
 import { modelOutput, ONNX_CATEGORIES, ONNX_INPUT } from './trainer';
@@ -10,11 +11,14 @@ export type ScoredSpec = Pick<ModelSpec, 'features'> & Partial<Pick<ModelSpec, '
 /**
  * An ONNX model loaded in onnxruntime-node, checked against the factory's I/O
  * contract (ml/trainer.ts). Callers hand it rows as the factory encodes them
- * (specs/feature-encoding.ts); a model with string categories is given those
- * as strings, which its graph encodes itself.
+ * (specs/feature-encoding.ts). A model with string categories is given their
+ * codes where its graph encodes them as the spec does (ml/onnx/codes-input.ts),
+ * else the strings, which its graph encodes itself.
  */
 export class OnnxScorer {
   private readonly columns: { numeric: number[]; strings: number[] };
+  /** The spec's column at each column of "encoded". */
+  private readonly order: number[];
   private readonly spec: FeatureSpec[];
   /** The output read, and how many numbers it has per row (the classes of a multiclass model, else 1). */
   readonly output: { name: string; width: number };
@@ -22,9 +26,12 @@ export class OnnxScorer {
   private constructor(
     private readonly session: ort.InferenceSession,
     spec: ScoredSpec,
+    /** Whether the session reads codes ("encoded") rather than strings. */
+    private readonly codes: boolean,
   ) {
     this.spec = spec.features;
     this.columns = graphColumns(spec.features);
+    this.order = [...this.columns.numeric, ...this.columns.strings];
     this.output = modelOutput(spec);
   }
 
@@ -33,15 +40,16 @@ export class OnnxScorer {
   }
 
   static async load(bytes: Uint8Array, spec: ScoredSpec): Promise<OnnxScorer> {
-    const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+    const codes = withCodesInput(bytes, spec.features);
+    const session = await ort.InferenceSession.create(codes ?? bytes, { intraOpNumThreads: 1, interOpNumThreads: 1 });
     const { numeric, strings } = graphColumns(spec.features);
-    const inputs = [...(numeric.length > 0 ? [ONNX_INPUT] : []), ...(strings.length > 0 ? [ONNX_CATEGORIES] : [])];
+    const inputs = codes ? [ONNX_ENCODED] : [...(numeric.length > 0 ? [ONNX_INPUT] : []), ...(strings.length > 0 ? [ONNX_CATEGORIES] : [])];
     const output = modelOutput(spec).name;
     if (inputs.some((i) => !session.inputNames.includes(i)) || !session.outputNames.includes(output)) {
       await session.release();
       throw new Error(`a ${spec.task ?? 'binary-classification'} model must take [${inputs}] and return "${output}"; it takes [${session.inputNames}] and returns [${session.outputNames}]`);
     }
-    return new OnnxScorer(session, spec);
+    return new OnnxScorer(session, spec, codes !== undefined);
   }
 
   /** Scores row-major encoded features (any number of rows): output.width numbers per row (probability, class probabilities or value). */
@@ -54,6 +62,13 @@ export class OnnxScorer {
     const { numeric, strings } = this.columns;
     const F = this.spec.length;
     if (strings.length === 0) return { [ONNX_INPUT]: new ort.Tensor('float32', x, [rows, F]) };
+    if (this.codes) {
+      // Numeric columns first, then the codes: the order of the graph's own "encoded".
+      const e = new Float32Array(rows * F);
+      const order = this.order;
+      for (let i = 0; i < rows; i++) for (let k = 0; k < F; k++) e[i * F + k] = x[i * F + order[k]];
+      return { [ONNX_ENCODED]: new ort.Tensor('float32', e, [rows, F]) };
+    }
     const feeds: Record<string, ort.Tensor> = {};
     if (numeric.length > 0) {
       const n = new Float32Array(rows * numeric.length);

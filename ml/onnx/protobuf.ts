@@ -29,6 +29,11 @@ export class ProtoWriter {
     return this.varint((field << 3) | wireType);
   }
 
+  /** Bytes already in wire format (a field copied from another message). */
+  raw(bytes: Uint8Array): this {
+    return this.push(bytes);
+  }
+
   int(field: number, value: number | bigint): this {
     return this.tag(field, 0).varint(value);
   }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { buildParquetSnapshot, columnStats, snapshotColumns } from '../../data/parquet';
 import { toDataset } from '../../ml/dataset';
+import { withCodesInput } from '../../ml/onnx/codes-input';
 import { runTrainer } from '../../ml/trainers';
 import { OnnxScorer } from '../../ml/scoring';
 import { readSnapshot, readSnapshotRows } from '../../ml/snapshot';
@@ -102,6 +103,29 @@ describe('string categories', () => {
     expect(mean('State-gov')).toBeGreaterThan(0.9);
     expect(mean('Private')).toBeLessThan(0.2);
     expect(OTHER_MARKER.trim()).not.toBe(OTHER_MARKER);
+  });
+
+  test('the scorer feeds codes where the graph encodes them as the spec does, and strings once the spec lists other values', async () => {
+    const d = toDataset(batch.rows, spec);
+    const model = runTrainer({ spec, params: spec.trainer, train: d, validation: toDataset([], spec), onProgress: () => undefined });
+    const reference = model.predict(d);
+    const codes = withCodesInput(model.onnx, spec.features);
+    expect(codes).toBeDefined();
+    const session = await ort.InferenceSession.create(codes!);
+    expect(session.inputNames).toEqual(['encoded']);
+    await session.release();
+    // The same values listed in another order give other codes: the graph's own table must do the encoding then.
+    const reordered = parseModelSpec({ ...spec, features: spec.features.map((f) => (f.name === 'workclass' ? { ...f, values: ['State-gov', 'Private', 'Self-emp-not-inc'] } : f)) });
+    expect(withCodesInput(model.onnx, reordered.features)).toBeUndefined();
+    expect(withCodesInput(model.onnx.subarray(0, 100), spec.features)).toBeUndefined();
+    for (const s of [spec, reordered]) {
+      const scorer = await OnnxScorer.load(model.onnx, s);
+      const scores = await scorer.scoreDataset(toDataset(batch.rows, s));
+      await scorer.release();
+      let worst = 0;
+      for (let i = 0; i < d.rows; i++) worst = Math.max(worst, Math.abs(scores[i] - reference[i]));
+      expect(worst).toBeLessThan(1e-5);
+    }
   });
 
   test('categories split by sets of values: one depth-1 tree separates interleaved values a threshold on their codes cannot', async () => {
