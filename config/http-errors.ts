@@ -14,13 +14,19 @@ const DRAIN_MS = 10_000;
  */
 export function answerErrorsWithReasons(app: FastifyInstance, service: string): void {
   app.setErrorHandler(async (err: Error & { statusCode?: number }, req, reply) => {
-    const status = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
-    if (status === 500) logger.error({ err, url: req.url }, `${service} request failed`);
+    const { status, body } = errorAnswer(err, service, req.url);
     // A body refused before it was read (too large by its Content-Length, say) would otherwise be cut off by closing the
     // connection while the client still writes it, and the client would see a reset instead of this answer.
     await drain(req.raw);
-    return reply.code(status).send({ error: status === 500 ? `internal error; see the ${service} log` : err.message });
+    return reply.code(status).send(body);
   });
+}
+
+/** The answer to an error, for the handler above and for a route Fastify does not carry (serving/fast-predict.ts): a refusal's status and reason, or a logged 500. */
+export function errorAnswer(err: Error & { statusCode?: number }, service: string, url: string | undefined): { status: number; body: { error: string } } {
+  const status = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
+  if (status === 500) logger.error({ err, url }, `${service} request failed`);
+  return { status, body: { error: status === 500 ? `internal error; see the ${service} log` : err.message } };
 }
 
 function drain(req: IncomingMessage): Promise<void> {

@@ -20,6 +20,13 @@ function readersOf(spec: ModelSpec) {
   return r;
 }
 
+/** A request's rows as read: row-major encoded features, and each row's id and time where there are any. */
+export interface BodyRows {
+  x: Float32Array;
+  ids: (string | null)[];
+  times: (number | null)[];
+}
+
 /**
  * The body read against the spec: row-major encoded features
  * (specs/feature-encoding.ts, NaN where missing) and each instance's row id
@@ -28,7 +35,7 @@ function readersOf(spec: ModelSpec) {
  * naming the field. A model without an id column knows a row by its content,
  * label included, which a request cannot carry: its requests have no row id.
  */
-export function readBody(raw: unknown, spec: ModelSpec): { x: Float32Array; ids: (string | null)[]; times: (number | null)[] } | string {
+export function readBody(raw: unknown, spec: ModelSpec): BodyRows | string {
   const body = predictBodySchema.safeParse(raw);
   if (!body.success) return describe(body.error);
   const { features, idColumn } = spec;

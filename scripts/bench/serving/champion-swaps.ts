@@ -56,6 +56,12 @@ export async function championSwaps({ options, spec, fixture, bodies, modelId, r
     if (byPhase[phase]) row(`  ${what}`, select(records, (t) => inAny(byPhase[phase], t)));
   }
   row('within 1 s of each champion swap', nearSwap);
+  // Where around a swap the slow answers fall, in quarter seconds: what "within 1 s" is made of.
+  const quarters = [-1000, -750, -500, -250, 0, 250, 500, 750].map((from) => {
+    const s = select(records, (t) => swapsAt.some((at) => t - at >= from && t - at < from + 250));
+    return `${from >= 0 ? '+' : ''}${from}: ${s.p99.toFixed(1)}`;
+  });
+  say(`   p99 ms by quarter second from the swap: ${quarters.join(', ')}`);
   row('whole run', all);
   const ratio = during.p99 / steady.p99;
   return [

@@ -1,7 +1,8 @@
 /**
  * Part 1: batch-1 throughput and p50/p99 with autocannon: raw
  * onnxruntime-node in-process, the floor of our HTTP stack (a bare Fastify
- * route answering the same request, bare-fastify.ts), the service with
+ * route answering the same request, bare-routes.ts) and the floor under it
+ * (the same route on Node's own http), the service with
  * batching off (one request, one run) and the service with micro-batching —
  * the same code, only SERVING_MAX_BATCH and SERVING_MAX_DELAY_MS differ — with
  * CPU per request from /proc.
@@ -116,15 +117,18 @@ export async function throughput({ options, spec, fixture, onnx, rows, bodies, b
   const rawChild = lineChild(__filename, [onnxPath, rowsPath, String(seconds), String(connections)]);
   const results: Figures[] = [JSON.parse(await rawChild.line((l) => l.startsWith('{'), 'raw benchmark'))];
   await rawChild.exited;
-  // Both servers run side by side (an idle one costs nothing) and are measured in alternating rounds,
-  // so a change in background load on the machine falls on both alike.
-  fixture.step('part 1: starting the naive and the micro-batching server');
+  // Every server runs side by side (an idle one costs nothing) and is measured in alternating rounds,
+  // so a change in background load on the machine falls on all alike.
+  fixture.step('part 1: starting the floors, the naive and the micro-batching server');
   const naive = { SERVING_MAX_BATCH: '1', SERVING_MAX_DELAY_MS: '0' };
-  const bare = lineChild(path.join(__dirname, 'bare-fastify.js'), [], profileFlags(fixture.profileDir, 'floor'));
-  const barePort = (await bare.line((l) => l.startsWith('listening '), 'bare Fastify server')).split(' ')[1];
-  const floor = { base: `http://127.0.0.1:${barePort}`, child: bare.child, stop: () => stopProcess(bare.child) };
+  const bareRoute = async (stack: 'fastify' | 'node') => {
+    const bare = lineChild(path.join(__dirname, 'bare-routes.js'), [stack], profileFlags(fixture.profileDir, `floor-${stack}`));
+    const port = (await bare.line((l) => l.startsWith('listening '), `bare ${stack} route`)).split(' ')[1];
+    return { base: `http://127.0.0.1:${port}`, child: bare.child, stop: () => stopProcess(bare.child) };
+  };
   const setups = [
-    { name: 'floor: bare Fastify route, same request, answer of the same shape', replica: floor, runs: [] as Run[] },
+    { name: 'floor: bare Fastify route, same request, answer of the same shape', replica: await bareRoute('fastify'), runs: [] as Run[] },
+    { name: "node floor: bare route on Node's http, the same", replica: await bareRoute('node'), runs: [] as Run[] },
     { name: 'naive: same service, SERVING_MAX_BATCH=1 SERVING_MAX_DELAY_MS=0', replica: await fixture.startReplica(naive, 'naive'), runs: [] as Run[] },
     { name: `micro-batching: SERVING_MAX_BATCH=${batching.SERVING_MAX_BATCH} SERVING_MAX_DELAY_MS=${batching.SERVING_MAX_DELAY_MS}`, replica: await fixture.startReplica(batching, 'ours'), runs: [] as Run[] },
   ];
@@ -149,13 +153,14 @@ export async function throughput({ options, spec, fixture, onnx, rows, bodies, b
   for (const r of results) {
     say(`   ${r.name.padEnd(w)} ${r.rps.toFixed(0).padStart(8)} ${r.p50.toFixed(2).padStart(7)} ${r.p99.toFixed(2).padStart(7)} ${String(r.errors).padStart(6)}                   ${us(r.cpu?.server)} ${us(r.cpu?.client)} ${us(r.cpu?.pg)} ${us(r.cpu?.other)}`);
   }
-  const [, f, n, o] = results;
+  const [, f, nf, n, o] = results;
   const share = (x: Figures) => Math.max(0, x.cpu!.other * x.rps) / (os.cpus().length * 1e6);
   const overFloor = o.cpu!.server / f.cpu!.server;
-  const errors = f.errors + n.errors + o.errors;
+  const errors = f.errors + nf.errors + n.errors + o.errors;
   say(`   server CPU per request, micro-batching / floor: ${o.cpu!.server.toFixed(0)} / ${f.cpu!.server.toFixed(0)} µs = ${overFloor.toFixed(2)}x; naive / micro-batching: ${(n.cpu!.server / o.cpu!.server).toFixed(2)}x`);
+  say(`   the floors, Fastify / Node's http: ${f.cpu!.server.toFixed(0)} / ${nf.cpu!.server.toFixed(0)} µs = ${(f.cpu!.server / nf.cpu!.server).toFixed(2)}x`);
   say(`   throughput micro-batching / naive: ${(o.rps / n.rps).toFixed(2)}x (reported as it comes; not a target)`);
-  say(`   (client: autocannon in this process; pg: the prediction log's writes; other: the rest of the machine, ${[f, n, o].map((x) => `${(100 * share(x)).toFixed(0)}%`).join(' / ')} of it busy)`);
+  say(`   (client: autocannon in this process; pg: the prediction log's writes; other: the rest of the machine, ${[f, nf, n, o].map((x) => `${(100 * share(x)).toFixed(0)}%`).join(' / ')} of it busy)`);
   return [
     `1. server CPU per request, ours / bare Fastify floor: ${overFloor.toFixed(2)}x (target <= 1.5x): ${verdict(overFloor <= 1.5)}`,
     `1. p99 micro-batching ${o.p99.toFixed(2)} ms vs naive ${n.p99.toFixed(2)} ms (target equal or better): ${verdict(o.p99 <= n.p99)}`,
