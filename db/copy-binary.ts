@@ -11,6 +11,8 @@ import { withClient } from './pool';
  */
 export class BinaryCopyRows {
   private slab: Buffer;
+  /** The slab's bytes as big-endian numbers: DataView stores are a few instructions; Buffer's write methods check every argument. */
+  private view: DataView;
   private at = 0;
   private done: Buffer[] = [];
   /** Rows written since the last take(). */
@@ -21,52 +23,54 @@ export class BinaryCopyRows {
     private readonly slabBytes = 256 * 1024,
   ) {
     this.slab = Buffer.allocUnsafe(slabBytes);
+    this.view = viewOf(this.slab);
   }
 
   /** At least n bytes free in the slab; a full slab is kept for sending (a row may span two: the stream is one). */
-  private room(n: number): Buffer {
+  private room(n: number): DataView {
     if (this.at + n > this.slab.length) {
       if (this.at > 0) this.done.push(this.slab.subarray(0, this.at));
       this.slab = Buffer.allocUnsafe(Math.max(this.slabBytes, n));
+      this.view = viewOf(this.slab);
       this.at = 0;
     }
-    return this.slab;
+    return this.view;
   }
 
   /** Starts a row: its fields follow, one call each, in the table's column order. */
   row(): this {
-    this.room(2).writeInt16BE(this.fields, this.at);
+    this.room(2).setInt16(this.at, this.fields);
     this.at += 2;
     this.rows++;
     return this;
   }
 
   null(): this {
-    this.room(4).writeInt32BE(-1, this.at);
+    this.room(4).setInt32(this.at, -1);
     this.at += 4;
     return this;
   }
 
   int4(v: number): this {
     const s = this.room(8);
-    s.writeInt32BE(4, this.at);
-    s.writeInt32BE(v, this.at + 4);
+    s.setInt32(this.at, 4);
+    s.setInt32(this.at + 4, v);
     this.at += 8;
     return this;
   }
 
   float4(v: number): this {
     const s = this.room(8);
-    s.writeInt32BE(4, this.at);
-    s.writeFloatBE(v, this.at + 4);
+    s.setInt32(this.at, 4);
+    s.setFloat32(this.at + 4, v);
     this.at += 8;
     return this;
   }
 
   bool(v: boolean): this {
     const s = this.room(5);
-    s.writeInt32BE(1, this.at);
-    s[this.at + 4] = v ? 1 : 0;
+    s.setInt32(this.at, 1);
+    s.setUint8(this.at + 4, v ? 1 : 0);
     this.at += 5;
     return this;
   }
@@ -76,19 +80,32 @@ export class BinaryCopyRows {
     const us = (ms - POSTGRES_EPOCH_MS) * 1000;
     const hi = Math.floor(us / 2 ** 32);
     const s = this.room(12);
-    s.writeInt32BE(8, this.at);
-    s.writeInt32BE(hi, this.at + 4);
-    s.writeUInt32BE(us - hi * 2 ** 32, this.at + 8);
+    s.setInt32(this.at, 8);
+    s.setInt32(this.at + 4, hi);
+    s.setUint32(this.at + 8, us - hi * 2 ** 32);
     this.at += 12;
     return this;
   }
 
-  /** Pre-encoded bytes (text already as UTF-8, a uuid's 16 bytes). */
+  /** Pre-encoded bytes (text already as UTF-8). */
   bytes(b: Uint8Array): this {
-    const s = this.room(4 + b.length);
-    s.writeInt32BE(b.length, this.at);
-    s.set(b, this.at + 4);
+    this.room(4 + b.length).setInt32(this.at, b.length);
+    this.slab.set(b, this.at + 4);
     this.at += 4 + b.length;
+    return this;
+  }
+
+  /** A uuid from its text form (8-4-4-4-12 hex digits, either case): its 16 bytes. */
+  uuid(text: string): this {
+    const s = this.room(20);
+    s.setInt32(this.at, 16);
+    let at = this.at + 4;
+    for (let i = 0; i < text.length; i++) {
+      if (text.charCodeAt(i) === DASH) continue;
+      s.setUint8(at++, (hex(text.charCodeAt(i)) << 4) | hex(text.charCodeAt(++i)));
+    }
+    if (at !== this.at + 20) throw new Error(`not a uuid: ${text}`);
+    this.at = at;
     return this;
   }
 
@@ -96,8 +113,8 @@ export class BinaryCopyRows {
   text(v: string): this {
     // A UTF-16 unit takes at most 3 bytes of UTF-8: room enough without measuring first.
     const s = this.room(4 + 3 * v.length);
-    const n = s.write(v, this.at + 4, 'utf8');
-    s.writeInt32BE(n, this.at);
+    const n = this.slab.write(v, this.at + 4, 'utf8');
+    s.setInt32(this.at, n);
     this.at += 4 + n;
     return this;
   }
@@ -106,16 +123,16 @@ export class BinaryCopyRows {
   float4Array(v: Float32Array, from: number, count: number): this {
     const s = this.room(24 + 8 * count);
     let at = this.at;
-    s.writeInt32BE(20 + 8 * count, at);
-    s.writeInt32BE(1, at + 4); // dimensions
-    s.writeInt32BE(0, at + 8); // no nulls
-    s.writeInt32BE(FLOAT4_OID, at + 12);
-    s.writeInt32BE(count, at + 16);
-    s.writeInt32BE(1, at + 20); // lower bound
+    s.setInt32(at, 20 + 8 * count);
+    s.setInt32(at + 4, 1); // dimensions
+    s.setInt32(at + 8, 0); // no nulls
+    s.setInt32(at + 12, FLOAT4_OID);
+    s.setInt32(at + 16, count);
+    s.setInt32(at + 20, 1); // lower bound
     at += 24;
     for (let i = 0; i < count; i++) {
-      s.writeInt32BE(4, at);
-      s.writeFloatBE(v[from + i], at + 4);
+      s.setInt32(at, 4);
+      s.setFloat32(at + 4, v[from + i]);
       at += 8;
     }
     this.at = at;
@@ -129,20 +146,27 @@ export class BinaryCopyRows {
     this.done = [];
     this.rows = 0;
     this.slab = Buffer.allocUnsafe(this.slabBytes);
+    this.view = viewOf(this.slab);
     this.at = 0;
     return taken;
   }
+}
+
+const viewOf = (b: Buffer) => new DataView(b.buffer, b.byteOffset, b.byteLength);
+const DASH = 0x2d;
+
+/** A hex digit's value; anything else is an error (a uuid's text comes from randomUUID, never a client). */
+function hex(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  if (c >= 0x61 && c <= 0x66) return c - 0x57;
+  if (c >= 0x41 && c <= 0x46) return c - 0x37;
+  throw new Error(`not a hex digit: ${String.fromCharCode(c)}`);
 }
 
 const POSTGRES_EPOCH_MS = Date.UTC(2000, 0, 1);
 const FLOAT4_OID = 700;
 const HEADER = Buffer.concat([Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), Buffer.alloc(8)]);
 const TRAILER = Buffer.from([0xff, 0xff]);
-
-/** A uuid's 16 bytes from its text form. */
-export function uuidBytes(uuid: string): Buffer {
-  return Buffer.from(uuid.replaceAll('-', ''), 'hex');
-}
 
 /** Sends rows with one COPY ... FROM STDIN (FORMAT binary) into `target` ("table (col, ...)"); all or none of them land. */
 export function copyRows(db: Pool, target: string, chunks: Buffer[]): Promise<void> {

@@ -1,8 +1,22 @@
 import { Counter, Histogram } from 'prom-client';
 import { registry } from '../config/metrics';
 
+/** Requests counted since the last scrape, by label set (see requestsCounted). */
+const uncounted: { labels: Record<'model' | 'version' | 'role' | 'code', string>; n: number }[] = [];
+
 export const servingMetrics = {
-  requests: new Counter({ name: 'serving_requests_total', help: 'Prediction requests', labelNames: ['model', 'version', 'role', 'code'], registers: [registry] }),
+  requests: new Counter({
+    name: 'serving_requests_total',
+    help: 'Prediction requests',
+    labelNames: ['model', 'version', 'role', 'code'],
+    registers: [registry],
+    collect() {
+      for (const c of uncounted) {
+        if (c.n > 0) this.inc(c.labels, c.n);
+        c.n = 0;
+      }
+    },
+  }),
   latency: new Histogram({
     name: 'serving_request_seconds',
     help: 'Prediction request latency',
@@ -20,8 +34,9 @@ export const servingMetrics = {
 };
 
 /**
- * prom-client's child for one label set, kept: finding it from a label object
- * hashes the labels on every request. Label values come from the registry
+ * What counts one label set (prom-client's child, or a count of our own),
+ * made once and kept: finding a child from a label object hashes the labels
+ * on every request. Label values come from the registry
  * (served models, versions, roles), never from a request, so the set is bounded.
  */
 function children<T>(make: (labels: string[]) => T): (...labels: string[]) => T {
@@ -34,7 +49,15 @@ function children<T>(make: (labels: string[]) => T): (...labels: string[]) => T 
   };
 }
 
-/** serving_requests_total by model, version, role, code. */
-export const requestsCounted = children((l) => servingMetrics.requests.labels(...l));
+/**
+ * serving_requests_total by model, version, role, code: counted here and
+ * added to the counter when it is read, since prom-client checks and hashes
+ * the labels on every increment, and a replica counts every request.
+ */
+export const requestsCounted = children(([model, version, role, code]) => {
+  const c = { labels: { model, version, role, code }, n: 0 };
+  uncounted.push(c);
+  return { inc: () => void c.n++ };
+});
 /** serving_request_seconds by model, version, role. */
 export const latencyObserved = children((l) => servingMetrics.latency.labels(...l));

@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import { BinaryCopyRows, copyRows, uuidBytes } from '../db/copy-binary';
+import { BinaryCopyRows, copyRows } from '../db/copy-binary';
 import { logger } from '../config/logger';
 import { servingMetrics } from './metrics';
 
@@ -81,7 +81,6 @@ export class PredictionLog {
   private encodeRecord(r: PredictionRecord): void {
     const model = this.name(r.model);
     const role = this.name(r.role);
-    const requestId = uuidBytes(r.requestId);
     const F = r.features.length / r.rows;
     const w = this.encoded;
     for (let i = 0; i < r.rows; i++) {
@@ -92,7 +91,7 @@ export class PredictionLog {
         .bytes(model)
         .int4(r.version)
         .bytes(role)
-        .bytes(requestId)
+        .uuid(r.requestId)
         .int4(i)
         .bytes(this.replica)
         .float4(r.latencyMs)
