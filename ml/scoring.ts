@@ -1,9 +1,9 @@
 import * as ort from 'onnxruntime-node';
 import { codeToGraphString, graphColumns } from '../specs/feature-encoding';
-import { ONNX_ENCODED, withCodesInput } from './onnx/codes-input';
+import { withCodesInput } from './onnx/codes-input';
 import type { FeatureSpec, ModelSpec } from '../specs/model-spec';
 import type { Dataset } from './dataset';
-import { modelOutput, ONNX_CATEGORIES, ONNX_INPUT } from './trainer';
+import { modelOutput, ONNX_CATEGORIES, ONNX_ENCODED, ONNX_INPUT } from './trainer';
 
 /** What a scorer needs of a spec: the features, and the task (binary unless given) for the output. */
 export type ScoredSpec = Pick<ModelSpec, 'features'> & Partial<Pick<ModelSpec, 'task' | 'label'>>;

@@ -42,6 +42,8 @@ export type Trainer<S extends TrainerSpec = TrainerSpec> = (input: TrainInput<S>
 
 export const ONNX_INPUT = 'features';
 export const ONNX_CATEGORIES = 'categories';
+/** Inside the graph: every feature as the model reads it, numeric columns first, then string categories' codes (ml/onnx/inputs.ts). */
+export const ONNX_ENCODED = 'encoded';
 export const ONNX_OUTPUT = 'probability';
 export const ONNX_PROBABILITIES = 'probabilities';
 export const ONNX_VALUE = 'value';

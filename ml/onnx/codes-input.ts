@@ -1,10 +1,9 @@
 import { otherCode, graphColumns } from '../../specs/feature-encoding';
 import type { FeatureSpec } from '../../specs/model-spec';
-import { ONNX_CATEGORIES, ONNX_INPUT } from '../trainer';
+import { ONNX_CATEGORIES, ONNX_ENCODED, ONNX_INPUT } from '../trainer';
+import { frontValues } from './inputs';
+import { writeValueInfo } from './model';
 import { ProtoWriter } from './protobuf';
-
-/** The value every model of ours reads its features from, numeric columns first, then string categories' codes (ml/onnx/inputs.ts). */
-export const ONNX_ENCODED = 'encoded';
 
 /** One field of a protobuf message, as read: its number, wire type, and for a length-delimited field its bytes, else its number. */
 interface Field {
@@ -57,13 +56,13 @@ function rewritten(model: Uint8Array, features: FeatureSpec[]): Uint8Array | und
     for (const o of n.filter((f) => f.field === 2)) outputsOf.set(text(o), { node, opType, inputs, attributes });
   }
   const concat = outputsOf.get(ONNX_ENCODED);
-  const expectedPieces = [...(numeric.length > 0 ? [ONNX_INPUT] : []), ...strings.map((_, k) => `code_${k}`)];
+  const expectedPieces = [...(numeric.length > 0 ? [ONNX_INPUT] : []), ...strings.map((_, k) => frontValues.code(k))];
   if (concat?.opType !== 'Concat' || concat.inputs.join('\n') !== expectedPieces.join('\n')) return undefined;
   front.add(concat.node);
   for (let k = 0; k < strings.length; k++) {
-    const encoder = outputsOf.get(`code_${k}`);
-    const take = outputsOf.get(`raw_${k}`);
-    if (encoder?.opType !== 'LabelEncoder' || take?.opType !== 'Gather' || encoder.inputs[0] !== `raw_${k}` || take.inputs[0] !== ONNX_CATEGORIES) return undefined;
+    const encoder = outputsOf.get(frontValues.code(k));
+    const take = outputsOf.get(frontValues.raw(k));
+    if (encoder?.opType !== 'LabelEncoder' || take?.opType !== 'Gather' || encoder.inputs[0] !== frontValues.raw(k) || take.inputs[0] !== ONNX_CATEGORIES) return undefined;
     if (!encodesAsSpec(encoder.attributes, features[strings[k]])) return undefined;
     front.add(encoder.node).add(take.node);
     frontNames.add(take.inputs[1]);
@@ -79,11 +78,7 @@ function rewritten(model: Uint8Array, features: FeatureSpec[]): Uint8Array | und
     if (f.field === 11 && dropped.has(text(fields(f.bytes!).find((v) => v.field === 1)))) continue;
     g.raw(f.raw);
   }
-  g.message(11, (v) =>
-    v.string(1, ONNX_ENCODED).message(2, (type) =>
-      type.message(1, (tensor) => tensor.int(1, 1).message(2, (shape) => shape.message(1, (d) => d.string(2, 'N')).message(1, (d) => d.int(1, features.length)))),
-    ),
-  );
+  g.message(11, (v) => writeValueInfo(v, { name: ONNX_ENCODED, dims: ['N', features.length] }));
   const m = new ProtoWriter();
   for (const f of top) {
     if (f.field === 7) m.bytes(7, g.finish());

@@ -1,6 +1,6 @@
 import { graphColumns, otherCode } from '../../specs/feature-encoding';
 import type { FeatureSpec } from '../../specs/model-spec';
-import { ONNX_CATEGORIES, ONNX_INPUT } from '../trainer';
+import { ONNX_CATEGORIES, ONNX_ENCODED, ONNX_INPUT } from '../trainer';
 import type { Initializer, OnnxNode, ValueInfo } from './model';
 
 /** The front of every exported graph: the raw inputs, and one float matrix of encoded features for the model to read. */
@@ -13,6 +13,13 @@ export interface EncodedInputs {
   /** ...in which spec feature j is column position[j]. */
   position: number[];
 }
+
+/** The values of the front's string column k: its index, its strings, its codes. */
+export const frontValues = {
+  column: (k: number) => `column_${k}`,
+  raw: (k: number) => `raw_${k}`,
+  code: (k: number) => `code_${k}`,
+};
 
 /**
  * Makes the graph self-contained: each string category column is taken out of
@@ -36,23 +43,23 @@ export function encodedInputs(features: FeatureSpec[]): EncodedInputs {
   strings.forEach((j, k) => {
     const f = features[j];
     const values = f.values as string[];
-    initializers.push({ name: `column_${k}`, dims: [1], values: [k], type: 'int64' });
-    nodes.push({ opType: 'Gather', name: `take_${k}`, inputs: [ONNX_CATEGORIES, `column_${k}`], outputs: [`raw_${k}`], attributes: [{ name: 'axis', kind: 'int', value: 1 }] });
+    initializers.push({ name: frontValues.column(k), dims: [1], values: [k], type: 'int64' });
+    nodes.push({ opType: 'Gather', name: `take_${k}`, inputs: [ONNX_CATEGORIES, frontValues.column(k)], outputs: [frontValues.raw(k)], attributes: [{ name: 'axis', kind: 'int', value: 1 }] });
     nodes.push({
       opType: 'LabelEncoder',
       domain: 'ai.onnx.ml',
       name: `encode_${f.name}`,
-      inputs: [`raw_${k}`],
-      outputs: [`code_${k}`],
+      inputs: [frontValues.raw(k)],
+      outputs: [frontValues.code(k)],
       attributes: [
         { name: 'keys_strings', kind: 'strings', value: [...values, ''] },
         { name: 'values_floats', kind: 'floats', value: [...values.map((_, i) => i), Number.NaN] },
         { name: 'default_float', kind: 'float', value: otherCode(f) },
       ],
     });
-    pieces.push(`code_${k}`);
+    pieces.push(frontValues.code(k));
   });
-  nodes.push({ opType: 'Concat', name: 'encoded_features', inputs: pieces, outputs: ['encoded'], attributes: [{ name: 'axis', kind: 'int', value: 1 }] });
+  nodes.push({ opType: 'Concat', name: 'encoded_features', inputs: pieces, outputs: [ONNX_ENCODED], attributes: [{ name: 'axis', kind: 'int', value: 1 }] });
   const inputs = [...(numeric.length > 0 ? [numericInput] : []), { name: ONNX_CATEGORIES, dims: ['N', strings.length], type: 'string' as const }];
-  return { inputs, nodes, initializers, output: 'encoded', position };
+  return { inputs, nodes, initializers, output: ONNX_ENCODED, position };
 }

@@ -91,7 +91,7 @@ function writeAttribute(w: ProtoWriter, a: Attribute): void {
   }
 }
 
-function writeValueInfo(w: ProtoWriter, v: ValueInfo): void {
+export function writeValueInfo(w: ProtoWriter, v: ValueInfo): void {
   w.string(1, v.name);
   w.message(2, (type) =>
     type.message(1, (tensor) => {
