@@ -102,6 +102,13 @@ function pooled(name: string, runs: Run[]): Figures {
   };
 }
 
+/** Rows per ONNX Runtime call a replica has made, from its serving_batch_rows histogram. */
+async function rowsPerCall(base: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const read = (what: string) => Number(new RegExp(`^serving_batch_rows_${what}\\{[^}]*\\} (\\S+)$`, 'm').exec(text)?.[1]);
+  return read('sum') / read('count');
+}
+
 /** Runs part 1 and prints its table; returns its lines of the targets summary. */
 export async function throughput({ options, spec, fixture, onnx, rows, bodies, batching }: ServingBench): Promise<string[]> {
   const { seconds, connections, rounds } = options;
@@ -142,6 +149,7 @@ export async function throughput({ options, spec, fixture, onnx, rows, bodies, b
       x.runs.push(await cannon(target(x.replica.base), seconds / rounds, { pid: x.replica.child.pid!, dataDir: fixture.dataDir }));
     }
   }
+  const [naiveCalls, oursCalls] = [await rowsPerCall(setups[2].replica.base), await rowsPerCall(setups[3].replica.base)];
   for (const x of setups) {
     results.push(pooled(x.name, x.runs));
     await x.replica.stop();
@@ -159,6 +167,7 @@ export async function throughput({ options, spec, fixture, onnx, rows, bodies, b
   const errors = f.errors + nf.errors + n.errors + o.errors;
   say(`   server CPU per request, micro-batching / floor: ${o.cpu!.server.toFixed(0)} / ${f.cpu!.server.toFixed(0)} µs = ${overFloor.toFixed(2)}x; naive / micro-batching: ${(n.cpu!.server / o.cpu!.server).toFixed(2)}x`);
   say(`   the floors, Fastify / Node's http: ${f.cpu!.server.toFixed(0)} / ${nf.cpu!.server.toFixed(0)} µs = ${(f.cpu!.server / nf.cpu!.server).toFixed(2)}x`);
+  say(`   rows per ONNX Runtime call over the part: naive ${naiveCalls.toFixed(2)}, micro-batching ${oursCalls.toFixed(2)}`);
   say(`   throughput micro-batching / naive: ${(o.rps / n.rps).toFixed(2)}x (reported as it comes; not a target)`);
   say(`   (client: autocannon in this process; pg: the prediction log's writes; other: the rest of the machine, ${[f, nf, n, o].map((x) => `${(100 * share(x)).toFixed(0)}%`).join(' / ')} of it busy)`);
   return [
