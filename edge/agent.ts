@@ -331,10 +331,9 @@ export class EdgeAgent {
       if (!s) return reply.code(404).send({ error: `no version of model "${req.params.model}" is served on this device`, models: this.servingList().map((m) => m.model) });
       const read = readBody(req.body, s.spec);
       if (typeof read === 'string') return reply.code(400).send({ error: read });
-      const n = read.x.length / s.spec.features.length;
       s.inFlight++;
       try {
-        const scores = await s.scorer.score(read.x, n).catch(() => undefined);
+        const scores = await s.scorer.score(read.x, read.rows).catch(() => undefined);
         this.count(s, performance.now() - started, scores && loggedScores(scores, s.scorer.output.width));
         if (!scores) return reply.code(500).send({ error: `scoring failed for ${s.model} v${s.version}` });
         return { model: s.model, version: s.version, predictions: predictions(scores, s.classes), requestId: randomUUID() };

@@ -1,6 +1,7 @@
 import * as ort from 'onnxruntime-node';
 import { codeToGraphString, graphColumns } from '../specs/feature-encoding';
 import { withCodesInput } from './onnx/codes-input';
+import { encodedOrder } from './onnx/inputs';
 import type { FeatureSpec, ModelSpec } from '../specs/model-spec';
 import type { Dataset } from './dataset';
 import { modelOutput, ONNX_CATEGORIES, ONNX_ENCODED, ONNX_INPUT } from './trainer';
@@ -31,7 +32,7 @@ export class OnnxScorer {
   ) {
     this.spec = spec.features;
     this.columns = graphColumns(spec.features);
-    this.order = [...this.columns.numeric, ...this.columns.strings];
+    this.order = encodedOrder(spec.features);
     this.output = modelOutput(spec);
   }
 
@@ -63,7 +64,6 @@ export class OnnxScorer {
     const F = this.spec.length;
     if (strings.length === 0) return { [ONNX_INPUT]: new ort.Tensor('float32', x, [rows, F]) };
     if (this.codes) {
-      // Numeric columns first, then the codes: the order of the graph's own "encoded".
       const e = new Float32Array(rows * F);
       const order = this.order;
       for (let i = 0; i < rows; i++) for (let k = 0; k < F; k++) e[i * F + k] = x[i * F + order[k]];

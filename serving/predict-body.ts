@@ -22,6 +22,7 @@ function readersOf(spec: ModelSpec) {
 
 /** A request's rows as read: row-major encoded features, and each row's id and time where there are any. */
 export interface BodyRows {
+  rows: number;
   x: Float32Array;
   ids: (string | null)[];
   times: (number | null)[];
@@ -67,7 +68,7 @@ export function readBody(raw: unknown, spec: ModelSpec): BodyRows | string {
       times[i] = parsed.data;
     }
   }
-  return { x, ids, times };
+  return { rows: n, x, ids, times };
 }
 
 /**

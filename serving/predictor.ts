@@ -31,8 +31,7 @@ export function predictor(models: Pick<ServedModels, 'get' | 'serving'>, log: Pi
   async function score(v: LoadedVersion, role: 'champion' | 'canary', model: string, requestId: string, read: BodyRows): Promise<Float32Array | undefined> {
     const t0 = performance.now();
     const at = Date.now();
-    const { x, ids, times } = read;
-    const rows = read.x.length / v.scorer.features;
+    const { rows, x, ids, times } = read;
     try {
       const scores = await v.batcher.score(x, rows);
       log.record({ at, model, version: v.version, role, requestId, latencyMs: performance.now() - t0, ok: true, rows, features: x, ids, times, scores: loggedScores(scores, v.scorer.output.width) });
@@ -91,8 +90,7 @@ export function predictor(models: Pick<ServedModels, 'get' | 'serving'>, log: Pi
   /** Hands the candidate a copy of an answered request, which it scores when the champion is idle (serving/shadow-scorer.ts). */
   function shadowCopy(candidate: LoadedVersion, model: string, requestId: string, read: BodyRows): void {
     const at = Date.now();
-    const { x, ids, times } = read;
-    const rows = x.length / candidate.scorer.features;
+    const { rows, x, ids, times } = read;
     const taken = candidate.shadow.offer(x, rows, ({ scores, error, latencyMs }) => {
       const base = { at, model, version: candidate.version, role: 'shadow' as const, requestId, latencyMs, rows, features: x, ids, times };
       if (scores) return log.record({ ...base, ok: true, scores: loggedScores(scores, candidate.scorer.output.width) });

@@ -14,6 +14,12 @@ export interface EncodedInputs {
   position: number[];
 }
 
+/** The spec's columns in the order of "encoded": numeric ones first, then string categories, each in spec order. */
+export function encodedOrder(features: FeatureSpec[]): number[] {
+  const { numeric, strings } = graphColumns(features);
+  return [...numeric, ...strings];
+}
+
 /** The values of the front's string column k: its index, its strings, its codes. */
 export const frontValues = {
   column: (k: number) => `column_${k}`,
@@ -32,8 +38,7 @@ export const frontValues = {
 export function encodedInputs(features: FeatureSpec[]): EncodedInputs {
   const { numeric, strings } = graphColumns(features);
   const position = new Array<number>(features.length);
-  numeric.forEach((j, k) => (position[j] = k));
-  strings.forEach((j, k) => (position[j] = numeric.length + k));
+  encodedOrder(features).forEach((j, k) => (position[j] = k));
   const numericInput: ValueInfo = { name: ONNX_INPUT, dims: ['N', numeric.length] };
   if (strings.length === 0) return { inputs: [numericInput], nodes: [], initializers: [], output: ONNX_INPUT, position };
 
